@@ -1,0 +1,129 @@
+//! `backout demo`: a simulated fleet in-process, a config written for it, a
+//! throwaway database, and live status lines until the console exists.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::Context;
+use super::output::Exit;
+use super::simulate::{GeneratedConfig, sim_config};
+use crate::config::Config;
+use crate::sim::{Scenario, ServiceKind, ServiceSpec, SimOptions, Timings};
+
+/// Arguments of `backout demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seconds before the checkout service ships a bad release.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15s")]
+    bad_deploy_after: Duration,
+    /// Stop by itself after this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+}
+
+pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
+    let specs = vec![
+        ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy),
+        ServiceSpec::new("search", ServiceKind::Standard, Scenario::Steady),
+        ServiceSpec::new(
+            "recommendations",
+            ServiceKind::BlueGreen,
+            Scenario::Flapping,
+        ),
+    ];
+    let sim = crate::sim::spawn(SimOptions {
+        services: specs.clone(),
+        timings: Timings {
+            deploy_after: Some(args.bad_deploy_after),
+            ramp: Duration::from_secs(20),
+            settle: Duration::from_secs(3),
+            flap_period: Duration::from_secs(7),
+            ..Timings::default()
+        },
+    })?;
+    let dir = std::env::temp_dir().join(format!("backout-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let services: Vec<(ServiceSpec, String)> = specs
+        .iter()
+        .map(|s| (s.clone(), sim.base_url(&s.name)))
+        .collect();
+    let text = sim_config(&GeneratedConfig {
+        poll_interval: Duration::from_secs(1),
+        rule_window: Some(Duration::from_secs(20)),
+        auto_rollback: true,
+        verify_timeout: Duration::from_secs(30),
+        services: &services,
+    });
+    let config_path = dir.join("backout.toml");
+    std::fs::write(&config_path, &text).wrap_err("writing the demo config")?;
+    let db_path: PathBuf = ctx.db_flag.clone().unwrap_or_else(|| dir.join("demo.db"));
+    let config = Config::load(&config_path).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    let mut store = crate::store::Store::open(&db_path)?;
+
+    println!("backout demo: simulated fleet at http://{}", sim.addr());
+    println!(
+        "config {}  database {}",
+        config_path.display(),
+        db_path.display()
+    );
+    println!(
+        "checkout ships a bad release in {}; in another terminal try:",
+        humantime::format_duration(args.bad_deploy_after)
+    );
+    println!(
+        "  backout --config {} --db {} rollback --env checkout --reason 'demo'",
+        config_path.display(),
+        db_path.display()
+    );
+    println!(
+        "(the interactive console is not built yet: these are live status lines; Ctrl-C stops)\n"
+    );
+
+    let envs: Vec<_> = config.environments.iter().collect();
+    let started = std::time::Instant::now();
+    let stop = ctx.rt.handle().spawn(super::simulate::shutdown_signal());
+    loop {
+        for (env, (status, health)) in envs.iter().zip(super::status::read_all(ctx, &envs)) {
+            let env_id =
+                store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+            if let Ok(s) = &status {
+                store.sync_deployments(env_id, &s.deployment_history)?;
+            }
+            let health = match &health {
+                Ok(h) => h.health.to_string().to_uppercase(),
+                Err(e) => format!("UNREADABLE ({e})"),
+            };
+            let (version, colour) = match &status {
+                Ok(s) => (
+                    s.version.clone(),
+                    s.current_environment.clone().unwrap_or_default(),
+                ),
+                Err(_) => ("?".into(), String::new()),
+            };
+            println!(
+                "{} {:<16} {:<10} {:<12} {}",
+                chrono::Local::now().format("%H:%M:%S"),
+                env.name(),
+                health,
+                version,
+                colour
+            );
+        }
+        let done = args.duration.is_some_and(|d| started.elapsed() >= d);
+        if done || stop.is_finished() {
+            break;
+        }
+        std::thread::sleep(config.poll_interval.get().max(Duration::from_secs(2)));
+        if stop.is_finished() {
+            break;
+        }
+    }
+    sim.stop();
+    if ctx.db_flag.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,211 @@
+//! The command line: clap definitions and the headless commands.
+
+mod demo;
+mod history;
+mod notes;
+pub mod output;
+mod rollback;
+mod simulate;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::Result;
+
+use crate::config::Config;
+use crate::store::Store;
+pub use output::{Exit, Format};
+
+/// backout: a terminal incident console for deployment rollbacks.
+#[derive(Debug, Parser)]
+#[command(name = "backout", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $BACKOUT_CONFIG, else $XDG_CONFIG_HOME/backout/backout.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SQLite database [default: $BACKOUT_DB, else $XDG_DATA_HOME/backout/backout.db]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Health, version and in-flight rollback of each environment.
+    Status {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Deployment and rollback history.
+    History {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Newest N entries of each list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Roll an environment back.
+    Rollback(rollback::RollbackArgs),
+    /// Save a note to an incident's timeline.
+    Note {
+        /// Incident id [default: the open incident of --env, else the newest open one].
+        #[arg(long)]
+        incident: Option<i64>,
+        /// Environment the note is about.
+        #[arg(long)]
+        env: Option<String>,
+        /// The note.
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// List incidents.
+    Incidents {
+        /// Newest N.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Validate the config without touching anything.
+    Check,
+    /// Serve the playbook API for simulated services.
+    Simulate(simulate::SimulateArgs),
+    /// Run the console against a built-in simulated fleet.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command needs.
+pub struct Context {
+    /// `--config` as given.
+    pub config_flag: Option<PathBuf>,
+    /// `--db` as given.
+    pub db_flag: Option<PathBuf>,
+    /// Output format.
+    pub format: Format,
+    /// Runtime for network calls.
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Context {
+    /// Loads the config, printing `file:line:column` errors on failure.
+    pub fn config(&self) -> std::result::Result<Config, Exit> {
+        let path = crate::config::resolve_path(self.config_flag.as_deref());
+        Config::load(&path).map_err(|errors| {
+            eprintln!("{errors}");
+            Exit::Usage
+        })
+    }
+
+    /// Opens the database.
+    pub fn store(&self) -> std::result::Result<Store, Exit> {
+        let path = crate::store::resolve_path(self.db_flag.as_deref());
+        Store::open(&path).map_err(|e| {
+            eprintln!("backout: {}: {e}", path.display());
+            Exit::Failed
+        })
+    }
+}
+
+/// Unwraps a `Result<T, Exit>` inside a command returning `Result<Exit>`.
+macro_rules! try_exit {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        }
+    };
+}
+pub(crate) use try_exit;
+
+/// The named environment, or a usage error listing the known ones.
+pub fn pick_environments<'a>(
+    config: &'a Config,
+    name: Option<&str>,
+) -> std::result::Result<Vec<&'a crate::config::EnvironmentConfig>, Exit> {
+    match name {
+        None => Ok(config.environments.iter().collect()),
+        Some(n) => match config.environment(n) {
+            Some(e) => Ok(vec![e]),
+            None => {
+                let known: Vec<&str> = config.environments.iter().map(|e| e.name()).collect();
+                eprintln!(
+                    "backout: no environment named {n:?} in the config; known: {}",
+                    known.join(", ")
+                );
+                Err(Exit::Usage)
+            }
+        },
+    }
+}
+
+/// Runs a parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let ctx = Context {
+        config_flag: cli.config,
+        db_flag: cli.db,
+        format: cli.format,
+        rt,
+    };
+    match cli.command {
+        Command::Status { env } => status::run(&ctx, env.as_deref()),
+        Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
+        Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Note {
+            incident,
+            env,
+            text,
+        } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
+        Command::Incidents { limit } => notes::incidents(&ctx, limit),
+        Command::Check => check(&ctx),
+        Command::Simulate(args) => simulate::run(&ctx, &args),
+        Command::Demo(args) => demo::run(&ctx, &args),
+    }
+}
+
+fn check(ctx: &Context) -> Result<Exit> {
+    let path = crate::config::resolve_path(ctx.config_flag.as_deref());
+    let result = Config::load(&path);
+    if ctx.format == Format::Json {
+        let errors: Vec<serde_json::Value> = match &result {
+            Ok(_) => vec![],
+            Err(e) => {
+                e.0.iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "file": e.file, "line": e.line, "column": e.column,
+                            "message": e.message, "hint": e.hint,
+                        })
+                    })
+                    .collect()
+            }
+        };
+        output::json(&serde_json::json!({ "ok": result.is_ok(), "file": path, "errors": errors }));
+    }
+    match result {
+        Ok(config) => {
+            if ctx.format == Format::Table {
+                println!(
+                    "{}: ok, {} environment(s)",
+                    path.display(),
+                    config.environments.len()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(Exit::Usage)
+        }
+    }
+}

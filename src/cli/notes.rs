@@ -1,0 +1,111 @@
+//! `backout note` and `backout incidents`.
+
+use color_eyre::eyre::Result;
+
+use super::output::{self, Exit, Format, or_dash};
+use super::{Context, try_exit};
+
+pub(super) fn note(
+    ctx: &Context,
+    incident: Option<i64>,
+    env: Option<&str>,
+    text: &str,
+) -> Result<Exit> {
+    let text = text.trim();
+    if text.is_empty() {
+        eprintln!("backout: the note is empty; nothing was saved");
+        return Ok(Exit::Usage);
+    }
+    let mut store = try_exit!(ctx.store());
+    let env_id = match env {
+        Some(name) => match store.environment_id(name)? {
+            Some(id) => Some(id),
+            None => {
+                eprintln!(
+                    "backout: no environment named {name:?} has been recorded in {}",
+                    store.path().display()
+                );
+                return Ok(Exit::Usage);
+            }
+        },
+        None => None,
+    };
+    let incident_id = match incident {
+        Some(id) => match store.incident(id)? {
+            Some(_) => Some(id),
+            None => {
+                eprintln!("backout: there is no incident #{id}; `backout incidents` lists them");
+                return Ok(Exit::Usage);
+            }
+        },
+        None => match env_id {
+            Some(e) => store.open_incident_for(e)?.map(|i| i.id),
+            None => store
+                .incidents(usize::MAX)?
+                .into_iter()
+                .find(|i| i.status == "open")
+                .map(|i| i.id),
+        },
+    };
+    let author = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let author = match ctx.config() {
+        Ok(c) => c.operator(),
+        Err(_) => author,
+    };
+    let saved = store.add_note(incident_id, env_id, &author, text)?;
+    match ctx.format {
+        Format::Json => output::json(&saved),
+        Format::Table => match saved.incident_id {
+            Some(i) => println!("note #{} saved to incident #{i}", saved.id),
+            None => println!(
+                "note #{} saved (no open incident; it is on the general timeline)",
+                saved.id
+            ),
+        },
+    }
+    Ok(Exit::Ok)
+}
+
+pub(super) fn incidents(ctx: &Context, limit: usize) -> Result<Exit> {
+    let store = try_exit!(ctx.store());
+    let rows = store.incidents(limit)?;
+    match ctx.format {
+        Format::Json => output::json(&serde_json::json!({ "incidents": rows })),
+        Format::Table => {
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|i| {
+                    vec![
+                        format!("#{}", i.id),
+                        i.status.clone(),
+                        if i.drill { "drill" } else { "live" }.into(),
+                        or_dash(i.environment.as_deref()),
+                        i.severity.clone(),
+                        i.opened_at.clone(),
+                        or_dash(i.closed_at.as_deref()),
+                        i.opened_by.clone(),
+                        i.title.clone(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                output::table(
+                    &[
+                        "ID",
+                        "STATUS",
+                        "KIND",
+                        "ENVIRONMENT",
+                        "SEVERITY",
+                        "OPENED",
+                        "CLOSED",
+                        "BY",
+                        "TITLE"
+                    ],
+                    &cells
+                )
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,171 @@
+//! `backout rollback`: roll one environment back, with every attempt recorded.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Args;
+use color_eyre::eyre::Result;
+
+use super::output::{self, Exit, Format};
+use super::{Context, pick_environments, try_exit};
+use crate::rollback::{Prepared, Refusal, RollbackOptions};
+use crate::store::{RollbackStatus, RollbackTrigger};
+
+/// Arguments of `backout rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Environment to roll back.
+    #[arg(long)]
+    env: String,
+    /// Version to go back to [default: the last known-good version].
+    #[arg(long)]
+    version: Option<String>,
+    /// Roll back even though the current deployment is healthy.
+    #[arg(long)]
+    force: bool,
+    /// Skip pre-rollback validation (target in history, driver reachable).
+    #[arg(long)]
+    skip_validation: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Why; recorded and sent to the service. Asked for when missing on a terminal.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+fn ask(prompt: &str) -> Option<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
+}
+
+fn describe(p: &Prepared, trigger: RollbackTrigger) -> String {
+    let to = p
+        .target
+        .as_ref()
+        .map_or("whatever the service picks".to_string(), |t| {
+            t.colour
+                .as_ref()
+                .map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
+        });
+    let health = match &p.health {
+        Ok(h) => h.to_string(),
+        Err(e) => format!("unknown: {e}"),
+    };
+    format!(
+        "{}: {} -> {} by {} via the {} driver (current health {health})",
+        p.environment,
+        p.from_version.as_deref().unwrap_or("?"),
+        to,
+        p.rollback_type(trigger),
+        p.driver.name()
+    )
+}
+
+fn refuse(ctx: &Context, r: &Refusal) -> Exit {
+    eprintln!("backout: refused: {r}");
+    if ctx.format == Format::Json {
+        output::json(&serde_json::json!({
+            "refused": true,
+            "reason": r.to_string(),
+            "known_versions": r.known_versions(),
+            "lock_holder": match r { Refusal::LockHeld(h) => Some(h), _ => None },
+        }));
+    }
+    Exit::Refused
+}
+
+pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
+    let config = try_exit!(ctx.config());
+    let env = try_exit!(pick_environments(&config, Some(&args.env)))[0];
+    let interactive = std::io::stdin().is_terminal();
+    let reason = match (&args.reason, interactive) {
+        (Some(r), _) if !r.trim().is_empty() => r.trim().to_string(),
+        (_, true) => match ask("Reason for the rollback (recorded): ") {
+            Some(r) if !r.is_empty() => r,
+            _ => {
+                eprintln!("backout: a rollback needs a reason; nothing was done");
+                return Ok(Exit::Usage);
+            }
+        },
+        (_, false) => {
+            eprintln!(
+                "backout: --reason is required: it is recorded with the rollback and sent to the service"
+            );
+            return Ok(Exit::Usage);
+        }
+    };
+    let opts = RollbackOptions {
+        version: args.version.clone(),
+        force: args.force,
+        skip_validation: args.skip_validation,
+        reason,
+        operator: config.operator(),
+        trigger: RollbackTrigger::Manual,
+    };
+    let mut store = try_exit!(ctx.store());
+    let handle = ctx.rt.handle();
+    let prepared = match crate::rollback::prepare(handle, &mut store, env, &opts)? {
+        Ok(p) => p,
+        Err(r) => return Ok(refuse(ctx, &r)),
+    };
+    let plan = describe(&prepared, opts.trigger);
+    if !args.yes {
+        if !interactive {
+            eprintln!(
+                "backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script"
+            );
+            return Ok(Exit::Refused);
+        }
+        let answer = if env.production {
+            ask(&format!(
+                "PRODUCTION rollback of {plan}.\nType the environment name to confirm: "
+            ))
+        } else {
+            ask(&format!("Roll back {plan}? [y/N] "))
+        };
+        let confirmed = match answer.as_deref() {
+            Some(a) if env.production => a == env.name(),
+            Some(a) => a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"),
+            None => false,
+        };
+        if !confirmed {
+            eprintln!("backout: not confirmed; nothing was done");
+            return Ok(Exit::Refused);
+        }
+    }
+    if ctx.format == Format::Table {
+        println!("rolling back {plan}");
+    }
+    let row = match crate::rollback::execute(handle, &mut store, prepared, &opts)? {
+        Ok(row) => row,
+        Err(r) => return Ok(refuse(ctx, &r)),
+    };
+    let completed = row.status == RollbackStatus::Completed.as_str();
+    match ctx.format {
+        Format::Json => output::json(&row),
+        Format::Table => {
+            let cells = super::history::rollback_cells(&row);
+            println!(
+                "{}",
+                output::table(
+                    &[
+                        "ID", "STARTED", "FROM", "TO", "TYPE", "TRIGGER", "STATUS", "DURATION",
+                        "WHO", "REASON", "ERROR"
+                    ],
+                    &[cells]
+                )
+            );
+        }
+    }
+    if !completed {
+        eprintln!(
+            "backout: rollback #{} failed: {}",
+            row.id,
+            row.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    Ok(if completed { Exit::Ok } else { Exit::Failed })
+}

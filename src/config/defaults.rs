@@ -1,0 +1,113 @@
+//! Default values, including seed 001's rollback triggers.
+
+use toml::Spanned;
+
+use super::{
+    Derivation, HumanDuration, RuleAction, RuleKind, SignalConfig, SignalSource, TriggerConfig,
+};
+
+pub(super) fn poll_interval() -> HumanDuration {
+    HumanDuration::secs(5)
+}
+pub(super) fn theme() -> String {
+    "dark".to_string()
+}
+pub(super) fn yes() -> bool {
+    true
+}
+pub(super) fn group_window() -> HumanDuration {
+    HumanDuration::secs(300)
+}
+pub(super) fn health_path() -> String {
+    "/health".to_string()
+}
+pub(super) fn status_path() -> String {
+    "/deployment/status".to_string()
+}
+pub(super) fn rollback_path() -> String {
+    "/deployment/rollback".to_string()
+}
+pub(super) fn request_timeout() -> HumanDuration {
+    HumanDuration::secs(2)
+}
+pub(super) fn recovery_time_objective() -> HumanDuration {
+    HumanDuration::secs(15 * 60)
+}
+pub(super) fn cooldown() -> HumanDuration {
+    HumanDuration::secs(10 * 60)
+}
+pub(super) fn verify_timeout() -> HumanDuration {
+    HumanDuration::secs(60)
+}
+pub(super) fn check_manual() -> String {
+    "manual".to_string()
+}
+
+fn spanned(s: &str) -> Spanned<String> {
+    Spanned::new(0..0, s.to_string())
+}
+
+fn exposition(name: &str, derive: Derivation, metric: &str, unit: &str) -> SignalConfig {
+    SignalConfig {
+        name: spanned(name),
+        source: SignalSource::Exposition,
+        url: None,
+        pointer: None,
+        query: None,
+        derive: Some(derive),
+        metric: Some(metric.to_string()),
+        unit: Some(unit.to_string()),
+        interval: None,
+    }
+}
+
+/// Health, error rate, latency, CPU and memory, read from the service itself.
+pub(super) fn signals() -> Vec<SignalConfig> {
+    let mut health = exposition("health", Derivation::Gauge, "", "");
+    health.source = SignalSource::Health;
+    health.derive = None;
+    health.metric = None;
+    health.unit = None;
+    vec![
+        health,
+        exposition(
+            "error_rate",
+            Derivation::ErrorRate,
+            "http_requests_total",
+            "ratio",
+        ),
+        exposition(
+            "latency",
+            Derivation::MeanLatency,
+            "http_request_duration_seconds",
+            "s",
+        ),
+        exposition("cpu", Derivation::Gauge, "process_cpu_ratio", "ratio"),
+        exposition("memory", Derivation::Gauge, "process_memory_ratio", "ratio"),
+    ]
+}
+
+fn rule(signal: &str, rule: RuleKind, threshold: Option<f64>, window: u64) -> TriggerConfig {
+    TriggerConfig {
+        signal: spanned(signal),
+        rule,
+        threshold,
+        window: (window > 0).then(|| HumanDuration::secs(window)),
+        count: (rule == RuleKind::ConsecutiveFailures).then_some(3),
+        action: RuleAction::Rollback,
+        grace: None,
+    }
+}
+
+/// Seed 001's rollback triggers: 3 failed health checks in a row; error rate over
+/// 5% for 2 minutes; mean response over 3 s for 5 minutes; memory over 90% for 10
+/// minutes; CPU over 95% for 5 minutes.
+pub(super) fn triggers() -> Vec<TriggerConfig> {
+    vec![
+        rule("health", RuleKind::ConsecutiveFailures, None, 0),
+        rule("error_rate", RuleKind::Above, Some(0.05), 120),
+        rule("latency", RuleKind::Above, Some(3.0), 300),
+        rule("memory", RuleKind::Above, Some(0.90), 600),
+        rule("cpu", RuleKind::Above, Some(0.95), 300),
+    ]
+}

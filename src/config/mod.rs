@@ -1,0 +1,441 @@
+//! The TOML configuration: what to watch and how to roll it back.
+//!
+//! Parsing keeps the byte span of the values that later checks may complain about,
+//! so every error can be shown as `file:line:column`.
+
+mod defaults;
+mod duration;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+pub use duration::HumanDuration;
+pub use validate::{ConfigError, ConfigErrors};
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "BACKOUT_CONFIG";
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who is at the keyboard; defaults to `$USER`.
+    #[serde(default)]
+    pub operator: Option<String>,
+    /// How often signals are polled unless a signal says otherwise.
+    #[serde(default = "defaults::poll_interval")]
+    pub poll_interval: HumanDuration,
+    /// Theme name (`dark`, `light`, `high-contrast`) or a path to a theme file.
+    #[serde(default = "defaults::theme")]
+    pub theme: String,
+    /// Folder holding runbook files, relative to the config file.
+    #[serde(default)]
+    pub runbooks_dir: Option<String>,
+    /// Where notifications go.
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+    /// The environments to watch, in display order.
+    #[serde(default, rename = "environment")]
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+/// Notification settings. Secrets are named here, never written here.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Send desktop notifications (best effort).
+    #[serde(default = "defaults::yes")]
+    pub desktop: bool,
+    /// Name of the environment variable holding a Slack-compatible webhook URL.
+    #[serde(default)]
+    pub webhook_url_env: Option<Spanned<String>>,
+    /// Name of the environment variable holding the webhook URL used for drills.
+    #[serde(default)]
+    pub drill_webhook_url_env: Option<Spanned<String>>,
+    /// Repeats of the same alert within this window are grouped into one.
+    #[serde(default = "defaults::group_window")]
+    pub group_window: HumanDuration,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            desktop: true,
+            webhook_url_env: None,
+            drill_webhook_url_env: None,
+            group_window: defaults::group_window(),
+        }
+    }
+}
+
+/// What kind of release mechanism an environment has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvKind {
+    /// Two colours; a rollback switches traffic back.
+    BlueGreen,
+    /// One running version; a rollback redeploys an older one.
+    Standard,
+    /// A rollback turns a feature flag off.
+    FeatureFlag,
+    /// Versioned content judged by a quality score.
+    Content,
+}
+
+impl EnvKind {
+    /// The word used in config and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvKind::BlueGreen => "blue-green",
+            EnvKind::Standard => "standard",
+            EnvKind::FeatureFlag => "feature-flag",
+            EnvKind::Content => "content",
+        }
+    }
+}
+
+/// One watched environment.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Unique name, used on the command line (`--env`).
+    pub name: Spanned<String>,
+    /// Release mechanism.
+    pub kind: EnvKind,
+    /// Base URL of the service's playbook API.
+    pub base_url: Spanned<String>,
+    /// Health endpoint path.
+    #[serde(default = "defaults::health_path")]
+    pub health_path: String,
+    /// Deployment status endpoint path.
+    #[serde(default = "defaults::status_path")]
+    pub status_path: String,
+    /// Per-request timeout for this environment's endpoints.
+    #[serde(default = "defaults::request_timeout")]
+    pub timeout: HumanDuration,
+    /// Production environments need their name typed to confirm a rollback.
+    #[serde(default)]
+    pub production: bool,
+    /// Whether rules may roll this environment back on their own.
+    #[serde(default)]
+    pub auto_rollback: bool,
+    /// Time allowed from detection to recovery.
+    #[serde(default = "defaults::recovery_time_objective")]
+    pub recovery_time_objective: HumanDuration,
+    /// No automatic rollback may go past these versions (schema migrations, say).
+    #[serde(default)]
+    pub irreversible_versions: Vec<String>,
+    /// Quiet time after a rollback before rules may act again.
+    #[serde(default = "defaults::cooldown")]
+    pub cooldown: HumanDuration,
+    /// Runbook file name, looked up in `runbooks_dir`.
+    #[serde(default)]
+    pub runbook: Option<String>,
+    /// Signals to poll. Empty means the defaults (health, error rate, latency, CPU, memory).
+    #[serde(default, rename = "signal")]
+    pub signals: Vec<SignalConfig>,
+    /// Trigger rules. Empty means seed 001's defaults for the signals that exist.
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<TriggerConfig>,
+    /// How a rollback is carried out.
+    #[serde(default)]
+    pub driver: DriverConfig,
+    /// The post-rollback validation checklist.
+    #[serde(default)]
+    pub checklist: Vec<ChecklistItemConfig>,
+}
+
+impl EnvironmentConfig {
+    /// The environment's name.
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    /// The playbook endpoints of this environment.
+    pub fn endpoints(&self) -> crate::playbook::Endpoints {
+        let mut e = crate::playbook::Endpoints::new(self.base_url.get_ref());
+        e.health.clone_from(&self.health_path);
+        e.status.clone_from(&self.status_path);
+        e.rollback.clone_from(&self.driver.rollback_path);
+        e
+    }
+
+    /// The signals actually polled: the configured ones, or the defaults.
+    pub fn effective_signals(&self) -> Vec<SignalConfig> {
+        if self.signals.is_empty() {
+            defaults::signals()
+        } else {
+            self.signals.clone()
+        }
+    }
+
+    /// The rules actually applied: the configured ones, or seed 001's defaults
+    /// for the signals that exist.
+    pub fn effective_triggers(&self) -> Vec<TriggerConfig> {
+        if !self.triggers.is_empty() {
+            return self.triggers.clone();
+        }
+        let signals = self.effective_signals();
+        defaults::triggers()
+            .into_iter()
+            .filter(|t| {
+                signals
+                    .iter()
+                    .any(|s| s.name.get_ref() == t.signal.get_ref())
+            })
+            .collect()
+    }
+}
+
+/// Where a signal's samples come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalSource {
+    /// The playbook `GET /health`: a check that passes or fails.
+    Health,
+    /// A number or string read by JSON pointer from a GET.
+    Json,
+    /// An instant query against a Prometheus server.
+    Prometheus,
+    /// A Prometheus text endpoint scraped directly, rates derived between scrapes.
+    Exposition,
+    /// The playbook `GET /deployment/status`.
+    Status,
+}
+
+/// What to derive from an exposition scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Derivation {
+    /// Share of `http_requests_total` with a 5xx code between two scrapes.
+    ErrorRate,
+    /// `_sum` / `_count` between two scrapes.
+    MeanLatency,
+    /// The current value of a gauge.
+    Gauge,
+}
+
+/// One signal.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalConfig {
+    /// Name used by triggers and on screen.
+    pub name: Spanned<String>,
+    /// Where samples come from.
+    pub source: SignalSource,
+    /// URL for `json` (the document), `prometheus` (the server) and `exposition`
+    /// (defaults to the environment's `base_url` + `/metrics`).
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// JSON pointer for `json`, such as `/data/quality`.
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// PromQL for `prometheus`.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// What to compute for `exposition`.
+    #[serde(default)]
+    pub derive: Option<Derivation>,
+    /// Metric name for `exposition` (the histogram or counter prefix, or the gauge).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Unit shown beside the value (`%`, `s`, `ratio`).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Polling interval for this signal; defaults to `poll_interval`.
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+}
+
+/// How a trigger rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Every sample across the window is above the threshold.
+    Above,
+    /// Every sample across the window is below the threshold.
+    Below,
+    /// `count` failed checks in a row.
+    ConsecutiveFailures,
+    /// The value fell by more than `threshold` from its pre-deploy baseline.
+    Drop,
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Tell people.
+    #[default]
+    Alert,
+    /// Prepare a rollback that runs after a grace period unless cancelled.
+    Propose,
+    /// Roll back at once (when automatic rollback is on).
+    Rollback,
+}
+
+/// A trigger rule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// Signal the rule reads.
+    pub signal: Spanned<String>,
+    /// How it compares.
+    pub rule: RuleKind,
+    /// Threshold for `above`, `below` and `drop`.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Window the condition must hold for (`above`, `below`).
+    #[serde(default, rename = "for")]
+    pub window: Option<HumanDuration>,
+    /// Failures in a row for `consecutive_failures`.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// What happens when it fires.
+    #[serde(default)]
+    pub action: RuleAction,
+    /// For `propose`: how long an operator has to cancel.
+    #[serde(default)]
+    pub grace: Option<HumanDuration>,
+}
+
+/// Which mechanism carries a rollback out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverKind {
+    /// The playbook `POST /deployment/rollback`.
+    #[default]
+    Http,
+    /// An argv run without a shell (kubectl, helm, Argo Rollouts).
+    Command,
+    /// A feature flag turned off in an env file or a flag service.
+    Flag,
+}
+
+/// The rollback driver of an environment.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriverConfig {
+    /// Which mechanism.
+    #[serde(default, rename = "type")]
+    pub kind: DriverKind,
+    /// Rollback endpoint path for `http`.
+    #[serde(default = "defaults::rollback_path")]
+    pub rollback_path: String,
+    /// How long to wait for the target to be current and healthy.
+    #[serde(default = "defaults::verify_timeout")]
+    pub verify_timeout: HumanDuration,
+    /// argv for `command`; placeholders `{env}`, `{version}`, `{previous_version}`, `{reason}`.
+    #[serde(default)]
+    pub argv: Option<Spanned<Vec<String>>>,
+    /// Env file for `flag`.
+    #[serde(default)]
+    pub env_file: Option<String>,
+    /// Flag key for `flag`.
+    #[serde(default)]
+    pub flag: Option<String>,
+    /// Flag service URL for `flag`, instead of an env file.
+    #[serde(default)]
+    pub flag_url: Option<Spanned<String>>,
+    /// Optional argv run after a flag change (a restart).
+    #[serde(default)]
+    pub restart: Option<Vec<String>>,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            kind: DriverKind::Http,
+            rollback_path: defaults::rollback_path(),
+            verify_timeout: defaults::verify_timeout(),
+            argv: None,
+            env_file: None,
+            flag: None,
+            flag_url: None,
+            restart: None,
+        }
+    }
+}
+
+/// One item of the post-rollback validation checklist.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItemConfig {
+    /// What is being checked, as a person reads it.
+    pub title: String,
+    /// `manual`, or an automatic check: `health_healthy`, `environment_switched`,
+    /// `version_matches`, `probe`, `signal_below`.
+    #[serde(default = "defaults::check_manual")]
+    pub check: String,
+    /// Category (functional, data integrity, observability, security, performance).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Signal for `signal_below`.
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// Threshold for `signal_below`.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Path for `probe` (POSTed with the playbook's test query).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Whether validation needs it.
+    #[serde(default = "defaults::yes")]
+    pub required: bool,
+}
+
+impl Config {
+    /// The environment with this name.
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments.iter().find(|e| e.name() == name)
+    }
+
+    /// The operator name: config, else `$USER`, else `operator`.
+    pub fn operator(&self) -> String {
+        self.operator
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "operator".to_string())
+    }
+
+    /// Parses and checks config text; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
+        validate::check(&config, file, text)?;
+        Ok(config)
+    }
+
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::whole_file(
+                path,
+                format!("cannot read config: {e}"),
+                "pass --config FILE, set BACKOUT_CONFIG, or run `backout simulate --write-config FILE`",
+            ))
+        })?;
+        Config::from_toml(&text, path)
+    }
+}
+
+/// The config path: `--config`, else `$BACKOUT_CONFIG`, else
+/// `$XDG_CONFIG_HOME/backout/backout.toml`.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    match directories::ProjectDirs::from("", "", "backout") {
+        Some(dirs) => dirs.config_dir().join("backout.toml"),
+        None => PathBuf::from("backout.toml"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

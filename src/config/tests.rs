@@ -1,0 +1,102 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+operator = "alice"
+poll_interval = "2s"
+
+[[environment]]
+name = "checkout"
+kind = "blue-green"
+base_url = "http://127.0.0.1:8080"
+
+[[environment]]
+name = "search"
+kind = "standard"
+base_url = "http://127.0.0.1:8081"
+
+[[environment.signal]]
+name = "errors"
+source = "exposition"
+derive = "error-rate"
+
+[[environment.trigger]]
+signal = "errors"
+rule = "above"
+threshold = 0.05
+for = "2m"
+action = "rollback"
+"#;
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::from_toml(text, Path::new("t.toml")) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+#[test]
+fn good_config_parses_with_defaults() {
+    let c = Config::from_toml(GOOD, Path::new("t.toml")).unwrap();
+    assert_eq!(c.environments.len(), 2);
+    let checkout = c.environment("checkout").unwrap();
+    assert_eq!(checkout.health_path, "/health");
+    assert_eq!(checkout.effective_triggers().len(), 5, "seed 001 defaults");
+    let search = c.environment("search").unwrap();
+    assert_eq!(search.effective_triggers().len(), 1);
+    assert_eq!(search.triggers[0].window, Some(HumanDuration::secs(120)));
+}
+
+#[test]
+fn duplicate_environment_points_at_the_second() {
+    let text = GOOD.replace("name = \"search\"", "name = \"checkout\"");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.toml:11:8: duplicate environment name"),
+        "{}",
+        e[0]
+    );
+    assert!(e[0].contains("first defined on line 6"), "{}", e[0]);
+}
+
+#[test]
+fn unknown_key_bad_duration_and_bad_url_are_located() {
+    let e = errors(&GOOD.replace("poll_interval = \"2s\"", "pol_interval = \"2s\""));
+    assert!(
+        e[0].starts_with("t.toml:3:1: unknown field `pol_interval`"),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("\"2m\"", "\"2 fortnights-ish\""));
+    assert!(e[0].starts_with("t.toml:24:7: bad duration"), "{e:?}");
+    let e = errors(&GOOD.replace("http://127.0.0.1:8081", "ftp://x"));
+    assert!(
+        e[0].starts_with("t.toml:13:12: base_url \"ftp://x\" is not an http"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn trigger_on_unknown_signal_lists_known_ones() {
+    let e = errors(&GOOD.replace("signal = \"errors\"", "signal = \"erors\""));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.toml:21:10: trigger names unknown signal \"erors\""),
+        "{e:?}"
+    );
+    assert!(e[0].contains("known signals: errors"), "{e:?}");
+}
+
+#[test]
+fn webhook_url_written_in_config_is_refused() {
+    let text = format!("{GOOD}\n[notifications]\nwebhook_url_env = \"https://hooks.example/x\"\n");
+    let e = errors(&text);
+    assert!(e[0].contains("secrets must not be written"), "{e:?}");
+}
+
+#[test]
+fn line_column_counts_characters() {
+    assert_eq!(validate::line_column("ab\ncé d", 7), (2, 4));
+    assert_eq!(validate::line_column("", 5), (1, 1));
+}

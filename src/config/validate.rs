@@ -1,0 +1,445 @@
+//! Checks that need the whole file, and errors that point at `file:line:column`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::{Config, DriverKind, EnvironmentConfig, RuleAction, RuleKind, SignalSource};
+
+/// Placeholders a command driver's argv may use.
+pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
+
+/// Automatic checklist checks that exist.
+pub const CHECKLIST_CHECKS: [&str; 6] = [
+    "manual",
+    "health_healthy",
+    "environment_switched",
+    "version_matches",
+    "probe",
+    "signal_below",
+];
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl ConfigError {
+    /// An error about the file as a whole (it cannot be read, say).
+    pub fn whole_file(file: &Path, message: String, hint: &str) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message,
+            hint: hint.to_string(),
+        }
+    }
+
+    fn at(file: &Path, text: &str, span: Range<usize>, message: String, hint: String) -> Self {
+        let (line, column) = line_column(text, span.start);
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message,
+            hint,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        if !self.hint.is_empty() {
+            write!(f, " ({})", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a config file, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// One error.
+    pub fn single(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+
+    /// From the TOML parser's error, which stops at the first problem.
+    pub fn from_parse(file: &Path, text: &str, e: &toml::de::Error) -> Self {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim().to_string();
+        let hint = if message.contains("unknown field") {
+            "check the spelling; README's configuration reference lists every key"
+        } else if message.contains("missing field") {
+            "add the key; README's configuration reference shows an example"
+        } else if message.contains("invalid type") || message.contains("unknown variant") {
+            "README's configuration reference gives each key's type and allowed values"
+        } else if message.contains("bad duration") {
+            ""
+        } else {
+            "this is not valid TOML at this point"
+        };
+        ConfigErrors::single(ConfigError::at(file, text, span, message, hint.to_string()))
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// 1-based line and character column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, message: String, hint: impl Into<String>) {
+        let e = ConfigError::at(self.file, self.text, span, message, hint.into());
+        self.errors.push(e);
+    }
+
+    fn url(&mut self, url: &Spanned<String>, what: &str) {
+        match reqwest::Url::parse(url.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => self.err(
+                url.span(),
+                format!(
+                    "{what} {:?} is not an http or https URL (scheme {:?})",
+                    url.get_ref(),
+                    u.scheme()
+                ),
+                "write it like \"http://127.0.0.1:8080\"",
+            ),
+            Err(e) => self.err(
+                url.span(),
+                format!("{what} {:?} does not parse: {e}", url.get_ref()),
+                "write it like \"http://127.0.0.1:8080\"",
+            ),
+        }
+    }
+
+    fn env_var_name(&mut self, name: &Spanned<String>, key: &str) {
+        let n = name.get_ref();
+        if n.contains("://") {
+            self.err(
+                name.span(),
+                format!("{key} holds a URL; secrets must not be written in the config"),
+                format!("put the URL in an environment variable and name it here, e.g. {key} = \"BACKOUT_WEBHOOK_URL\""),
+            );
+        } else if n.is_empty()
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || n.starts_with(|c: char| c.is_ascii_digit())
+        {
+            self.err(
+                name.span(),
+                format!("{key} {n:?} is not an environment variable name"),
+                "use capitals, digits and underscores, e.g. \"BACKOUT_WEBHOOK_URL\"",
+            );
+        }
+    }
+
+    fn environment(&mut self, env: &EnvironmentConfig) {
+        let name = env.name();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            self.err(
+                env.name.span(),
+                format!("environment name {name:?} is empty or has spaces"),
+                "use a short name like \"checkout-prod\"; it is typed with --env",
+            );
+        }
+        self.url(&env.base_url, "base_url");
+        if env.timeout.get().is_zero() {
+            self.err(
+                env.name.span(),
+                format!("environment {name}: timeout is 0"),
+                "give it a duration like \"2s\"",
+            );
+        }
+
+        let mut signal_names: HashMap<&str, Range<usize>> = HashMap::new();
+        for s in &env.signals {
+            let sname = s.name.get_ref().as_str();
+            if let Some(first) = signal_names.insert(sname, s.name.span()) {
+                let (line, _) = line_column(self.text, first.start);
+                self.err(
+                    s.name.span(),
+                    format!("signal {sname:?} is defined twice in environment {name}"),
+                    format!("first defined on line {line}; rename one"),
+                );
+            }
+            let need = |field: &str| {
+                format!(
+                    "signal {sname:?} with source {:?} needs `{field}`",
+                    s.source
+                )
+            };
+            match s.source {
+                SignalSource::Json => {
+                    if s.url.is_none() {
+                        self.err(s.name.span(), need("url"), "the URL of the JSON document");
+                    }
+                    if s.pointer.is_none() {
+                        self.err(
+                            s.name.span(),
+                            need("pointer"),
+                            "a JSON pointer such as \"/data/quality\"",
+                        );
+                    }
+                }
+                SignalSource::Prometheus => {
+                    if s.url.is_none() {
+                        self.err(
+                            s.name.span(),
+                            need("url"),
+                            "the Prometheus server, e.g. \"http://127.0.0.1:9090\"",
+                        );
+                    }
+                    if s.query.is_none() {
+                        self.err(s.name.span(), need("query"), "a PromQL instant query");
+                    }
+                }
+                SignalSource::Exposition => match (s.derive, &s.metric) {
+                    (None, _) => self.err(
+                        s.name.span(),
+                        need("derive"),
+                        "one of \"error-rate\", \"mean-latency\", \"gauge\"",
+                    ),
+                    (Some(super::Derivation::Gauge), None) => self.err(
+                        s.name.span(),
+                        need("metric"),
+                        "the gauge's name, e.g. \"process_cpu_ratio\"",
+                    ),
+                    _ => {}
+                },
+                SignalSource::Health | SignalSource::Status => {}
+            }
+            if let Some(url) = &s.url {
+                self.url(url, "url");
+            }
+        }
+
+        let effective = env.effective_signals();
+        let known: Vec<&str> = effective
+            .iter()
+            .map(|s| s.name.get_ref().as_str())
+            .collect();
+        for t in &env.triggers {
+            let sig = t.signal.get_ref();
+            if !known.contains(&sig.as_str()) {
+                self.err(
+                    t.signal.span(),
+                    format!("trigger names unknown signal {sig:?} in environment {name}"),
+                    format!("known signals: {}", known.join(", ")),
+                );
+            }
+            let what = format!("trigger on {sig:?}");
+            match t.rule {
+                RuleKind::Above | RuleKind::Below => {
+                    if t.threshold.is_none() {
+                        self.err(
+                            t.signal.span(),
+                            format!("{what} needs `threshold`"),
+                            "e.g. threshold = 0.05",
+                        );
+                    }
+                    if t.window.is_none() {
+                        self.err(
+                            t.signal.span(),
+                            format!("{what} needs `for`"),
+                            "e.g. for = \"2m\"",
+                        );
+                    }
+                }
+                RuleKind::Drop => {
+                    if t.threshold.is_none() {
+                        self.err(
+                            t.signal.span(),
+                            format!("{what} needs `threshold` (the largest allowed fall)"),
+                            "e.g. threshold = 0.1",
+                        );
+                    }
+                }
+                RuleKind::ConsecutiveFailures => {
+                    if t.count.unwrap_or(0) == 0 {
+                        self.err(
+                            t.signal.span(),
+                            format!("{what} needs `count` of at least 1"),
+                            "e.g. count = 3",
+                        );
+                    }
+                }
+            }
+            if t.action == RuleAction::Propose && t.grace.is_none() {
+                self.err(
+                    t.signal.span(),
+                    format!("{what} proposes a rollback but has no `grace`"),
+                    "e.g. grace = \"2m\": how long an operator has to cancel",
+                );
+            }
+        }
+
+        self.driver(env);
+
+        for item in &env.checklist {
+            if !CHECKLIST_CHECKS.contains(&item.check.as_str()) {
+                self.err(
+                    env.name.span(),
+                    format!(
+                        "checklist item {:?} of environment {name} has unknown check {:?}",
+                        item.title, item.check
+                    ),
+                    format!("one of {}", CHECKLIST_CHECKS.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn driver(&mut self, env: &EnvironmentConfig) {
+        let d = &env.driver;
+        let name = env.name();
+        match d.kind {
+            DriverKind::Http => {}
+            DriverKind::Command => match &d.argv {
+                None => self.err(
+                    env.name.span(),
+                    format!("environment {name}: driver type \"command\" needs `argv`"),
+                    "e.g. argv = [\"kubectl\", \"rollout\", \"undo\", \"deployment/{env}\"]",
+                ),
+                Some(argv) if argv.get_ref().is_empty() => self.err(
+                    argv.span(),
+                    "argv is empty".to_string(),
+                    "the first element is the program to run",
+                ),
+                Some(argv) => {
+                    for arg in argv.get_ref() {
+                        if let Some(bad) = unknown_placeholder(arg) {
+                            self.err(
+                                argv.span(),
+                                format!("argv uses unknown placeholder {bad}"),
+                                format!("known: {}", ARGV_PLACEHOLDERS.join(", ")),
+                            );
+                        }
+                    }
+                }
+            },
+            DriverKind::Flag => {
+                if d.flag.is_none() {
+                    self.err(
+                        env.name.span(),
+                        format!("environment {name}: driver type \"flag\" needs `flag`"),
+                        "the flag's key, e.g. flag = \"NEW_CHECKOUT_ENABLED\"",
+                    );
+                }
+                match (&d.env_file, &d.flag_url) {
+                    (None, None) => self.err(env.name.span(), format!("environment {name}: driver type \"flag\" needs `env_file` or `flag_url`"), "where the flag lives"),
+                    (Some(_), Some(url)) => self.err(url.span(), "give either `env_file` or `flag_url`, not both".to_string(), "pick where the flag lives"),
+                    (None, Some(url)) => self.url(url, "flag_url"),
+                    (Some(_), None) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The first `{...}` in `arg` that is not a known placeholder.
+fn unknown_placeholder(arg: &str) -> Option<String> {
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open..];
+        let close = after.find('}')?;
+        let ph = &after[..=close];
+        if !ARGV_PLACEHOLDERS.contains(&ph) {
+            return Some(ph.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    None
+}
+
+/// Checks what the parser cannot: references, duplicates, URLs, required fields
+/// that depend on other fields.
+pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), ConfigErrors> {
+    let mut c = Checker {
+        file,
+        text,
+        errors: Vec::new(),
+    };
+    if config.poll_interval.get().is_zero() {
+        c.err(
+            0..0,
+            "poll_interval is 0".to_string(),
+            "give it a duration like \"5s\"",
+        );
+    }
+    if let Some(n) = &config.notifications.webhook_url_env {
+        c.env_var_name(n, "webhook_url_env");
+    }
+    if let Some(n) = &config.notifications.drill_webhook_url_env {
+        c.env_var_name(n, "drill_webhook_url_env");
+    }
+    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    for env in &config.environments {
+        if let Some(first) = seen.insert(env.name(), env.name.span()) {
+            let (line, _) = line_column(text, first.start);
+            c.err(
+                env.name.span(),
+                format!("duplicate environment name {:?}", env.name()),
+                format!("first defined on line {line}; names must be unique"),
+            );
+        }
+        c.environment(env);
+    }
+    if c.errors.is_empty() {
+        Ok(())
+    } else {
+        c.errors.sort_by_key(|e| (e.line, e.column));
+        Err(ConfigErrors(c.errors))
+    }
+}

@@ -1,0 +1,9 @@
+//! backout: a terminal incident console for deployment rollbacks.
+
+pub mod cli;
+pub mod config;
+pub mod drivers;
+pub mod playbook;
+pub mod rollback;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,378 @@
+//! The playbook HTTP API (`../shared/contracts/playbook-api.md`): the wire types the
+//! console and the simulated fleet share, and a client that reads them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Health of one service or colour, as `/health` and `/deployment/status` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Serving normally.
+    Healthy,
+    /// Serving, but not well.
+    Degraded,
+    /// Not serving.
+    Unhealthy,
+}
+
+impl Health {
+    /// The word used on the wire and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Body of `GET /health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// Overall health.
+    pub health: Health,
+    /// The colour serving traffic, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The version serving traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Status of a deployment in a service's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    /// Still rolling out.
+    InProgress,
+    /// Rolled out and accepted.
+    Succeeded,
+    /// Failed to roll out.
+    Failed,
+    /// Was rolled back.
+    RolledBack,
+}
+
+impl DeploymentStatus {
+    /// The word used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::InProgress => "in_progress",
+            DeploymentStatus::Succeeded => "succeeded",
+            DeploymentStatus::Failed => "failed",
+            DeploymentStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Parses the wire/store word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "in_progress" => DeploymentStatus::InProgress,
+            "succeeded" => DeploymentStatus::Succeeded,
+            "failed" => DeploymentStatus::Failed,
+            "rolled_back" => DeploymentStatus::RolledBack,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of `deploymentHistory`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentRecord {
+    /// The service's own id for the deployment.
+    pub id: String,
+    /// Version deployed.
+    pub version: String,
+    /// Colour it was deployed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// When it was deployed (RFC 3339, UTC).
+    pub deployed_at: chrono::DateTime<chrono::Utc>,
+    /// Where it ended up.
+    pub status: DeploymentStatus,
+}
+
+/// One colour in `environments`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColourState {
+    /// Version on that colour.
+    pub version: String,
+    /// Health of that colour.
+    pub health: Health,
+}
+
+/// Body of `GET /deployment/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatusReport {
+    /// Colour serving traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_environment: Option<String>,
+    /// Version serving traffic.
+    pub version: String,
+    /// Every colour the service has (one for a service that is not blue/green).
+    #[serde(default)]
+    pub environments: BTreeMap<String, ColourState>,
+    /// Oldest first.
+    #[serde(default)]
+    pub deployment_history: Vec<DeploymentRecord>,
+}
+
+/// Body of `POST /deployment/rollback` and `POST /deployment/deploy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RollbackRequestBody {
+    /// Target version; none means "go back to the previous colour or version".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why, as recorded by the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A 200 answer to rollback or deploy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchAnswer {
+    /// Always true on a 200.
+    pub success: bool,
+    /// Colour now serving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_environment: Option<String>,
+    /// Version now serving.
+    pub version: String,
+    /// Colour that served before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_environment: Option<String>,
+    /// Version that served before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+}
+
+/// A non-2xx answer's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, in the server's words.
+    pub error: String,
+}
+
+/// Why a call to a playbook service did not give a usable answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// No answer: connection refused, reset, DNS, TLS.
+    Unreachable(String),
+    /// No answer within the timeout.
+    Timeout(Duration),
+    /// An answer with a non-2xx status; `message` is the server's `error` when it sent one.
+    Status {
+        /// HTTP status code.
+        code: u16,
+        /// The server's message, or the start of its body.
+        message: String,
+    },
+    /// A 2xx answer whose body is not what the contract says.
+    Garbage(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            CallError::Timeout(d) => {
+                write!(f, "no answer within {}", humantime::format_duration(*d))
+            }
+            CallError::Status { code, message } => write!(f, "HTTP {code}: {message}"),
+            CallError::Garbage(e) => write!(f, "answer does not follow the playbook API: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Paths of one service's playbook endpoints, relative to its base URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoints {
+    /// Base URL, without a trailing slash.
+    pub base_url: String,
+    /// `/health` by default.
+    pub health: String,
+    /// `/deployment/status` by default.
+    pub status: String,
+    /// `/deployment/rollback` by default.
+    pub rollback: String,
+    /// `/deployment/deploy` by default.
+    pub deploy: String,
+}
+
+impl Endpoints {
+    /// The contract's default paths under `base_url`.
+    pub fn new(base_url: &str) -> Self {
+        Endpoints {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            health: "/health".into(),
+            status: "/deployment/status".into(),
+            rollback: "/deployment/rollback".into(),
+            deploy: "/deployment/deploy".into(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+/// A client for one playbook service.
+#[derive(Debug, Clone)]
+pub struct PlaybookClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    timeout: Duration,
+}
+
+/// Longest body excerpt kept in an error message.
+const EXCERPT: usize = 200;
+
+fn excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(EXCERPT) {
+        Some((i, _)) => format!("{}…", &trimmed[..i]),
+        None => trimmed.to_string(),
+    }
+}
+
+impl PlaybookClient {
+    /// A client with a per-request timeout.
+    pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        PlaybookClient {
+            http,
+            endpoints,
+            timeout,
+        }
+    }
+
+    /// The endpoints this client calls.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// `GET /health`.
+    pub async fn health(&self) -> Result<HealthReport, CallError> {
+        self.call(self.http.get(self.endpoints.url(&self.endpoints.health)))
+            .await
+    }
+
+    /// `GET /deployment/status`.
+    pub async fn status(&self) -> Result<DeploymentStatusReport, CallError> {
+        self.call(self.http.get(self.endpoints.url(&self.endpoints.status)))
+            .await
+    }
+
+    /// `POST /deployment/rollback`.
+    pub async fn rollback(&self, body: &RollbackRequestBody) -> Result<SwitchAnswer, CallError> {
+        let req = self
+            .http
+            .post(self.endpoints.url(&self.endpoints.rollback))
+            .json(body);
+        self.call(req).await
+    }
+
+    /// `POST /deployment/deploy`.
+    pub async fn deploy(&self, version: &str) -> Result<SwitchAnswer, CallError> {
+        let body = RollbackRequestBody {
+            version: Some(version.to_string()),
+            reason: None,
+        };
+        let req = self
+            .http
+            .post(self.endpoints.url(&self.endpoints.deploy))
+            .json(&body);
+        self.call(req).await
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CallError> {
+        let fut = async {
+            let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;
+            let code = resp.status();
+            let body = resp.text().await.map_err(|e| classify(&e, self.timeout))?;
+            if !code.is_success() {
+                let message = serde_json::from_str::<ErrorBody>(&body)
+                    .map(|b| b.error)
+                    .unwrap_or_else(|_| excerpt(&body));
+                return Err(CallError::Status {
+                    code: code.as_u16(),
+                    message,
+                });
+            }
+            serde_json::from_str::<T>(&body)
+                .map_err(|e| CallError::Garbage(format!("{e}; body starts {:?}", excerpt(&body))))
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(CallError::Timeout(self.timeout)),
+        }
+    }
+}
+
+fn classify(e: &reqwest::Error, timeout: Duration) -> CallError {
+    if e.is_timeout() {
+        return CallError::Timeout(timeout);
+    }
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    CallError::Unreachable(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_example_from_the_contract_parses() {
+        let body = r#"{
+          "currentEnvironment": "blue", "version": "1.4.2",
+          "environments": {"blue": {"version": "1.4.2", "health": "healthy"},
+                           "green": {"version": "1.4.1", "health": "healthy"}},
+          "deploymentHistory": [
+            {"id": "d-17", "version": "1.4.1", "environment": "green",
+             "deployedAt": "2026-11-20T09:12:00Z", "status": "succeeded"},
+            {"id": "d-18", "version": "1.4.2", "environment": "blue",
+             "deployedAt": "2026-11-21T08:00:00Z", "status": "rolled_back", "extra": 1}]}"#;
+        let s: DeploymentStatusReport = serde_json::from_str(body).unwrap();
+        assert_eq!(s.current_environment.as_deref(), Some("blue"));
+        assert_eq!(s.deployment_history[1].status, DeploymentStatus::RolledBack);
+        assert_eq!(s.environments["green"].version, "1.4.1");
+    }
+
+    #[test]
+    fn unknown_health_word_is_rejected() {
+        assert!(serde_json::from_str::<HealthReport>(r#"{"health":"fine"}"#).is_err());
+    }
+
+    #[test]
+    fn excerpt_cuts_long_bodies_on_char_boundaries() {
+        let long = "é".repeat(300);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), EXCERPT + 1);
+    }
+}

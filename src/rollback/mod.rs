@@ -1,0 +1,429 @@
+//! A rollback from request to record: read the service, choose the target,
+//! validate, take the lock, drive it, verify it, record every step.
+//!
+//! These functions block on a tokio runtime handle for their HTTP calls and call
+//! the store directly, so they run on a thread that may block (the CLI's main
+//! thread, or a blocking task of the engine).
+
+pub mod plan;
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, WrapErr};
+use tokio::runtime::Handle;
+
+use crate::config::EnvironmentConfig;
+use crate::drivers::{Driver, DriverRequest, Phase};
+use crate::playbook::{
+    CallError, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport,
+    PlaybookClient,
+};
+use crate::store::{
+    LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store,
+    host_name,
+};
+pub use plan::{PlanRefusal, RollbackTarget};
+
+/// What the operator (or a rule) asked for.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    /// A specific version, else the last known-good one.
+    pub version: Option<String>,
+    /// Roll back even though the current deployment is healthy.
+    pub force: bool,
+    /// Skip pre-rollback validation (target known, driver reachable).
+    pub skip_validation: bool,
+    /// Why; recorded with the rollback and sent to the service.
+    pub reason: String,
+    /// Who.
+    pub operator: String,
+    /// What started it.
+    pub trigger: RollbackTrigger,
+}
+
+/// Why a rollback was not started.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The current deployment is healthy and `--force` was not given.
+    Healthy {
+        /// Version serving.
+        version: String,
+    },
+    /// No valid target.
+    Plan(PlanRefusal),
+    /// Pre-rollback validation could not reach the service or driver.
+    Unreachable(String),
+    /// Another rollback of this environment is in flight.
+    LockHeld(LockHolder),
+}
+
+impl Refusal {
+    /// Versions the history holds, when the refusal is about the target.
+    pub fn known_versions(&self) -> Option<&[String]> {
+        match self {
+            Refusal::Plan(
+                PlanRefusal::UnknownVersion { known, .. }
+                | PlanRefusal::NothingToRollBackTo { known },
+            ) => Some(known),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Healthy { version } => write!(
+                f,
+                "the current deployment ({version}) is healthy; rolling back a healthy deployment needs --force"
+            ),
+            Refusal::Plan(p) => write!(f, "pre-rollback validation: {p}"),
+            Refusal::Unreachable(e) => write!(
+                f,
+                "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
+            ),
+            Refusal::LockHeld(h) => write!(
+                f,
+                "another rollback of this environment is in flight: #{} held by {} since {}",
+                h.rollback_id, h.holder, h.acquired_at
+            ),
+        }
+    }
+}
+
+/// A rollback ready to run, shown to the operator for confirmation.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Environment name.
+    pub environment: String,
+    /// Environment row id.
+    pub environment_id: i64,
+    /// Version serving now, when known.
+    pub from_version: Option<String>,
+    /// Health now, or why it could not be read.
+    pub health: Result<Health, String>,
+    /// Where it goes; `None` when validation was skipped and nothing is known.
+    pub target: Option<RollbackTarget>,
+    /// How it is carried out.
+    pub driver: Driver,
+    /// The stored deployment the rollback leaves, when known.
+    deployment_id: Option<i64>,
+}
+
+impl Prepared {
+    /// The rollback type that will be recorded.
+    pub fn rollback_type(&self, trigger: RollbackTrigger) -> crate::store::RollbackType {
+        match (&self.target, trigger) {
+            (_, t) if t != RollbackTrigger::Manual => crate::store::RollbackType::Automatic,
+            (Some(t), _) => t.rollback_type,
+            (None, _) => crate::store::RollbackType::Previous,
+        }
+    }
+}
+
+/// Reads what the service says now: status and health, fetched together.
+fn read_service(
+    rt: &Handle,
+    env: &EnvironmentConfig,
+) -> (
+    Result<DeploymentStatusReport, CallError>,
+    Result<HealthReport, CallError>,
+) {
+    let client = PlaybookClient::new(env.endpoints(), env.timeout.get());
+    rt.block_on(async { tokio::join!(client.status(), client.health()) })
+}
+
+/// Versions this store saw rolled back away from by completed rollbacks.
+fn rolled_back_from(store: &Store, env_id: i64) -> Result<HashSet<String>> {
+    Ok(store
+        .rollbacks(Some(env_id), 10_000)?
+        .into_iter()
+        .filter(|r| r.status == RollbackStatus::Completed.as_str())
+        .filter_map(|r| r.from_version)
+        .collect())
+}
+
+/// Stored history in the playbook's shape, for when the service cannot be read.
+fn stored_history(store: &Store, env_id: i64) -> Result<Vec<DeploymentRecord>> {
+    Ok(store
+        .deployments(env_id)?
+        .into_iter()
+        .filter_map(|d| {
+            Some(DeploymentRecord {
+                id: d.external_id,
+                version: d.version,
+                environment: d.colour,
+                deployed_at: crate::store::parse_ts(&d.deployed_at)?,
+                status: DeploymentStatus::parse(&d.status)?,
+            })
+        })
+        .collect())
+}
+
+/// Reads the service, records what it reports, reconciles abandoned rollbacks and
+/// plans the rollback. Nothing is changed on the service.
+pub fn prepare(
+    rt: &Handle,
+    store: &mut Store,
+    env: &EnvironmentConfig,
+    opts: &RollbackOptions,
+) -> Result<std::result::Result<Prepared, Refusal>> {
+    let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+    reconcile(rt, store, env, env_id)?;
+    if let Some(holder) = store.rollback_lock(env_id)? {
+        return Ok(Err(Refusal::LockHeld(holder)));
+    }
+    let driver = Driver::for_environment(env);
+    let (status, health) = read_service(rt, env);
+    if let Ok(s) = &status {
+        store
+            .sync_deployments(env_id, &s.deployment_history)
+            .wrap_err("recording the deployment history")?;
+    }
+    let health = health.map(|h| h.health).map_err(|e| e.to_string());
+    let from_version = status.as_ref().ok().map(|s| s.version.clone());
+    if health == Ok(Health::Healthy) && !opts.force {
+        let version = from_version
+            .clone()
+            .unwrap_or_else(|| "version unknown".into());
+        return Ok(Err(Refusal::Healthy { version }));
+    }
+    let rolled_back = rolled_back_from(store, env_id)?;
+    let planned = match &status {
+        Ok(s) => plan::choose_target(env.kind, s, opts.version.as_deref(), &rolled_back),
+        Err(e) if !opts.skip_validation => {
+            return Ok(Err(Refusal::Unreachable(format!(
+                "cannot read deployment status: {e}"
+            ))));
+        }
+        Err(_) => {
+            // Validation skipped and the service unreadable: plan from what the
+            // store last saw, so a target is still recorded when one is known.
+            let history = stored_history(store, env_id)?;
+            let current = history
+                .last()
+                .map(|d| d.version.clone())
+                .unwrap_or_default();
+            let report = DeploymentStatusReport {
+                current_environment: None,
+                version: current,
+                environments: Default::default(),
+                deployment_history: history,
+            };
+            plan::choose_target(env.kind, &report, opts.version.as_deref(), &rolled_back)
+        }
+    };
+    let target = match planned {
+        Ok(t) => Some(t),
+        Err(refusal) if !opts.skip_validation => return Ok(Err(Refusal::Plan(refusal))),
+        // Skipping validation sends what the operator asked for and lets the
+        // service decide; its answer is recorded.
+        Err(_) => opts.version.clone().map(|v| RollbackTarget {
+            version: v.clone(),
+            request_version: Some(v),
+            rollback_type: crate::store::RollbackType::Specific,
+            colour: None,
+        }),
+    };
+    if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {
+        if let Err(e) = rt.block_on(driver.check_reachable()) {
+            return Ok(Err(Refusal::Unreachable(e)));
+        }
+    }
+    let deployment_id = from_version.as_deref().and_then(|v| {
+        store
+            .deployments(env_id)
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|d| d.version == v)
+            .map(|d| d.id)
+    });
+    Ok(Ok(Prepared {
+        environment: env.name().to_string(),
+        environment_id: env_id,
+        from_version,
+        health,
+        target,
+        driver,
+        deployment_id,
+    }))
+}
+
+/// Runs a prepared rollback to its end and returns the record as stored
+/// (`completed` or `failed`), or the lock holder when another one got there first.
+pub fn execute(
+    rt: &Handle,
+    store: &mut Store,
+    prepared: Prepared,
+    opts: &RollbackOptions,
+) -> Result<std::result::Result<RollbackRow, Refusal>> {
+    let env_id = prepared.environment_id;
+    let incident_id = match store.open_incident_for(env_id)? {
+        Some(i) => i.id,
+        None => {
+            let title = format!("rollback of {}: {}", prepared.environment, opts.reason);
+            store
+                .open_incident(Some(env_id), &title, "unknown", false, &opts.operator)?
+                .id
+        }
+    };
+    let new = NewRollback {
+        environment_id: env_id,
+        incident_id: Some(incident_id),
+        deployment_id: prepared.deployment_id,
+        from_version: prepared.from_version.clone(),
+        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
+        rollback_type: prepared.rollback_type(opts.trigger),
+        trigger: opts.trigger,
+        operator: opts.operator.clone(),
+        reason: opts.reason.clone(),
+        driver: prepared.driver.name().to_string(),
+        lease: chrono::Duration::from_std(prepared.driver.lease())
+            .unwrap_or(chrono::Duration::minutes(5)),
+    };
+    let row = match store.begin_rollback(&new)? {
+        Ok(row) => row,
+        Err(holder) => return Ok(Err(Refusal::LockHeld(holder))),
+    };
+    store.mark_rollback_in_progress(
+        row.id,
+        &opts.operator,
+        &format!(
+            "rollback #{} sent through the {} driver",
+            row.id, row.driver
+        ),
+    )?;
+    let req = DriverRequest {
+        environment: prepared.environment.clone(),
+        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
+        request_version: match &prepared.target {
+            Some(t) => t.request_version.clone(),
+            None => opts.version.clone(),
+        },
+        previous_version: prepared.from_version.clone(),
+        reason: opts.reason.clone(),
+    };
+    let mut phase_errors = Vec::new();
+    let outcome = {
+        let store_ref = &*store;
+        let mut on_phase = |phase: Phase| {
+            let event = NewEvent {
+                at: Utc::now(),
+                incident_id: Some(incident_id),
+                environment_id: Some(env_id),
+                rollback_id: Some(row.id),
+                actor: "backout".into(),
+                kind: "rollback_phase".into(),
+                message: format!("rollback #{}: {}", row.id, phase.as_str()),
+                data: None,
+            };
+            if let Err(e) = store_ref.append_event(&event) {
+                phase_errors.push(e);
+            }
+        };
+        rt.block_on(prepared.driver.roll_back(&req, &mut on_phase))
+    };
+    let finished = match outcome {
+        Ok(report) => {
+            store.append_event(&NewEvent {
+                at: Utc::now(),
+                incident_id: Some(incident_id),
+                environment_id: Some(env_id),
+                rollback_id: Some(row.id),
+                actor: "backout".into(),
+                kind: "rollback_verified".into(),
+                message: format!("{}; {}", report.answer, report.verified),
+                data: None,
+            })?;
+            store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?
+        }
+        Err(failure) => store.finish_rollback(
+            row.id,
+            RollbackStatus::Failed,
+            Some(&failure.message),
+            &opts.operator,
+        )?,
+    };
+    if let Some(e) = phase_errors.into_iter().next() {
+        return Err(e).wrap_err("recording a rollback phase");
+    }
+    Ok(Ok(finished))
+}
+
+/// Ends rollbacks of an environment left `pending` or `in_progress` by a process
+/// that died (or whose lease ran out), according to what the service now shows.
+pub fn reconcile(
+    rt: &Handle,
+    store: &mut Store,
+    env: &EnvironmentConfig,
+    env_id: i64,
+) -> Result<Vec<RollbackRow>> {
+    let host = host_name();
+    let now = Utc::now();
+    let abandoned: Vec<_> = store
+        .unfinished_rollbacks(env_id)?
+        .into_iter()
+        .filter(|(_, holder)| holder.as_ref().is_none_or(|h| h.is_stale(&host, now)))
+        .collect();
+    if abandoned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (status, health) = read_service(rt, env);
+    let mut out = Vec::new();
+    for (row, holder) in abandoned {
+        let who = holder.map_or_else(
+            || format!("pid {} on {}", row.holder_pid, row.holder_host),
+            |h| h.holder,
+        );
+        let seen = match (&status, &health) {
+            (Ok(s), Ok(h)) => Ok((s.version.clone(), h.health)),
+            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+        };
+        let (result, explanation) = match (&row.status[..], &seen) {
+            ("pending", _) => (
+                RollbackStatus::Failed,
+                format!("interrupted before the rollback request was sent ({who} stopped)"),
+            ),
+            (_, Ok((version, Health::Healthy)))
+                if row
+                    .target_version
+                    .as_deref()
+                    .map_or(Some(version) != row.from_version.as_ref(), |t| t == version) =>
+            {
+                (
+                    RollbackStatus::Completed,
+                    format!(
+                        "{who} stopped mid-rollback; the service now shows {version} current and healthy"
+                    ),
+                )
+            }
+            (_, Ok((version, h))) => (
+                RollbackStatus::Failed,
+                format!(
+                    "interrupted ({who} stopped); the service now shows version {version}, health {h}"
+                ),
+            ),
+            (_, Err(e)) => (
+                RollbackStatus::Failed,
+                format!(
+                    "interrupted ({who} stopped) and the service could not be read to confirm ({e}); check it by hand"
+                ),
+            ),
+        };
+        store.append_event(&NewEvent {
+            at: Utc::now(),
+            incident_id: row.incident_id,
+            environment_id: Some(env_id),
+            rollback_id: Some(row.id),
+            actor: "backout".into(),
+            kind: "rollback_reconciled".into(),
+            message: format!("rollback #{} reconciled: {explanation}", row.id),
+            data: None,
+        })?;
+        let error = (result == RollbackStatus::Failed).then_some(explanation.as_str());
+        out.push(store.finish_rollback(row.id, result, error, "backout")?);
+    }
+    Ok(out)
+}

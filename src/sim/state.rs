@@ -1,0 +1,493 @@
+//! One simulated service: its deployment history, which version serves where, and
+//! what deploys and rollbacks do to it. No HTTP here; `routes` maps this onto the
+//! wire.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::metrics::{Meter, Profile};
+use super::{RequestCounts, Scenario, ServiceKind, ServiceSpec, Timings};
+use crate::playbook::{
+    ColourState, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport,
+    RollbackRequestBody, SwitchAnswer,
+};
+
+/// Why a deploy or rollback was refused; `routes` turns each into a status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The request body is not what the contract asks for (400).
+    BadRequest(String),
+    /// The version is not in the history (404).
+    UnknownVersion(String),
+    /// There is no earlier version to go back to (409).
+    NothingToRollBack,
+    /// The scenario makes the rollback itself fail (500).
+    RollbackFailed,
+}
+
+impl Refusal {
+    /// The `error` text of the answer.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::BadRequest(why) => why.clone(),
+            Refusal::UnknownVersion(v) => format!("unknown version {v}"),
+            Refusal::NothingToRollBack => "nothing to roll back to".into(),
+            Refusal::RollbackFailed => "rollback failed: traffic switch timed out".into(),
+        }
+    }
+}
+
+/// A simulated service, shared between the HTTP handlers and the scenario clock.
+pub(crate) struct Service {
+    name: String,
+    scenario: Scenario,
+    timings: Timings,
+    state: Mutex<ServiceState>,
+}
+
+impl Service {
+    /// A service as `spec` describes it, started now.
+    pub fn new(spec: &ServiceSpec, timings: &Timings) -> Service {
+        Service {
+            name: spec.name.clone(),
+            scenario: spec.scenario,
+            timings: timings.clone(),
+            state: Mutex::new(ServiceState::new(spec, Instant::now(), Utc::now())),
+        }
+    }
+
+    /// Name in URLs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the service does.
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// How long each answer waits before it is given.
+    pub fn answer_delay(&self) -> Option<Duration> {
+        (self.scenario == Scenario::Slow).then_some(self.timings.slow_delay)
+    }
+
+    /// When the scenario deploys a bad version on its own, if it does.
+    pub fn auto_deploy_at(&self) -> Option<Instant> {
+        if !self.scenario.deploys_are_bad() {
+            return None;
+        }
+        let after = self.timings.deploy_after?;
+        Some(self.lock().started + after)
+    }
+
+    /// The scenario's own bad deploy.
+    pub fn auto_deploy(&self) {
+        let mut st = self.lock();
+        let version = st.fresh_version(true);
+        st.deploy(version, &self.timings, Instant::now(), Utc::now());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ServiceState> {
+        // A panic while holding the lock leaves the state usable (every change is
+        // a few plain assignments), and a simulator should keep answering.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a rollback request on arrival, before any delay or refusal.
+    pub fn count_rollback(&self) {
+        self.lock().counts.rollback_requests += 1;
+    }
+
+    /// Counts a deploy request on arrival, before any delay or refusal.
+    pub fn count_deploy(&self) {
+        self.lock().counts.deploy_requests += 1;
+    }
+
+    /// Requests received so far.
+    pub fn counts(&self) -> RequestCounts {
+        self.lock().counts
+    }
+
+    /// Body of `GET /health`.
+    pub fn health_report(&self) -> HealthReport {
+        let st = self.lock();
+        let now = Instant::now();
+        let slot = st.serving_slot();
+        HealthReport {
+            health: st.health(&self.timings, now),
+            environment: Some(slot.name.to_string()),
+            version: Some(slot.version.clone()),
+        }
+    }
+
+    /// Health right now.
+    pub fn health(&self) -> Health {
+        self.lock().health(&self.timings, Instant::now())
+    }
+
+    /// Body of `GET /deployment/status`.
+    pub fn status_report(&self) -> DeploymentStatusReport {
+        let st = self.lock();
+        let health = st.health(&self.timings, Instant::now());
+        let environments: BTreeMap<String, ColourState> = st
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let h = if i == st.serving {
+                    health
+                } else {
+                    Health::Healthy
+                };
+                (
+                    slot.name.to_string(),
+                    ColourState {
+                        version: slot.version.clone(),
+                        health: h,
+                    },
+                )
+            })
+            .collect();
+        let serving = st.serving_slot();
+        DeploymentStatusReport {
+            current_environment: Some(serving.name.to_string()),
+            version: serving.version.clone(),
+            environments,
+            deployment_history: st.history.clone(),
+        }
+    }
+
+    /// Body of `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        let mut st = self.lock();
+        let now = Instant::now();
+        st.advance_meter(&self.timings, now);
+        let mut p = st.profile_at(&self.timings, now);
+        if !st.serving_bad() {
+            // A small, deterministic wobble so steady gauges do not look frozen.
+            let phase = (now - st.started).as_secs_f64() / 5.0;
+            p.cpu += 0.01 * phase.sin();
+            p.memory += 0.005 * (phase / 3.0).sin();
+        }
+        st.meter.exposition(&p)
+    }
+
+    /// `POST /deployment/deploy`.
+    pub fn deploy(&self, body: RollbackRequestBody) -> Result<SwitchAnswer, Refusal> {
+        let mut st = self.lock();
+        let version = match body.version {
+            Some(v) if v.trim().is_empty() => {
+                return Err(Refusal::BadRequest("version must not be empty".into()));
+            }
+            Some(v) => v,
+            None => st.fresh_version(self.scenario.deploys_are_bad()),
+        };
+        Ok(st.deploy(version, &self.timings, Instant::now(), Utc::now()))
+    }
+
+    /// `POST /deployment/rollback`.
+    pub fn rollback(&self, body: RollbackRequestBody) -> Result<SwitchAnswer, Refusal> {
+        if self.scenario == Scenario::RollbackFails {
+            return Err(Refusal::RollbackFailed);
+        }
+        let mut st = self.lock();
+        st.rollback(body.version, &self.timings, Instant::now(), Utc::now())
+    }
+}
+
+/// Where a version is running: a colour, or the one `default` environment.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: &'static str,
+    version: String,
+    /// Index into the history of the deployment that put `version` here.
+    record: usize,
+}
+
+#[derive(Debug)]
+struct ServiceState {
+    scenario: Scenario,
+    started: Instant,
+    history: Vec<DeploymentRecord>,
+    /// `[blue, green]` or `[default]`.
+    slots: Vec<Slot>,
+    serving: usize,
+    /// When the serving version started serving; a bad version ramps from here.
+    serving_since: Instant,
+    /// Versions that degrade whenever they serve.
+    bad_versions: HashSet<String>,
+    /// Health is held at degraded until then after a rollback.
+    settle_until: Option<Instant>,
+    meter: Meter,
+    counts: RequestCounts,
+}
+
+impl ServiceState {
+    fn new(spec: &ServiceSpec, now: Instant, wall: DateTime<Utc>) -> ServiceState {
+        let wall = DateTime::from_timestamp(wall.timestamp(), 0).unwrap_or(wall);
+        let n = spec.history.max(1);
+        let blue_green = spec.kind == ServiceKind::BlueGreen;
+        // Succeeded versions 1.4.0.., the newest serving; one failed release
+        // candidate just before it gives last-known-good logic something to skip.
+        let mut plan: Vec<(String, DeploymentStatus)> = (0..n)
+            .map(|i| (format!("1.4.{i}"), DeploymentStatus::Succeeded))
+            .collect();
+        if n >= 3 {
+            plan.insert(
+                n - 1,
+                (format!("1.4.{}-rc1", n - 1), DeploymentStatus::Failed),
+            );
+        }
+        let total = plan.len();
+        let mut history = Vec::with_capacity(total);
+        for (i, (version, status)) in plan.into_iter().enumerate() {
+            let age = chrono::Duration::hours(1) + chrono::Duration::days((total - 1 - i) as i64);
+            history.push(DeploymentRecord {
+                id: format!("d-{}", i + 1),
+                version,
+                environment: None,
+                deployed_at: wall - age,
+                status,
+            });
+        }
+        // Colours are assigned backwards from the newest, which serves on blue. A
+        // failed deploy never took traffic: it went to the colour that the next
+        // succeeded deploy (its fix) later used.
+        let mut next_colour = "blue";
+        let mut colour_after = "blue";
+        for rec in history.iter_mut().rev() {
+            let colour = if !blue_green {
+                "default"
+            } else if rec.status == DeploymentStatus::Succeeded {
+                colour_after = next_colour;
+                next_colour = if next_colour == "blue" {
+                    "green"
+                } else {
+                    "blue"
+                };
+                colour_after
+            } else {
+                colour_after
+            };
+            rec.environment = Some(colour.to_string());
+        }
+        let current = total - 1;
+        let slot_of = |name: &'static str, record: usize| Slot {
+            name,
+            version: history[record].version.clone(),
+            record,
+        };
+        let slots = if blue_green {
+            // Green holds the previous succeeded version, or the current one when
+            // there is none, so a blind switch has nowhere to go.
+            let previous = history[..current]
+                .iter()
+                .rposition(|r| r.status == DeploymentStatus::Succeeded)
+                .unwrap_or(current);
+            vec![slot_of("blue", current), slot_of("green", previous)]
+        } else {
+            vec![slot_of("default", current)]
+        };
+        ServiceState {
+            scenario: spec.scenario,
+            started: now,
+            history,
+            slots,
+            serving: 0,
+            serving_since: now,
+            bad_versions: HashSet::new(),
+            settle_until: None,
+            meter: Meter::new(now),
+            counts: RequestCounts::default(),
+        }
+    }
+
+    fn serving_slot(&self) -> &Slot {
+        &self.slots[self.serving]
+    }
+
+    fn idle(&self) -> Option<usize> {
+        (self.slots.len() == 2).then(|| 1 - self.serving)
+    }
+
+    fn serving_bad(&self) -> bool {
+        self.bad_versions.contains(&self.serving_slot().version)
+    }
+
+    /// When a bad serving version stops getting worse.
+    fn ramp_end(&self, timings: &Timings) -> Option<Instant> {
+        self.serving_bad()
+            .then(|| self.serving_since + timings.ramp)
+    }
+
+    fn profile_at(&self, timings: &Timings, t: Instant) -> Profile {
+        if !self.serving_bad() {
+            return Profile::BASELINE;
+        }
+        if timings.ramp.is_zero() {
+            return Profile::DEGRADED;
+        }
+        let elapsed = t.saturating_duration_since(self.serving_since);
+        Profile::ramping(elapsed.as_secs_f64() / timings.ramp.as_secs_f64())
+    }
+
+    fn health(&self, timings: &Timings, now: Instant) -> Health {
+        if self.scenario == Scenario::Flapping {
+            let period = timings.flap_period.max(Duration::from_millis(1)).as_nanos();
+            let phase = now.saturating_duration_since(self.started).as_nanos() / period;
+            return if phase % 2 == 0 {
+                Health::Healthy
+            } else {
+                Health::Unhealthy
+            };
+        }
+        let health = self.profile_at(timings, now).health();
+        let settling = self.settle_until.is_some_and(|until| now < until);
+        if health == Health::Healthy && settling {
+            Health::Degraded
+        } else {
+            health
+        }
+    }
+
+    /// Must run before anything changes what serves, so traffic up to now is
+    /// counted under the version that served it.
+    fn advance_meter(&mut self, timings: &Timings, now: Instant) {
+        let kink = self.ramp_end(timings);
+        let mut meter = self.meter.clone();
+        meter.advance(now, kink, |t| self.profile_at(timings, t));
+        self.meter = meter;
+    }
+
+    /// A version not yet in the history: `2.0.x-bad` for bad deploys, `1.5.x` otherwise.
+    fn fresh_version(&self, bad: bool) -> String {
+        (0..)
+            .map(|k| {
+                if bad {
+                    format!("2.0.{k}-bad")
+                } else {
+                    format!("1.5.{k}")
+                }
+            })
+            .find(|v| !self.history.iter().any(|r| &r.version == v))
+            .unwrap_or_else(|| "9.9.9".into())
+    }
+
+    fn push_record(&mut self, version: &str, slot: usize, wall: DateTime<Utc>) -> usize {
+        self.history.push(DeploymentRecord {
+            id: format!("d-{}", self.history.len() + 1),
+            version: version.to_string(),
+            environment: Some(self.slots[slot].name.to_string()),
+            deployed_at: wall,
+            status: DeploymentStatus::Succeeded,
+        });
+        self.history.len() - 1
+    }
+
+    /// Puts `version` on the idle colour (or the only environment) and serves it.
+    fn put_and_serve(&mut self, version: &str, wall: DateTime<Utc>) {
+        let target = self.idle().unwrap_or(self.serving);
+        let record = self.push_record(version, target, wall);
+        self.slots[target].version = version.to_string();
+        self.slots[target].record = record;
+        self.serving = target;
+    }
+
+    fn answer(&self, previous: &Slot) -> SwitchAnswer {
+        let now = self.serving_slot();
+        SwitchAnswer {
+            success: true,
+            current_environment: Some(now.name.to_string()),
+            version: now.version.clone(),
+            previous_environment: Some(previous.name.to_string()),
+            previous_version: Some(previous.version.clone()),
+        }
+    }
+
+    fn deploy(
+        &mut self,
+        version: String,
+        timings: &Timings,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> SwitchAnswer {
+        self.advance_meter(timings, now);
+        let previous = self.serving_slot().clone();
+        self.put_and_serve(&version, wall);
+        if self.scenario.deploys_are_bad() {
+            self.bad_versions.insert(version);
+        }
+        self.serving_since = now;
+        self.settle_until = None;
+        self.answer(&previous)
+    }
+
+    fn rollback(
+        &mut self,
+        version: Option<String>,
+        timings: &Timings,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Result<SwitchAnswer, Refusal> {
+        let previous = self.serving_slot().clone();
+        match version {
+            Some(v) => {
+                if !self.history.iter().any(|r| r.version == v) {
+                    return Err(Refusal::UnknownVersion(v));
+                }
+                if v == previous.version {
+                    // Already there: answering 200 makes a retried rollback (say,
+                    // after a client timeout) safe.
+                    return Ok(self.answer(&previous));
+                }
+                self.advance_meter(timings, now);
+                match self.idle() {
+                    Some(idle) if self.slots[idle].version == v => self.serving = idle,
+                    _ => self.put_and_serve(&v, wall),
+                }
+            }
+            None => match self.idle() {
+                Some(idle) => {
+                    let slot = &self.slots[idle];
+                    let usable = slot.version != previous.version
+                        && self.history[slot.record].status == DeploymentStatus::Succeeded;
+                    if !usable {
+                        return Err(Refusal::NothingToRollBack);
+                    }
+                    self.advance_meter(timings, now);
+                    self.serving = idle;
+                }
+                None => {
+                    let target = self
+                        .last_known_good(&previous.version)
+                        .ok_or(Refusal::NothingToRollBack)?;
+                    self.advance_meter(timings, now);
+                    self.put_and_serve(&target, wall);
+                }
+            },
+        }
+        self.history[previous.record].status = DeploymentStatus::RolledBack;
+        self.serving_since = now;
+        self.settle_until = Some(now + timings.settle);
+        Ok(self.answer(&previous))
+    }
+
+    /// The newest succeeded version other than `current` whose latest deployment
+    /// was neither failed nor rolled back.
+    fn last_known_good(&self, current: &str) -> Option<String> {
+        let mut latest_status: BTreeMap<&str, DeploymentStatus> = BTreeMap::new();
+        for r in &self.history {
+            latest_status.insert(&r.version, r.status);
+        }
+        self.history
+            .iter()
+            .rev()
+            .filter(|r| r.version != current)
+            .find(|r| latest_status.get(r.version.as_str()) == Some(&DeploymentStatus::Succeeded))
+            .map(|r| r.version.clone())
+    }
+}

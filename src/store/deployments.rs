@@ -1,0 +1,77 @@
+//! Deployments as the services report them.
+
+use chrono::Utc;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Result, Store, ts};
+use crate::playbook::DeploymentRecord;
+
+/// A stored deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentRow {
+    /// Row id.
+    pub id: i64,
+    /// The service's id for it.
+    pub external_id: String,
+    /// Version deployed.
+    pub version: String,
+    /// Colour, for blue/green.
+    pub colour: Option<String>,
+    /// When it was deployed (RFC 3339).
+    pub deployed_at: String,
+    /// `in_progress`, `succeeded`, `failed` or `rolled_back`.
+    pub status: String,
+}
+
+impl Store {
+    /// Records the service's history: new deployments are added, known ones get
+    /// their current status. One transaction.
+    pub fn sync_deployments(&mut self, env_id: i64, history: &[DeploymentRecord]) -> Result<()> {
+        let now = ts(Utc::now());
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO deployments
+                   (environment_id, external_id, version, colour, deployed_at, status, first_seen_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT(environment_id, external_id) DO UPDATE SET
+                   status = excluded.status, version = excluded.version, colour = excluded.colour,
+                   updated_at = excluded.updated_at
+                 WHERE deployments.status <> excluded.status OR deployments.version <> excluded.version",
+            )?;
+            for d in history {
+                upsert.execute(params![
+                    env_id,
+                    d.id,
+                    d.version,
+                    d.environment,
+                    ts(d.deployed_at),
+                    d.status.as_str(),
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored deployments of an environment, oldest first.
+    pub fn deployments(&self, env_id: i64) -> Result<Vec<DeploymentRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, external_id, version, colour, deployed_at, status
+             FROM deployments WHERE environment_id = ?1 ORDER BY deployed_at, id",
+        )?;
+        let rows = stmt.query_map([env_id], |r| {
+            Ok(DeploymentRow {
+                id: r.get(0)?,
+                external_id: r.get(1)?,
+                version: r.get(2)?,
+                colour: r.get(3)?,
+                deployed_at: r.get(4)?,
+                status: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,200 @@
+//! The SQLite store: every deployment seen, every rollback attempted, every note and
+//! event, so the same file serves a live incident and its review.
+//!
+//! All calls block; async callers run them on a blocking thread. A call that
+//! returns `Ok` after a write has committed it.
+
+mod deployments;
+mod rollbacks;
+pub mod schema;
+mod timeline;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use deployments::DeploymentRow;
+pub use rollbacks::{
+    LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType,
+};
+pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
+
+/// Environment variable overriding the database path when `--db` is not given.
+pub const DB_ENV: &str = "BACKOUT_DB";
+
+/// Why the store could not do what was asked.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file is from a newer backout.
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: usize,
+        /// The newest this binary knows.
+        known: usize,
+    },
+    /// SQLite said no.
+    Sqlite(rusqlite::Error),
+    /// Migration failed.
+    Migration(String),
+    /// The folder could not be created.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::TooNew { path, found, known } => write!(
+                f,
+                "{} was written by a newer backout (schema version {found}; this binary knows up to {known}); \
+                 upgrade backout, or pass --db to use another file",
+                path.display()
+            ),
+            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Migration(e) => write!(f, "could not upgrade the database: {e}"),
+            StoreError::Io(e) => write!(f, "could not create the database folder: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// Store result.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts and
+/// reads well in `sqlite3`.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses a stored timestamp.
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The database path: `--db`, else `$BACKOUT_DB`, else `$XDG_DATA_HOME/backout/backout.db`.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os(DB_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    match directories::ProjectDirs::from("", "", "backout") {
+        Some(dirs) => dirs.data_dir().join("backout.db"),
+        None => PathBuf::from("backout.db"),
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and upgrades the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found = usize::try_from(found).unwrap_or(0);
+        let known = schema::latest_version();
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        schema::migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file this store writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<usize> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+
+    /// The id of the environment with this name, creating its row if needed and
+    /// keeping kind and URL current.
+    pub fn ensure_environment(&self, name: &str, kind: &str, base_url: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO environments (name, kind, base_url, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url",
+            params![name, kind, base_url, ts(Utc::now())],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The id of a known environment.
+    pub fn environment_id(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// `PRAGMA integrity_check` answered `ok`.
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let answer: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(answer == "ok")
+    }
+}
+
+/// This machine's name, for lock holders.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Whether a process with this id runs on this machine.
+pub fn process_alive(pid: i64) -> bool {
+    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,441 @@
+//! Rollback records and the per-environment lock that keeps one in flight.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::{Result, Store, parse_ts, process_alive, ts};
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// The word stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            /// Parses the stored word.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($word => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// How a rollback chose its target (seed 004).
+    RollbackType {
+        /// The last known-good version.
+        Previous = "previous",
+        /// A version the operator named.
+        Specific = "specific",
+        /// Traffic switched back to the other colour.
+        BlueGreenSwitch = "blue_green_switch",
+        /// A feature flag turned off.
+        FlagToggle = "flag_toggle",
+        /// Started by a rule.
+        Automatic = "automatic",
+    }
+);
+
+word_enum!(
+    /// Where a rollback is in its lifecycle.
+    RollbackStatus {
+        /// Recorded, lock held, nothing sent yet.
+        Pending = "pending",
+        /// The driver is working.
+        InProgress = "in_progress",
+        /// The target is current and healthy.
+        Completed = "completed",
+        /// It did not get there; `error` says why.
+        Failed = "failed",
+    }
+);
+
+word_enum!(
+    /// What started a rollback.
+    RollbackTrigger {
+        /// A person.
+        Manual = "manual",
+        /// Consecutive failed health checks.
+        HealthCheckFailed = "health_check_failed",
+        /// Error rate rule.
+        ErrorRate = "error_rate",
+        /// Latency rule.
+        Latency = "latency",
+        /// Quality-score rule.
+        Quality = "quality",
+        /// CPU or memory rule.
+        Resource = "resource",
+        /// A deployment that never became healthy.
+        Timeout = "timeout",
+    }
+);
+
+/// What is known when a rollback is asked for.
+#[derive(Debug, Clone)]
+pub struct NewRollback {
+    /// Environment row id.
+    pub environment_id: i64,
+    /// Incident it belongs to.
+    pub incident_id: Option<i64>,
+    /// The deployment being rolled back, when known.
+    pub deployment_id: Option<i64>,
+    /// Version serving when the rollback was asked for.
+    pub from_version: Option<String>,
+    /// Version it should end on.
+    pub target_version: Option<String>,
+    /// How the target was chosen.
+    pub rollback_type: RollbackType,
+    /// What started it.
+    pub trigger: RollbackTrigger,
+    /// Person, or the rule's name for automatic ones.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+    /// Driver name (`http`, `command`, `flag`).
+    pub driver: String,
+    /// How long the lock holds before another process may assume this one died.
+    pub lease: chrono::Duration,
+}
+
+/// A stored rollback.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RollbackRow {
+    /// Row id.
+    pub id: i64,
+    /// Environment name.
+    pub environment: String,
+    /// Incident id.
+    pub incident_id: Option<i64>,
+    /// Version rolled back from.
+    pub from_version: Option<String>,
+    /// Version rolled back to.
+    pub target_version: Option<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub rollback_type: String,
+    /// Trigger.
+    pub trigger: String,
+    /// Status.
+    pub status: String,
+    /// Who.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+    /// Driver.
+    pub driver: String,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended.
+    pub completed_at: Option<String>,
+    /// Duration in milliseconds, once ended.
+    pub duration_ms: Option<i64>,
+    /// Whether a notification went out.
+    pub notification_sent: bool,
+    /// Host of the process that ran it.
+    pub holder_host: String,
+    /// Pid of the process that ran it.
+    pub holder_pid: i64,
+}
+
+/// Who holds an environment's rollback lock.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockHolder {
+    /// The rollback in flight.
+    pub rollback_id: i64,
+    /// `operator@host pid N`.
+    pub holder: String,
+    /// Host.
+    pub host: String,
+    /// Pid.
+    pub pid: i64,
+    /// Since when.
+    pub acquired_at: String,
+    /// Lease end.
+    pub expires_at: String,
+}
+
+impl LockHolder {
+    /// The holder is gone: its process died on this host, or its lease ran out.
+    pub fn is_stale(&self, this_host: &str, now: DateTime<Utc>) -> bool {
+        let expired = parse_ts(&self.expires_at).is_none_or(|t| t < now);
+        let dead = self.host == this_host && !process_alive(self.pid);
+        expired || dead
+    }
+}
+
+const ROLLBACK_COLUMNS: &str =
+    "r.id, e.name, r.incident_id, r.from_version, r.target_version, r.rollback_type,
+     r.trigger, r.status, r.operator, r.reason, r.driver, r.error, r.started_at, r.completed_at,
+     r.notification_sent, r.holder_host, r.holder_pid";
+
+fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
+    let started_at: String = r.get(12)?;
+    let completed_at: Option<String> = r.get(13)?;
+    let duration_ms = match (
+        parse_ts(&started_at),
+        completed_at.as_deref().and_then(parse_ts),
+    ) {
+        (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
+        _ => None,
+    };
+    Ok(RollbackRow {
+        id: r.get(0)?,
+        environment: r.get(1)?,
+        incident_id: r.get(2)?,
+        from_version: r.get(3)?,
+        target_version: r.get(4)?,
+        rollback_type: r.get(5)?,
+        trigger: r.get(6)?,
+        status: r.get(7)?,
+        operator: r.get(8)?,
+        reason: r.get(9)?,
+        driver: r.get(10)?,
+        error: r.get(11)?,
+        started_at,
+        completed_at,
+        duration_ms,
+        notification_sent: r.get(14)?,
+        holder_host: r.get(15)?,
+        holder_pid: r.get(16)?,
+    })
+}
+
+impl Store {
+    /// Records a new rollback and takes the environment's lock, in one immediate
+    /// transaction, so two processes on one file cannot both start one.
+    /// `Ok(Err(holder))` when someone else holds it.
+    pub fn begin_rollback(
+        &mut self,
+        new: &NewRollback,
+    ) -> Result<std::result::Result<RollbackRow, LockHolder>> {
+        let now = Utc::now();
+        let host = super::host_name();
+        let pid = i64::from(std::process::id());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(holder) = lock_holder(&tx, new.environment_id)? {
+            return Ok(Err(holder));
+        }
+        tx.execute(
+            "INSERT INTO rollbacks (environment_id, incident_id, deployment_id, from_version, target_version,
+               rollback_type, trigger, status, operator, reason, driver, started_at, holder_host, holder_pid, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12, ?13, ?11)",
+            params![
+                new.environment_id,
+                new.incident_id,
+                new.deployment_id,
+                new.from_version,
+                new.target_version,
+                new.rollback_type.as_str(),
+                new.trigger.as_str(),
+                new.operator,
+                new.reason,
+                new.driver,
+                ts(now),
+                host,
+                pid
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO rollback_locks (environment_id, rollback_id, holder, host, pid, acquired_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                new.environment_id,
+                id,
+                format!("{}@{host} pid {pid}", new.operator),
+                host,
+                pid,
+                ts(now),
+                ts(now + new.lease)
+            ],
+        )?;
+        let message = format!(
+            "rollback #{id} requested by {}: {} -> {} ({}, {}): {}",
+            new.operator,
+            new.from_version.as_deref().unwrap_or("?"),
+            new.target_version.as_deref().unwrap_or("previous"),
+            new.rollback_type,
+            new.driver,
+            new.reason
+        );
+        super::timeline::insert_event(
+            &tx,
+            &super::NewEvent {
+                at: now,
+                incident_id: new.incident_id,
+                environment_id: Some(new.environment_id),
+                rollback_id: Some(id),
+                actor: new.operator.clone(),
+                kind: "rollback_requested".into(),
+                message,
+                data: None,
+            },
+        )?;
+        let row = tx.query_row(
+            &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
+            [id],
+            rollback_row,
+        )?;
+        tx.commit()?;
+        Ok(Ok(row))
+    }
+
+    /// Moves a rollback to `in_progress` and records the step.
+    pub fn mark_rollback_in_progress(&mut self, id: i64, actor: &str, message: &str) -> Result<()> {
+        let now = Utc::now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE rollbacks SET status = 'in_progress', updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            params![id, ts(now)],
+        )?;
+        insert_rollback_event(&tx, id, now, actor, "rollback_in_progress", message)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ends a rollback (completed or failed), releases its lock and records the
+    /// outcome, in one transaction.
+    pub fn finish_rollback(
+        &mut self,
+        id: i64,
+        status: RollbackStatus,
+        error: Option<&str>,
+        actor: &str,
+    ) -> Result<RollbackRow> {
+        let now = Utc::now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE rollbacks SET status = ?2, error = ?3, completed_at = ?4, updated_at = ?4 WHERE id = ?1",
+            params![id, status.as_str(), error, ts(now)],
+        )?;
+        tx.execute("DELETE FROM rollback_locks WHERE rollback_id = ?1", [id])?;
+        let (kind, message) = match (status, error) {
+            (RollbackStatus::Completed, _) => {
+                ("rollback_completed", format!("rollback #{id} completed"))
+            }
+            (_, Some(e)) => ("rollback_failed", format!("rollback #{id} failed: {e}")),
+            (s, None) => ("rollback_failed", format!("rollback #{id} ended {s}")),
+        };
+        insert_rollback_event(&tx, id, now, actor, kind, &message)?;
+        let row = tx.query_row(
+            &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
+            [id],
+            rollback_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Records that a notification about this rollback went out.
+    pub fn mark_notification_sent(&self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE rollbacks SET notification_sent = 1 WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Rollbacks, newest first, optionally of one environment.
+    pub fn rollbacks(&self, env_id: Option<i64>, limit: usize) -> Result<Vec<RollbackRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id
+             WHERE ?1 IS NULL OR r.environment_id = ?1 ORDER BY r.started_at DESC, r.id DESC LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![env_id, limit], rollback_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Rollbacks of an environment still `pending` or `in_progress`, with their lock holder.
+    pub fn unfinished_rollbacks(
+        &self,
+        env_id: i64,
+    ) -> Result<Vec<(RollbackRow, Option<LockHolder>)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id
+             WHERE r.environment_id = ?1 AND r.status IN ('pending', 'in_progress') ORDER BY r.id"
+        ))?;
+        let rows: Vec<RollbackRow> = stmt
+            .query_map([env_id], rollback_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let holder = lock_holder(&self.conn, env_id)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let h = holder.clone().filter(|h| h.rollback_id == r.id);
+                (r, h)
+            })
+            .collect())
+    }
+
+    /// Who holds an environment's rollback lock, if anyone.
+    pub fn rollback_lock(&self, env_id: i64) -> Result<Option<LockHolder>> {
+        lock_holder(&self.conn, env_id)
+    }
+}
+
+fn lock_holder(conn: &rusqlite::Connection, env_id: i64) -> Result<Option<LockHolder>> {
+    Ok(conn
+        .query_row(
+            "SELECT rollback_id, holder, host, pid, acquired_at, expires_at FROM rollback_locks WHERE environment_id = ?1",
+            [env_id],
+            |r| {
+                Ok(LockHolder {
+                    rollback_id: r.get(0)?,
+                    holder: r.get(1)?,
+                    host: r.get(2)?,
+                    pid: r.get(3)?,
+                    acquired_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn insert_rollback_event(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    kind: &str,
+    message: &str,
+) -> Result<()> {
+    let (incident_id, environment_id): (Option<i64>, i64) = tx.query_row(
+        "SELECT incident_id, environment_id FROM rollbacks WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    super::timeline::insert_event(
+        tx,
+        &super::NewEvent {
+            at,
+            incident_id,
+            environment_id: Some(environment_id),
+            rollback_id: Some(id),
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            message: message.to_string(),
+            data: None,
+        },
+    )
+}
