@@ -9,9 +9,10 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use super::Context;
 use super::output::Exit;
-use super::simulate::{GeneratedConfig, sim_config};
 use crate::config::Config;
-use crate::sim::{Scenario, ServiceKind, ServiceSpec, SimOptions, Timings};
+use crate::sim::{
+    GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config,
+};
 
 /// Arguments of `backout demo`.
 #[derive(Debug, Args)]
@@ -50,7 +51,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         .iter()
         .map(|s| (s.clone(), sim.base_url(&s.name)))
         .collect();
-    let text = sim_config(&GeneratedConfig {
+    let text = ready_config(&GeneratedConfig {
         poll_interval: Duration::from_secs(1),
         rule_window: Some(Duration::from_secs(20)),
         auto_rollback: true,

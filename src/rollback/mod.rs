@@ -83,11 +83,21 @@ impl std::fmt::Display for Refusal {
                 f,
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
-            Refusal::LockHeld(h) => write!(
-                f,
-                "another rollback of this environment is in flight: #{} held by {} since {}",
-                h.rollback_id, h.holder, h.acquired_at
-            ),
+            Refusal::LockHeld(h) => {
+                write!(
+                    f,
+                    "another rollback of this environment is in flight: #{} held by {} since {}",
+                    h.rollback_id, h.holder, h.acquired_at
+                )?;
+                if h.is_stale(&host_name(), Utc::now()) {
+                    write!(
+                        f,
+                        " (that process has stopped; the rollback is reconciled with the service's status \
+                         once the service settles or its verification time runs out)"
+                    )?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -352,6 +362,14 @@ pub fn execute(
     Ok(Ok(finished))
 }
 
+/// Whether a rollback started recently enough that its driver would still be
+/// waiting for the target to become healthy.
+fn still_verifying(row: &RollbackRow, env: &EnvironmentConfig, now: chrono::DateTime<Utc>) -> bool {
+    let window = chrono::Duration::from_std(env.driver.verify_timeout.get())
+        .unwrap_or(chrono::Duration::zero());
+    crate::store::parse_ts(&row.started_at).is_some_and(|t| now < t + window)
+}
+
 /// Ends rollbacks of an environment left `pending` or `in_progress` by a process
 /// that died (or whose lease ran out), according to what the service now shows.
 pub fn reconcile(
@@ -399,6 +417,9 @@ pub fn reconcile(
                     ),
                 )
             }
+            // The dead process would still be verifying: give the service the
+            // same time it would have had, and decide on a later run.
+            (_, Ok(_) | Err(_)) if still_verifying(&row, env, now) => continue,
             (_, Ok((version, h))) => (
                 RollbackStatus::Failed,
                 format!(

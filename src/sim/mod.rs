@@ -6,6 +6,7 @@
 //! Every service is served under `/svc/{name}/...`, and the first one also at the
 //! root so the playbook's curl commands work unchanged.
 
+mod config;
 mod metrics;
 mod routes;
 mod state;
@@ -23,6 +24,7 @@ use color_eyre::eyre::{WrapErr, bail, eyre};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+pub use config::{GeneratedConfig, ready_config};
 use state::Service;
 
 /// How long in-flight requests get to finish once shutdown is asked for; a Slow

@@ -1,0 +1,118 @@
+//! Shared setup: a simulated fleet on loopback, a config pointing at it, a
+//! database file, and the real binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use backout::sim::{GeneratedConfig, ServiceSpec, SimHandle, SimOptions, Timings, ready_config};
+
+/// A running simulated fleet with a config and a database beside it.
+pub struct Drill {
+    pub sim: SimHandle,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Drill {
+    pub fn start(services: Vec<ServiceSpec>, timings: Timings) -> Drill {
+        let sim = backout::sim::spawn(SimOptions {
+            services: services.clone(),
+            timings,
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let with_urls: Vec<(ServiceSpec, String)> = services
+            .iter()
+            .map(|s| (s.clone(), sim.base_url(&s.name)))
+            .collect();
+        let text = ready_config(&GeneratedConfig {
+            poll_interval: Duration::from_secs(1),
+            rule_window: None,
+            auto_rollback: false,
+            verify_timeout: Duration::from_secs(10),
+            services: &with_urls,
+        });
+        let config = dir.path().join("backout.toml");
+        std::fs::write(&config, text).unwrap();
+        let db = dir.path().join("backout.db");
+        Drill {
+            sim,
+            dir,
+            config,
+            db,
+        }
+    }
+
+    /// The binary with `--config` and `--db` set.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backout"));
+        c.arg("--config")
+            .arg(&self.config)
+            .arg("--db")
+            .arg(&self.db)
+            .args(args);
+        c.env("USER", "tester")
+            .env_remove("BACKOUT_CONFIG")
+            .env_remove("BACKOUT_DB");
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let mut full = vec!["--format", "json"];
+        full.extend_from_slice(args);
+        let out = self.run(&full);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code().unwrap_or(-1), v)
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db).unwrap()
+    }
+
+    /// The environment's current health as `status` reports it.
+    pub fn health(&self, env: &str) -> Option<String> {
+        let (_, v) = self.json(&["status", "--env", env]);
+        v["environments"][0]["health"].as_str().map(str::to_string)
+    }
+
+    /// Waits (bounded) until the environment reports `health`.
+    pub fn wait_health(&self, env: &str, health: &str) {
+        wait_until(Duration::from_secs(15), || {
+            self.health(env).as_deref() == Some(health)
+        })
+        .unwrap_or_else(|| panic!("{env} never became {health}; last {:?}", self.health(env)));
+    }
+}
+
+/// Polls `f` every 50 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return Some(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Timings for a bad release shipped at once and fully bad within 100 ms.
+pub fn bad_at_once() -> Timings {
+    Timings {
+        deploy_after: Some(Duration::ZERO),
+        ramp: Duration::from_millis(100),
+        ..Timings::default()
+    }
+}
