@@ -253,15 +253,9 @@ fn excerpt(body: &str) -> String {
 impl PlaybookClient {
     /// A client with a per-request timeout.
     pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        PlaybookClient {
-            http,
-            endpoints,
-            timeout,
-        }
+        let http =
+            reqwest::Client::builder().connect_timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new());
+        PlaybookClient { http, endpoints, timeout }
     }
 
     /// The endpoints this client calls.
@@ -271,54 +265,36 @@ impl PlaybookClient {
 
     /// `GET /health`.
     pub async fn health(&self) -> Result<HealthReport, CallError> {
-        self.call(self.http.get(self.endpoints.url(&self.endpoints.health)))
-            .await
+        self.call(self.http.get(self.endpoints.url(&self.endpoints.health))).await
     }
 
     /// `GET /deployment/status`.
     pub async fn status(&self) -> Result<DeploymentStatusReport, CallError> {
-        self.call(self.http.get(self.endpoints.url(&self.endpoints.status)))
-            .await
+        self.call(self.http.get(self.endpoints.url(&self.endpoints.status))).await
     }
 
     /// `POST /deployment/rollback`.
     pub async fn rollback(&self, body: &RollbackRequestBody) -> Result<SwitchAnswer, CallError> {
-        let req = self
-            .http
-            .post(self.endpoints.url(&self.endpoints.rollback))
-            .json(body);
+        let req = self.http.post(self.endpoints.url(&self.endpoints.rollback)).json(body);
         self.call(req).await
     }
 
     /// `POST /deployment/deploy`.
     pub async fn deploy(&self, version: &str) -> Result<SwitchAnswer, CallError> {
-        let body = RollbackRequestBody {
-            version: Some(version.to_string()),
-            reason: None,
-        };
-        let req = self
-            .http
-            .post(self.endpoints.url(&self.endpoints.deploy))
-            .json(&body);
+        let body = RollbackRequestBody { version: Some(version.to_string()), reason: None };
+        let req = self.http.post(self.endpoints.url(&self.endpoints.deploy)).json(&body);
         self.call(req).await
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, CallError> {
+    async fn call<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CallError> {
         let fut = async {
             let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;
             let code = resp.status();
             let body = resp.text().await.map_err(|e| classify(&e, self.timeout))?;
             if !code.is_success() {
-                let message = serde_json::from_str::<ErrorBody>(&body)
-                    .map(|b| b.error)
-                    .unwrap_or_else(|_| excerpt(&body));
-                return Err(CallError::Status {
-                    code: code.as_u16(),
-                    message,
-                });
+                let message =
+                    serde_json::from_str::<ErrorBody>(&body).map(|b| b.error).unwrap_or_else(|_| excerpt(&body));
+                return Err(CallError::Status { code: code.as_u16(), message });
             }
             serde_json::from_str::<T>(&body)
                 .map_err(|e| CallError::Garbage(format!("{e}; body starts {:?}", excerpt(&body))))

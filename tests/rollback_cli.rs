@@ -34,14 +34,8 @@ fn status_and_history_show_what_the_service_reports() {
 
     let table = d.run(&["status"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(
-        text.lines().next().unwrap().starts_with("ENVIRONMENT"),
-        "{text}"
-    );
-    assert!(
-        text.contains("checkout") && text.contains("1.4.3"),
-        "{text}"
-    );
+    assert!(text.lines().next().unwrap().starts_with("ENVIRONMENT"), "{text}");
+    assert!(text.contains("checkout") && text.contains("1.4.3"), "{text}");
 
     let (code, v) = d.json(&["history", "--env", "checkout", "--limit", "3"]);
     assert_eq!(code, 0);
@@ -54,30 +48,13 @@ fn status_and_history_show_what_the_service_reports() {
 
 #[test]
 fn rollback_goes_to_last_known_good_and_is_recorded() {
-    let d = Drill::start(
-        vec![service(
-            "checkout",
-            ServiceKind::BlueGreen,
-            Scenario::BadDeploy,
-        )],
-        bad_at_once(),
-    );
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
     d.wait_health("checkout", "unhealthy");
-    let (code, v) = d.json(&[
-        "rollback",
-        "--env",
-        "checkout",
-        "--yes",
-        "--reason",
-        "error rate 12%",
-    ]);
+    let (code, v) = d.json(&["rollback", "--env", "checkout", "--yes", "--reason", "error rate 12%"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["status"], "completed");
     assert_eq!(v["from_version"], "2.0.0-bad");
-    assert_eq!(
-        v["target_version"], "1.4.3",
-        "the failed 1.4.3-rc1 and the bad release are skipped"
-    );
+    assert_eq!(v["target_version"], "1.4.3", "the failed 1.4.3-rc1 and the bad release are skipped");
     assert_eq!(v["type"], "blue_green_switch");
     assert_eq!(v["trigger"], "manual");
     assert_eq!(v["operator"], "tester");
@@ -95,139 +72,55 @@ fn rollback_goes_to_last_known_good_and_is_recorded() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(
-        kinds.first().map(String::as_str),
-        Some("rollback_requested")
-    );
+    assert_eq!(kinds.first().map(String::as_str), Some("rollback_requested"));
     assert_eq!(kinds.last().map(String::as_str), Some("rollback_completed"));
-    assert!(
-        kinds.contains(&"rollback_verified".to_string()),
-        "{kinds:?}"
-    );
+    assert!(kinds.contains(&"rollback_verified".to_string()), "{kinds:?}");
 
     // The bad release is now rolled back: a second rollback must not pick it.
-    let (code, v) = d.json(&[
-        "rollback", "--env", "checkout", "--yes", "--force", "--reason", "again",
-    ]);
+    let (code, v) = d.json(&["rollback", "--env", "checkout", "--yes", "--force", "--reason", "again"]);
     assert_eq!(code, 0, "{v}");
     assert_ne!(v["target_version"], "2.0.0-bad");
 }
 
 #[test]
 fn rollback_to_a_given_version() {
-    let d = Drill::start(
-        vec![service(
-            "search",
-            ServiceKind::Standard,
-            Scenario::BadDeploy,
-        )],
-        bad_at_once(),
-    );
+    let d = Drill::start(vec![service("search", ServiceKind::Standard, Scenario::BadDeploy)], bad_at_once());
     d.wait_health("search", "unhealthy");
-    let (code, v) = d.json(&[
-        "rollback",
-        "--env",
-        "search",
-        "--version",
-        "1.4.1",
-        "--yes",
-        "--reason",
-        "go back further",
-    ]);
+    let (code, v) =
+        d.json(&["rollback", "--env", "search", "--version", "1.4.1", "--yes", "--reason", "go back further"]);
     assert_eq!(code, 0, "{v}");
-    assert_eq!(
-        (v["type"].as_str(), v["target_version"].as_str()),
-        (Some("specific"), Some("1.4.1"))
-    );
+    assert_eq!((v["type"].as_str(), v["target_version"].as_str()), (Some("specific"), Some("1.4.1")));
     let (_, s) = d.json(&["status", "--env", "search"]);
     assert_eq!(s["environments"][0]["version"], "1.4.1");
 }
 
 #[test]
 fn healthy_environment_needs_force_and_unknown_version_is_refused() {
-    let d = Drill::start(
-        vec![service(
-            "checkout",
-            ServiceKind::BlueGreen,
-            Scenario::Steady,
-        )],
-        Timings::default(),
-    );
-    let out = d.run(&[
-        "rollback",
-        "--env",
-        "checkout",
-        "--yes",
-        "--reason",
-        "just because",
-    ]);
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
+    let out = d.run(&["rollback", "--env", "checkout", "--yes", "--reason", "just because"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("healthy") && stderr(&out).contains("--force"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("healthy") && stderr(&out).contains("--force"), "{}", stderr(&out));
 
-    let (code, v) = d.json(&[
-        "rollback",
-        "--env",
-        "checkout",
-        "--force",
-        "--version",
-        "9.9.9",
-        "--yes",
-        "--reason",
-        "x",
-    ]);
+    let (code, v) =
+        d.json(&["rollback", "--env", "checkout", "--force", "--version", "9.9.9", "--yes", "--reason", "x"]);
     assert_eq!(code, 3, "{v}");
     assert_eq!(v["refused"], true);
-    let known: Vec<&str> = v["known_versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let known: Vec<&str> = v["known_versions"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
     assert_eq!(known, ["1.4.0", "1.4.1", "1.4.2", "1.4.3-rc1", "1.4.3"]);
-    assert!(
-        v["reason"]
-            .as_str()
-            .unwrap()
-            .contains("9.9.9 is not in the deployment history"),
-        "{v}"
-    );
+    assert!(v["reason"].as_str().unwrap().contains("9.9.9 is not in the deployment history"), "{v}");
 
     let out = d.run(&["rollback", "--env", "checkout", "--force", "--reason", "x"]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "no --yes and no terminal: refused"
-    );
+    assert_eq!(out.status.code(), Some(3), "no --yes and no terminal: refused");
     let out = d.run(&["rollback", "--env", "checkout", "--force", "--yes"]);
     assert_eq!(out.status.code(), Some(2), "a reason is required");
 
-    assert_eq!(
-        d.sim.rollback_requests("checkout"),
-        0,
-        "nothing reached the service"
-    );
-    let rows: i64 = d
-        .db()
-        .query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0))
-        .unwrap();
+    assert_eq!(d.sim.rollback_requests("checkout"), 0, "nothing reached the service");
+    let rows: i64 = d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0, "refusals before the lock record no rollback");
 }
 
 fn failed_with(d: &Drill, env: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "rollback",
-        "--env",
-        env,
-        "--force",
-        "--skip-validation",
-        "--yes",
-        "--reason",
-        "drill",
-    ];
+    let mut args = vec!["rollback", "--env", env, "--force", "--skip-validation", "--yes", "--reason", "drill"];
     args.extend_from_slice(extra);
     let (code, v) = d.json(&args);
     assert_eq!(code, 1, "{v}");
@@ -248,20 +141,11 @@ fn server_errors_give_recorded_failed_rollbacks() {
         Timings::default(),
     );
     let v = failed_with(&d, "checkout", &["--version", "9.9.9"]);
-    assert_eq!(
-        v["error"],
-        "service refused the rollback: HTTP 404: unknown version 9.9.9"
-    );
+    assert_eq!(v["error"], "service refused the rollback: HTTP 404: unknown version 9.9.9");
     let v = failed_with(&d, "lonely", &[]);
-    assert_eq!(
-        v["error"],
-        "service refused the rollback: HTTP 409: nothing to roll back to"
-    );
+    assert_eq!(v["error"], "service refused the rollback: HTTP 409: nothing to roll back to");
     let v = failed_with(&d, "broken", &[]);
-    assert_eq!(
-        v["error"],
-        "service refused the rollback: HTTP 500: rollback failed: traffic switch timed out"
-    );
+    assert_eq!(v["error"], "service refused the rollback: HTTP 500: rollback failed: traffic switch timed out");
     assert_eq!(d.sim.rollback_requests("broken"), 1, "a 5xx is not retried");
 
     let db = d.db();
@@ -275,9 +159,7 @@ fn server_errors_give_recorded_failed_rollbacks() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|(_, s, _)| s == "failed"));
     assert!(rows[2].2.contains("HTTP 500"));
-    let locks: i64 = db
-        .query_row("SELECT count(*) FROM rollback_locks", [], |r| r.get(0))
-        .unwrap();
+    let locks: i64 = db.query_row("SELECT count(*) FROM rollback_locks", [], |r| r.get(0)).unwrap();
     assert_eq!(locks, 0, "failed rollbacks release their lock");
 }
 
@@ -285,48 +167,60 @@ fn server_errors_give_recorded_failed_rollbacks() {
 fn two_concurrent_rollbacks_give_one_rollback_and_one_refusal() {
     // Health stays degraded 2 s after the switch, so the first rollback is still
     // verifying (holding the lock) when the second one asks.
-    let timings = Timings {
-        settle: Duration::from_secs(2),
-        ..bad_at_once()
-    };
-    let d = Drill::start(
-        vec![service(
-            "checkout",
-            ServiceKind::BlueGreen,
-            Scenario::BadDeploy,
-        )],
-        timings,
-    );
+    let timings = Timings { settle: Duration::from_secs(2), ..bad_at_once() };
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
     d.wait_health("checkout", "unhealthy");
-    let args = [
-        "--format", "json", "rollback", "--env", "checkout", "--yes", "--force", "--reason", "race",
-    ];
-    let a = d
-        .cmd(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let b = d
-        .cmd(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = ["--format", "json", "rollback", "--env", "checkout", "--yes", "--force", "--reason", "race"];
+    let a = d.cmd(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = d.cmd(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     let mut codes = [a.status.code().unwrap(), b.status.code().unwrap()];
     codes.sort();
     assert_eq!(codes, [0, 3], "a: {} b: {}", stderr(&a), stderr(&b));
     let refused = if a.status.code() == Some(3) { &a } else { &b };
-    assert!(
-        stderr(refused).contains("held by tester@"),
-        "{}",
-        stderr(refused)
-    );
+    assert!(stderr(refused).contains("held by tester@"), "{}", stderr(refused));
     assert_eq!(d.sim.rollback_requests("checkout"), 1);
-    let rows: i64 = d
-        .db()
-        .query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 = d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 1);
+}
+
+#[test]
+fn driver_that_cannot_run_is_refused_even_without_validation() {
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    let text = std::fs::read_to_string(&d.config).unwrap().replace(
+        "type = \"http\"",
+        "type = \"command\"\nargv = [\"kubectl\", \"rollout\", \"undo\", \"deployment/{env}\"]",
+    );
+    std::fs::write(&d.config, text).unwrap();
+    d.wait_health("checkout", "unhealthy");
+    let out = d.run(&["rollback", "--env", "checkout", "--skip-validation", "--yes", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the command driver cannot carry out rollbacks"), "{}", stderr(&out));
+    let rows: i64 = d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[test]
+fn notes_join_the_open_incident_and_closing_it_starts_a_new_one() {
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    d.wait_health("checkout", "unhealthy");
+    let (code, r) = d.json(&["rollback", "--env", "checkout", "--yes", "--reason", "errors"]);
+    assert_eq!(code, 0, "{r}");
+    let incident = r["incident_id"].as_i64().unwrap();
+    let (code, n) = d.json(&["note", "--env", "checkout", "customers", "saw", "500s", "for", "3", "minutes"]);
+    assert_eq!(code, 0, "{n}");
+    assert_eq!(n["incident_id"].as_i64(), Some(incident));
+    let body: String =
+        d.db().query_row("SELECT body FROM notes WHERE incident_id = ?1", [incident], |r| r.get(0)).unwrap();
+    assert_eq!(body, "customers saw 500s for 3 minutes");
+
+    let (_, list) = d.json(&["incidents"]);
+    assert_eq!(list["incidents"][0]["status"], "open");
+    assert_eq!(d.run(&["incident", "close", &incident.to_string()]).status.code(), Some(0));
+    assert_eq!(d.run(&["incident", "close", &incident.to_string()]).status.code(), Some(3), "already closed");
+    let (_, list) = d.json(&["incidents"]);
+    assert_eq!(list["incidents"][0]["status"], "closed");
+    let (code, r2) = d.json(&["rollback", "--env", "checkout", "--force", "--yes", "--reason", "again"]);
+    assert_eq!(code, 0, "{r2}");
+    assert_ne!(r2["incident_id"].as_i64(), Some(incident), "a closed incident is not reused");
 }

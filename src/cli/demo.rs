@@ -10,9 +10,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use super::Context;
 use super::output::Exit;
 use crate::config::Config;
-use crate::sim::{
-    GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config,
-};
+use crate::sim::{GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config};
 
 /// Arguments of `backout demo`.
 #[derive(Debug, Args)]
@@ -29,11 +27,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     let specs = vec![
         ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy),
         ServiceSpec::new("search", ServiceKind::Standard, Scenario::Steady),
-        ServiceSpec::new(
-            "recommendations",
-            ServiceKind::BlueGreen,
-            Scenario::Flapping,
-        ),
+        ServiceSpec::new("recommendations", ServiceKind::BlueGreen, Scenario::Flapping),
     ];
     let sim = crate::sim::spawn(SimOptions {
         services: specs.clone(),
@@ -47,10 +41,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     })?;
     let dir = std::env::temp_dir().join(format!("backout-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-    let services: Vec<(ServiceSpec, String)> = specs
-        .iter()
-        .map(|s| (s.clone(), sim.base_url(&s.name)))
-        .collect();
+    let services: Vec<(ServiceSpec, String)> = specs.iter().map(|s| (s.clone(), sim.base_url(&s.name))).collect();
     let text = ready_config(&GeneratedConfig {
         poll_interval: Duration::from_secs(1),
         rule_window: Some(Duration::from_secs(20)),
@@ -65,11 +56,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     let mut store = crate::store::Store::open(&db_path)?;
 
     println!("backout demo: simulated fleet at http://{}", sim.addr());
-    println!(
-        "config {}  database {}",
-        config_path.display(),
-        db_path.display()
-    );
+    println!("config {}  database {}", config_path.display(), db_path.display());
     println!(
         "checkout ships a bad release in {}; in another terminal try:",
         humantime::format_duration(args.bad_deploy_after)
@@ -79,17 +66,14 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         config_path.display(),
         db_path.display()
     );
-    println!(
-        "(the interactive console is not built yet: these are live status lines; Ctrl-C stops)\n"
-    );
+    println!("(the interactive console is not built yet: these are live status lines; Ctrl-C stops)\n");
 
     let envs: Vec<_> = config.environments.iter().collect();
     let started = std::time::Instant::now();
     let stop = ctx.rt.handle().spawn(super::simulate::shutdown_signal());
     loop {
         for (env, (status, health)) in envs.iter().zip(super::status::read_all(ctx, &envs)) {
-            let env_id =
-                store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+            let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
             if let Ok(s) = &status {
                 store.sync_deployments(env_id, &s.deployment_history)?;
             }
@@ -98,10 +82,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
                 Err(e) => format!("UNREADABLE ({e})"),
             };
             let (version, colour) = match &status {
-                Ok(s) => (
-                    s.version.clone(),
-                    s.current_environment.clone().unwrap_or_default(),
-                ),
+                Ok(s) => (s.version.clone(), s.current_environment.clone().unwrap_or_default()),
                 Err(_) => ("?".into(), String::new()),
             };
             println!(

@@ -25,8 +25,7 @@ pub(super) fn run(ctx: &Context, env: Option<&str>, limit: usize) -> Result<Exit
     let readings = super::status::read_all(ctx, &envs);
     let mut out = Vec::new();
     for (env, (status, _)) in envs.iter().zip(readings) {
-        let env_id =
-            store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+        let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
         if let Ok(s) = &status {
             store.sync_deployments(env_id, &s.deployment_history)?;
         }
@@ -70,18 +69,15 @@ pub(super) fn run(ctx: &Context, env: Option<&str>, limit: usize) -> Result<Exit
                         ]
                     })
                     .collect();
-                println!(
-                    "{}",
-                    output::table(&["DEPLOYED", "ID", "VERSION", "COLOUR", "STATUS"], &rows)
-                );
+                println!("{}", output::table(&["DEPLOYED", "ID", "VERSION", "COLOUR", "STATUS"], &rows));
                 println!("rollbacks:");
                 let rows: Vec<Vec<String>> = h.rollbacks.iter().map(rollback_cells).collect();
                 println!(
                     "{}",
                     output::table(
                         &[
-                            "ID", "STARTED", "FROM", "TO", "TYPE", "TRIGGER", "STATUS", "DURATION",
-                            "WHO", "REASON", "ERROR"
+                            "ID", "STARTED", "FROM", "TO", "TYPE", "TRIGGER", "STATUS", "DURATION", "WHO", "REASON",
+                            "ERROR"
                         ],
                         &rows
                     )
@@ -102,8 +98,7 @@ pub(super) fn rollback_cells(r: &RollbackRow) -> Vec<String> {
         r.rollback_type.clone(),
         r.trigger.clone(),
         r.status.clone(),
-        r.duration_ms
-            .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+        r.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
         r.operator.clone(),
         r.reason.clone(),
         or_dash(r.error.as_deref()),

@@ -73,12 +73,28 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Act on one incident.
+    Incident {
+        /// What to do.
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
     /// Validate the config without touching anything.
     Check,
     /// Serve the playbook API for simulated services.
     Simulate(simulate::SimulateArgs),
     /// Run the console against a built-in simulated fleet.
     Demo(demo::DemoArgs),
+}
+
+/// What `backout incident` can do.
+#[derive(Debug, Subcommand)]
+pub enum IncidentAction {
+    /// Close an open incident; later rollbacks open a new one.
+    Close {
+        /// Incident id.
+        id: i64,
+    },
 }
 
 /// What every command needs.
@@ -135,10 +151,7 @@ pub fn pick_environments<'a>(
             Some(e) => Ok(vec![e]),
             None => {
                 let known: Vec<&str> = config.environments.iter().map(|e| e.name()).collect();
-                eprintln!(
-                    "backout: no environment named {n:?} in the config; known: {}",
-                    known.join(", ")
-                );
+                eprintln!("backout: no environment named {n:?} in the config; known: {}", known.join(", "));
                 Err(Exit::Usage)
             }
         },
@@ -147,26 +160,15 @@ pub fn pick_environments<'a>(
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<Exit> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let ctx = Context {
-        config_flag: cli.config,
-        db_flag: cli.db,
-        format: cli.format,
-        rt,
-    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ctx = Context { config_flag: cli.config, db_flag: cli.db, format: cli.format, rt };
     match cli.command {
         Command::Status { env } => status::run(&ctx, env.as_deref()),
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
         Command::Rollback(args) => rollback::run(&ctx, &args),
-        Command::Note {
-            incident,
-            env,
-            text,
-        } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
+        Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
         Command::Incidents { limit } => notes::incidents(&ctx, limit),
+        Command::Incident { action: IncidentAction::Close { id } } => notes::close_incident(&ctx, id),
         Command::Check => check(&ctx),
         Command::Simulate(args) => simulate::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
@@ -195,11 +197,7 @@ fn check(ctx: &Context) -> Result<Exit> {
     match result {
         Ok(config) => {
             if ctx.format == Format::Table {
-                println!(
-                    "{}: ok, {} environment(s)",
-                    path.display(),
-                    config.environments.len()
-                );
+                println!("{}: ok, {} environment(s)", path.display(), config.environments.len());
             }
             Ok(Exit::Ok)
         }

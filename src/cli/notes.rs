@@ -5,12 +5,7 @@ use color_eyre::eyre::Result;
 use super::output::{self, Exit, Format, or_dash};
 use super::{Context, try_exit};
 
-pub(super) fn note(
-    ctx: &Context,
-    incident: Option<i64>,
-    env: Option<&str>,
-    text: &str,
-) -> Result<Exit> {
+pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text: &str) -> Result<Exit> {
     let text = text.trim();
     if text.is_empty() {
         eprintln!("backout: the note is empty; nothing was saved");
@@ -21,10 +16,7 @@ pub(super) fn note(
         Some(name) => match store.environment_id(name)? {
             Some(id) => Some(id),
             None => {
-                eprintln!(
-                    "backout: no environment named {name:?} has been recorded in {}",
-                    store.path().display()
-                );
+                eprintln!("backout: no environment named {name:?} has been recorded in {}", store.path().display());
                 return Ok(Exit::Usage);
             }
         },
@@ -40,27 +32,22 @@ pub(super) fn note(
         },
         None => match env_id {
             Some(e) => store.open_incident_for(e)?.map(|i| i.id),
-            None => store
-                .incidents(usize::MAX)?
-                .into_iter()
-                .find(|i| i.status == "open")
-                .map(|i| i.id),
+            None => store.incidents(usize::MAX)?.into_iter().find(|i| i.status == "open").map(|i| i.id),
         },
     };
-    let author = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let author = match ctx.config() {
+    // A note must never be lost to a config problem: the config only names the
+    // operator, and $USER stands in when it cannot be read.
+    let config_path = crate::config::resolve_path(ctx.config_flag.as_deref());
+    let author = match crate::config::Config::load(&config_path) {
         Ok(c) => c.operator(),
-        Err(_) => author,
+        Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
     };
     let saved = store.add_note(incident_id, env_id, &author, text)?;
     match ctx.format {
         Format::Json => output::json(&saved),
         Format::Table => match saved.incident_id {
             Some(i) => println!("note #{} saved to incident #{i}", saved.id),
-            None => println!(
-                "note #{} saved (no open incident; it is on the general timeline)",
-                saved.id
-            ),
+            None => println!("note #{} saved (no open incident; it is on the general timeline)", saved.id),
         },
     }
     Ok(Exit::Ok)
@@ -91,21 +78,33 @@ pub(super) fn incidents(ctx: &Context, limit: usize) -> Result<Exit> {
             println!(
                 "{}",
                 output::table(
-                    &[
-                        "ID",
-                        "STATUS",
-                        "KIND",
-                        "ENVIRONMENT",
-                        "SEVERITY",
-                        "OPENED",
-                        "CLOSED",
-                        "BY",
-                        "TITLE"
-                    ],
+                    &["ID", "STATUS", "KIND", "ENVIRONMENT", "SEVERITY", "OPENED", "CLOSED", "BY", "TITLE"],
                     &cells
                 )
             );
         }
+    }
+    Ok(Exit::Ok)
+}
+
+pub(super) fn close_incident(ctx: &Context, id: i64) -> Result<Exit> {
+    let mut store = try_exit!(ctx.store());
+    let by = match crate::config::Config::load(&crate::config::resolve_path(ctx.config_flag.as_deref())) {
+        Ok(c) => c.operator(),
+        Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
+    };
+    let Some(incident) = store.incident(id)? else {
+        eprintln!("backout: there is no incident #{id}; `backout incidents` lists them");
+        return Ok(Exit::Usage);
+    };
+    if !store.close_incident(id, &by)? {
+        eprintln!("backout: refused: incident #{id} is already {}", incident.status);
+        return Ok(Exit::Refused);
+    }
+    let closed = store.incident(id)?;
+    match ctx.format {
+        Format::Json => output::json(&closed),
+        Format::Table => println!("incident #{id} closed"),
     }
     Ok(Exit::Ok)
 }

@@ -70,13 +70,7 @@ pub fn or_dash(v: Option<&str>) -> String {
 mod tests {
     #[test]
     fn table_pads_columns() {
-        let t = super::table(
-            &["A", "LONG"],
-            &[
-                vec!["xyz".into(), "1".into()],
-                vec!["é".into(), "22".into()],
-            ],
-        );
+        let t = super::table(&["A", "LONG"], &[vec!["xyz".into(), "1".into()], vec!["é".into(), "22".into()]]);
         assert_eq!(t, "A    LONG\nxyz  1\né    22");
     }
 }

@@ -42,14 +42,9 @@ fn ask(prompt: &str) -> Option<String> {
 }
 
 fn describe(p: &Prepared, trigger: RollbackTrigger) -> String {
-    let to = p
-        .target
-        .as_ref()
-        .map_or("whatever the service picks".to_string(), |t| {
-            t.colour
-                .as_ref()
-                .map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
-        });
+    let to = p.target.as_ref().map_or("whatever the service picks".to_string(), |t| {
+        t.colour.as_ref().map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
+    });
     let health = match &p.health {
         Ok(h) => h.to_string(),
         Err(e) => format!("unknown: {e}"),
@@ -91,9 +86,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
             }
         },
         (_, false) => {
-            eprintln!(
-                "backout: --reason is required: it is recorded with the rollback and sent to the service"
-            );
+            eprintln!("backout: --reason is required: it is recorded with the rollback and sent to the service");
             return Ok(Exit::Usage);
         }
     };
@@ -114,15 +107,11 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     let plan = describe(&prepared, opts.trigger);
     if !args.yes {
         if !interactive {
-            eprintln!(
-                "backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script"
-            );
+            eprintln!("backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script");
             return Ok(Exit::Refused);
         }
         let answer = if env.production {
-            ask(&format!(
-                "PRODUCTION rollback of {plan}.\nType the environment name to confirm: "
-            ))
+            ask(&format!("PRODUCTION rollback of {plan}.\nType the environment name to confirm: "))
         } else {
             ask(&format!("Roll back {plan}? [y/N] "))
         };
@@ -151,21 +140,14 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
             println!(
                 "{}",
                 output::table(
-                    &[
-                        "ID", "STARTED", "FROM", "TO", "TYPE", "TRIGGER", "STATUS", "DURATION",
-                        "WHO", "REASON", "ERROR"
-                    ],
+                    &["ID", "STARTED", "FROM", "TO", "TYPE", "TRIGGER", "STATUS", "DURATION", "WHO", "REASON", "ERROR"],
                     &[cells]
                 )
             );
         }
     }
     if !completed {
-        eprintln!(
-            "backout: rollback #{} failed: {}",
-            row.id,
-            row.error.as_deref().unwrap_or("unknown error")
-        );
+        eprintln!("backout: rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
     }
     Ok(if completed { Exit::Ok } else { Exit::Failed })
 }

@@ -9,9 +9,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::Context;
 use super::output::Exit;
-use crate::sim::{
-    GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config,
-};
+use crate::sim::{GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config};
 
 /// Arguments of `backout simulate`.
 #[derive(Debug, Args)]
@@ -53,10 +51,7 @@ pub struct SimulateArgs {
 /// Parses `NAME[:KIND[:SCENARIO]]`.
 fn parse_service(text: &str, default: Scenario, history: usize) -> Result<ServiceSpec> {
     let mut parts = text.split(':');
-    let name = parts
-        .next()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| eyre!("empty service name in {text:?}"))?;
+    let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(|| eyre!("empty service name in {text:?}"))?;
     let kind = match parts.next() {
         Some(k) => k.parse::<ServiceKind>()?,
         None => ServiceKind::BlueGreen,
@@ -76,10 +71,7 @@ impl SimulateArgs {
         let services = if self.services.is_empty() {
             vec![parse_service("checkout", default, self.history)?]
         } else {
-            self.services
-                .iter()
-                .map(|s| parse_service(s, default, self.history))
-                .collect::<Result<_>>()?
+            self.services.iter().map(|s| parse_service(s, default, self.history)).collect::<Result<_>>()?
         };
         Ok(SimOptions {
             services,
@@ -103,20 +95,12 @@ pub(super) fn run(ctx: &Context, args: &SimulateArgs) -> Result<Exit> {
         }
     };
     ctx.rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .wrap_err_with(|| {
-                format!(
-                    "cannot listen on {} (is the port in use? try --listen 127.0.0.1:0)",
-                    args.listen
-                )
-            })?;
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.wrap_err_with(|| {
+            format!("cannot listen on {} (is the port in use? try --listen 127.0.0.1:0)", args.listen)
+        })?;
         let addr = listener.local_addr()?;
-        let services: Vec<(ServiceSpec, String)> = opts
-            .services
-            .iter()
-            .map(|s| (s.clone(), format!("http://{addr}/svc/{}", s.name)))
-            .collect();
+        let services: Vec<(ServiceSpec, String)> =
+            opts.services.iter().map(|s| (s.clone(), format!("http://{addr}/svc/{}", s.name))).collect();
         let text = ready_config(&GeneratedConfig {
             poll_interval: Duration::from_secs(1),
             rule_window: None,
@@ -126,19 +110,13 @@ pub(super) fn run(ctx: &Context, args: &SimulateArgs) -> Result<Exit> {
         });
         match &args.write_config {
             Some(path) => {
-                std::fs::write(path, &text)
-                    .wrap_err_with(|| format!("writing {}", path.display()))?;
+                std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?;
                 println!("config written to {}", path.display());
             }
             None => println!("{text}"),
         }
         for (spec, url) in &services {
-            println!(
-                "serving {} ({}, {}) at {url}",
-                spec.name,
-                spec.kind.name(),
-                spec.scenario.name()
-            );
+            println!("serving {} ({}, {}) at {url}", spec.name, spec.kind.name(), spec.scenario.name());
         }
         println!("listening on http://{addr}; Ctrl-C stops");
         crate::sim::serve(listener, opts, shutdown_signal()).await
@@ -169,10 +147,7 @@ mod tests {
     #[test]
     fn service_specs_parse() {
         let s = parse_service("search:standard:slow", Scenario::Steady, 2).unwrap();
-        assert_eq!(
-            (s.kind, s.scenario, s.history),
-            (ServiceKind::Standard, Scenario::Slow, 2)
-        );
+        assert_eq!((s.kind, s.scenario, s.history), (ServiceKind::Standard, Scenario::Slow, 2));
         assert!(parse_service("x:purple", Scenario::Steady, 2).is_err());
     }
 }

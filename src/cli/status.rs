@@ -28,10 +28,7 @@ pub struct EnvironmentStatus {
     reconciled: Vec<i64>,
 }
 
-type Reading = (
-    Result<DeploymentStatusReport, CallError>,
-    Result<HealthReport, CallError>,
-);
+type Reading = (Result<DeploymentStatusReport, CallError>, Result<HealthReport, CallError>);
 
 /// Reads status and health of every environment at once.
 pub(super) fn read_all(ctx: &Context, envs: &[&EnvironmentConfig]) -> Vec<Reading> {
@@ -65,8 +62,7 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
     let readings = read_all(ctx, &envs);
     let mut rows = Vec::new();
     for (env, (status, health)) in envs.iter().zip(readings) {
-        let env_id =
-            store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+        let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
         if let Ok(s) = &status {
             store.sync_deployments(env_id, &s.deployment_history)?;
         }
@@ -91,9 +87,7 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
                 .map(|s| s.version.clone())
                 .or_else(|| health.as_ref().ok().and_then(|h| h.version.clone())),
             active_colour: status.as_ref().and_then(|s| s.current_environment.clone()),
-            colours: status.as_ref().map_or(serde_json::Value::Null, |s| {
-                serde_json::json!(s.environments)
-            }),
+            colours: status.as_ref().map_or(serde_json::Value::Null, |s| serde_json::json!(s.environments)),
             last_deployment: store.deployments(env_id)?.pop(),
             rollback_in_flight: store.rollback_lock(env_id)?,
             reconciled: reconciled.iter().map(|r| r.id).collect(),
@@ -113,9 +107,9 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
                         or_dash(r.version.as_deref()),
                         or_dash(r.active_colour.as_deref()),
                         if r.auto_rollback { "on" } else { "off" }.into(),
-                        r.rollback_in_flight.as_ref().map_or("-".into(), |h| {
-                            format!("#{} by {}", h.rollback_id, h.holder)
-                        }),
+                        r.rollback_in_flight
+                            .as_ref()
+                            .map_or("-".into(), |h| format!("#{} by {}", h.rollback_id, h.holder)),
                         or_dash(r.error.as_deref()),
                     ]
                 })
@@ -123,16 +117,7 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
             println!(
                 "{}",
                 output::table(
-                    &[
-                        "ENVIRONMENT",
-                        "KIND",
-                        "HEALTH",
-                        "VERSION",
-                        "ACTIVE",
-                        "AUTO",
-                        "ROLLBACK",
-                        "PROBLEM"
-                    ],
+                    &["ENVIRONMENT", "KIND", "HEALTH", "VERSION", "ACTIVE", "AUTO", "ROLLBACK", "PROBLEM"],
                     &table_rows
                 )
             );

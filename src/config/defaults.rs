@@ -2,9 +2,7 @@
 
 use toml::Spanned;
 
-use super::{
-    Derivation, HumanDuration, RuleAction, RuleKind, SignalConfig, SignalSource, TriggerConfig,
-};
+use super::{Derivation, HumanDuration, RuleAction, RuleKind, SignalConfig, SignalSource, TriggerConfig};
 
 pub(super) fn poll_interval() -> HumanDuration {
     HumanDuration::secs(5)
@@ -70,18 +68,8 @@ pub(super) fn signals() -> Vec<SignalConfig> {
     health.unit = None;
     vec![
         health,
-        exposition(
-            "error_rate",
-            Derivation::ErrorRate,
-            "http_requests_total",
-            "ratio",
-        ),
-        exposition(
-            "latency",
-            Derivation::MeanLatency,
-            "http_request_duration_seconds",
-            "s",
-        ),
+        exposition("error_rate", Derivation::ErrorRate, "http_requests_total", "ratio"),
+        exposition("latency", Derivation::MeanLatency, "http_request_duration_seconds", "s"),
         exposition("cpu", Derivation::Gauge, "process_cpu_ratio", "ratio"),
         exposition("memory", Derivation::Gauge, "process_memory_ratio", "ratio"),
     ]

@@ -30,13 +30,11 @@ impl fmt::Display for HumanDuration {
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "bad duration {text:?}: {e} (write it like \"90s\", \"2m\" or \"1h 30m\")"
-                ))
-            })
+        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "bad duration {text:?}: {e} (write it like \"90s\", \"2m\" or \"1h 30m\")"
+            ))
+        })
     }
 }
 

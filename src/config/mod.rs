@@ -165,11 +165,7 @@ impl EnvironmentConfig {
 
     /// The signals actually polled: the configured ones, or the defaults.
     pub fn effective_signals(&self) -> Vec<SignalConfig> {
-        if self.signals.is_empty() {
-            defaults::signals()
-        } else {
-            self.signals.clone()
-        }
+        if self.signals.is_empty() { defaults::signals() } else { self.signals.clone() }
     }
 
     /// The rules actually applied: the configured ones, or seed 001's defaults
@@ -181,11 +177,7 @@ impl EnvironmentConfig {
         let signals = self.effective_signals();
         defaults::triggers()
             .into_iter()
-            .filter(|t| {
-                signals
-                    .iter()
-                    .any(|s| s.name.get_ref() == t.signal.get_ref())
-            })
+            .filter(|t| signals.iter().any(|s| s.name.get_ref() == t.signal.get_ref()))
             .collect()
     }
 }
@@ -395,16 +387,12 @@ impl Config {
 
     /// The operator name: config, else `$USER`, else `operator`.
     pub fn operator(&self) -> String {
-        self.operator
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "operator".to_string())
+        self.operator.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".to_string())
     }
 
     /// Parses and checks config text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
         validate::check(&config, file, text)?;
         Ok(config)
     }

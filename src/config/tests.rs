@@ -53,38 +53,25 @@ fn duplicate_environment_points_at_the_second() {
     let text = GOOD.replace("name = \"search\"", "name = \"checkout\"");
     let e = errors(&text);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(
-        e[0].starts_with("t.toml:11:8: duplicate environment name"),
-        "{}",
-        e[0]
-    );
+    assert!(e[0].starts_with("t.toml:11:8: duplicate environment name"), "{}", e[0]);
     assert!(e[0].contains("first defined on line 6"), "{}", e[0]);
 }
 
 #[test]
 fn unknown_key_bad_duration_and_bad_url_are_located() {
     let e = errors(&GOOD.replace("poll_interval = \"2s\"", "pol_interval = \"2s\""));
-    assert!(
-        e[0].starts_with("t.toml:3:1: unknown field `pol_interval`"),
-        "{e:?}"
-    );
+    assert!(e[0].starts_with("t.toml:3:1: unknown field `pol_interval`"), "{e:?}");
     let e = errors(&GOOD.replace("\"2m\"", "\"2 fortnights-ish\""));
     assert!(e[0].starts_with("t.toml:24:7: bad duration"), "{e:?}");
     let e = errors(&GOOD.replace("http://127.0.0.1:8081", "ftp://x"));
-    assert!(
-        e[0].starts_with("t.toml:13:12: base_url \"ftp://x\" is not an http"),
-        "{e:?}"
-    );
+    assert!(e[0].starts_with("t.toml:13:12: base_url \"ftp://x\" is not an http"), "{e:?}");
 }
 
 #[test]
 fn trigger_on_unknown_signal_lists_known_ones() {
     let e = errors(&GOOD.replace("signal = \"errors\"", "signal = \"erors\""));
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(
-        e[0].starts_with("t.toml:21:10: trigger names unknown signal \"erors\""),
-        "{e:?}"
-    );
+    assert!(e[0].starts_with("t.toml:21:10: trigger names unknown signal \"erors\""), "{e:?}");
     assert!(e[0].contains("known signals: errors"), "{e:?}");
 }
 

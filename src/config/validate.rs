@@ -13,14 +13,8 @@ use super::{Config, DriverKind, EnvironmentConfig, RuleAction, RuleKind, SignalS
 pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
 
 /// Automatic checklist checks that exist.
-pub const CHECKLIST_CHECKS: [&str; 6] = [
-    "manual",
-    "health_healthy",
-    "environment_switched",
-    "version_matches",
-    "probe",
-    "signal_below",
-];
+pub const CHECKLIST_CHECKS: [&str; 6] =
+    ["manual", "health_healthy", "environment_switched", "version_matches", "probe", "signal_below"];
 
 /// One problem in a config file.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,37 +34,18 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the file as a whole (it cannot be read, say).
     pub fn whole_file(file: &Path, message: String, hint: &str) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            line: 1,
-            column: 1,
-            message,
-            hint: hint.to_string(),
-        }
+        ConfigError { file: file.to_path_buf(), line: 1, column: 1, message, hint: hint.to_string() }
     }
 
     fn at(file: &Path, text: &str, span: Range<usize>, message: String, hint: String) -> Self {
         let (line, column) = line_column(text, span.start);
-        ConfigError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message,
-            hint,
-        }
+        ConfigError { file: file.to_path_buf(), line, column, message, hint }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )?;
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
         if !self.hint.is_empty() {
             write!(f, " ({})", self.hint)?;
         }
@@ -148,11 +123,7 @@ impl Checker<'_> {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             Ok(u) => self.err(
                 url.span(),
-                format!(
-                    "{what} {:?} is not an http or https URL (scheme {:?})",
-                    url.get_ref(),
-                    u.scheme()
-                ),
+                format!("{what} {:?} is not an http or https URL (scheme {:?})", url.get_ref(), u.scheme()),
                 "write it like \"http://127.0.0.1:8080\"",
             ),
             Err(e) => self.err(
@@ -169,12 +140,12 @@ impl Checker<'_> {
             self.err(
                 name.span(),
                 format!("{key} holds a URL; secrets must not be written in the config"),
-                format!("put the URL in an environment variable and name it here, e.g. {key} = \"BACKOUT_WEBHOOK_URL\""),
+                format!(
+                    "put the URL in an environment variable and name it here, e.g. {key} = \"BACKOUT_WEBHOOK_URL\""
+                ),
             );
         } else if n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || !n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             || n.starts_with(|c: char| c.is_ascii_digit())
         {
             self.err(
@@ -196,11 +167,7 @@ impl Checker<'_> {
         }
         self.url(&env.base_url, "base_url");
         if env.timeout.get().is_zero() {
-            self.err(
-                env.name.span(),
-                format!("environment {name}: timeout is 0"),
-                "give it a duration like \"2s\"",
-            );
+            self.err(env.name.span(), format!("environment {name}: timeout is 0"), "give it a duration like \"2s\"");
         }
 
         let mut signal_names: HashMap<&str, Range<usize>> = HashMap::new();
@@ -214,48 +181,31 @@ impl Checker<'_> {
                     format!("first defined on line {line}; rename one"),
                 );
             }
-            let need = |field: &str| {
-                format!(
-                    "signal {sname:?} with source {:?} needs `{field}`",
-                    s.source
-                )
-            };
+            let need = |field: &str| format!("signal {sname:?} with source {:?} needs `{field}`", s.source);
             match s.source {
                 SignalSource::Json => {
                     if s.url.is_none() {
                         self.err(s.name.span(), need("url"), "the URL of the JSON document");
                     }
                     if s.pointer.is_none() {
-                        self.err(
-                            s.name.span(),
-                            need("pointer"),
-                            "a JSON pointer such as \"/data/quality\"",
-                        );
+                        self.err(s.name.span(), need("pointer"), "a JSON pointer such as \"/data/quality\"");
                     }
                 }
                 SignalSource::Prometheus => {
                     if s.url.is_none() {
-                        self.err(
-                            s.name.span(),
-                            need("url"),
-                            "the Prometheus server, e.g. \"http://127.0.0.1:9090\"",
-                        );
+                        self.err(s.name.span(), need("url"), "the Prometheus server, e.g. \"http://127.0.0.1:9090\"");
                     }
                     if s.query.is_none() {
                         self.err(s.name.span(), need("query"), "a PromQL instant query");
                     }
                 }
                 SignalSource::Exposition => match (s.derive, &s.metric) {
-                    (None, _) => self.err(
-                        s.name.span(),
-                        need("derive"),
-                        "one of \"error-rate\", \"mean-latency\", \"gauge\"",
-                    ),
-                    (Some(super::Derivation::Gauge), None) => self.err(
-                        s.name.span(),
-                        need("metric"),
-                        "the gauge's name, e.g. \"process_cpu_ratio\"",
-                    ),
+                    (None, _) => {
+                        self.err(s.name.span(), need("derive"), "one of \"error-rate\", \"mean-latency\", \"gauge\"")
+                    }
+                    (Some(super::Derivation::Gauge), None) => {
+                        self.err(s.name.span(), need("metric"), "the gauge's name, e.g. \"process_cpu_ratio\"")
+                    }
                     _ => {}
                 },
                 SignalSource::Health | SignalSource::Status => {}
@@ -266,10 +216,7 @@ impl Checker<'_> {
         }
 
         let effective = env.effective_signals();
-        let known: Vec<&str> = effective
-            .iter()
-            .map(|s| s.name.get_ref().as_str())
-            .collect();
+        let known: Vec<&str> = effective.iter().map(|s| s.name.get_ref().as_str()).collect();
         for t in &env.triggers {
             let sig = t.signal.get_ref();
             if !known.contains(&sig.as_str()) {
@@ -283,18 +230,10 @@ impl Checker<'_> {
             match t.rule {
                 RuleKind::Above | RuleKind::Below => {
                     if t.threshold.is_none() {
-                        self.err(
-                            t.signal.span(),
-                            format!("{what} needs `threshold`"),
-                            "e.g. threshold = 0.05",
-                        );
+                        self.err(t.signal.span(), format!("{what} needs `threshold`"), "e.g. threshold = 0.05");
                     }
                     if t.window.is_none() {
-                        self.err(
-                            t.signal.span(),
-                            format!("{what} needs `for`"),
-                            "e.g. for = \"2m\"",
-                        );
+                        self.err(t.signal.span(), format!("{what} needs `for`"), "e.g. for = \"2m\"");
                     }
                 }
                 RuleKind::Drop => {
@@ -308,11 +247,7 @@ impl Checker<'_> {
                 }
                 RuleKind::ConsecutiveFailures => {
                     if t.count.unwrap_or(0) == 0 {
-                        self.err(
-                            t.signal.span(),
-                            format!("{what} needs `count` of at least 1"),
-                            "e.g. count = 3",
-                        );
+                        self.err(t.signal.span(), format!("{what} needs `count` of at least 1"), "e.g. count = 3");
                     }
                 }
             }
@@ -328,15 +263,35 @@ impl Checker<'_> {
         self.driver(env);
 
         for item in &env.checklist {
-            if !CHECKLIST_CHECKS.contains(&item.check.as_str()) {
-                self.err(
-                    env.name.span(),
-                    format!(
-                        "checklist item {:?} of environment {name} has unknown check {:?}",
-                        item.title, item.check
+            let what = format!("checklist item {:?} of environment {name}", item.title);
+            match item.check.as_str() {
+                "signal_below" => match &item.signal {
+                    None => self.err(
+                        env.name.span(),
+                        format!("{what} needs `signal`"),
+                        "the signal to compare, e.g. \"error_rate\"",
                     ),
+                    Some(s) if !known.contains(&s.as_str()) => self.err(
+                        env.name.span(),
+                        format!("{what} names unknown signal {s:?}"),
+                        format!("known signals: {}", known.join(", ")),
+                    ),
+                    Some(_) if item.threshold.is_none() => {
+                        self.err(env.name.span(), format!("{what} needs `threshold`"), "e.g. threshold = 0.01")
+                    }
+                    Some(_) => {}
+                },
+                "probe" if item.path.is_none() => self.err(
+                    env.name.span(),
+                    format!("{what} needs `path`"),
+                    "the endpoint to POST the test query to, e.g. \"/api/ai/query\"",
+                ),
+                c if !CHECKLIST_CHECKS.contains(&c) => self.err(
+                    env.name.span(),
+                    format!("{what} has unknown check {c:?}"),
                     format!("one of {}", CHECKLIST_CHECKS.join(", ")),
-                );
+                ),
+                _ => {}
             }
         }
     }
@@ -352,11 +307,9 @@ impl Checker<'_> {
                     format!("environment {name}: driver type \"command\" needs `argv`"),
                     "e.g. argv = [\"kubectl\", \"rollout\", \"undo\", \"deployment/{env}\"]",
                 ),
-                Some(argv) if argv.get_ref().is_empty() => self.err(
-                    argv.span(),
-                    "argv is empty".to_string(),
-                    "the first element is the program to run",
-                ),
+                Some(argv) if argv.get_ref().is_empty() => {
+                    self.err(argv.span(), "argv is empty".to_string(), "the first element is the program to run")
+                }
                 Some(argv) => {
                     for arg in argv.get_ref() {
                         if let Some(bad) = unknown_placeholder(arg) {
@@ -378,8 +331,16 @@ impl Checker<'_> {
                     );
                 }
                 match (&d.env_file, &d.flag_url) {
-                    (None, None) => self.err(env.name.span(), format!("environment {name}: driver type \"flag\" needs `env_file` or `flag_url`"), "where the flag lives"),
-                    (Some(_), Some(url)) => self.err(url.span(), "give either `env_file` or `flag_url`, not both".to_string(), "pick where the flag lives"),
+                    (None, None) => self.err(
+                        env.name.span(),
+                        format!("environment {name}: driver type \"flag\" needs `env_file` or `flag_url`"),
+                        "where the flag lives",
+                    ),
+                    (Some(_), Some(url)) => self.err(
+                        url.span(),
+                        "give either `env_file` or `flag_url`, not both".to_string(),
+                        "pick where the flag lives",
+                    ),
                     (None, Some(url)) => self.url(url, "flag_url"),
                     (Some(_), None) => {}
                 }
@@ -406,17 +367,9 @@ fn unknown_placeholder(arg: &str) -> Option<String> {
 /// Checks what the parser cannot: references, duplicates, URLs, required fields
 /// that depend on other fields.
 pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), ConfigErrors> {
-    let mut c = Checker {
-        file,
-        text,
-        errors: Vec::new(),
-    };
+    let mut c = Checker { file, text, errors: Vec::new() };
     if config.poll_interval.get().is_zero() {
-        c.err(
-            0..0,
-            "poll_interval is 0".to_string(),
-            "give it a duration like \"5s\"",
-        );
+        c.err(0..0, "poll_interval is 0".to_string(), "give it a duration like \"5s\"");
     }
     if let Some(n) = &config.notifications.webhook_url_env {
         c.env_var_name(n, "webhook_url_env");

@@ -17,20 +17,12 @@ pub struct HttpDriver {
 impl HttpDriver {
     /// A driver for one service.
     pub fn new(endpoints: Endpoints, request_timeout: Duration, verify_timeout: Duration) -> Self {
-        HttpDriver {
-            client: PlaybookClient::new(endpoints, request_timeout),
-            request_timeout,
-            verify_timeout,
-        }
+        HttpDriver { client: PlaybookClient::new(endpoints, request_timeout), request_timeout, verify_timeout }
     }
 
     /// The deployment status endpoint answers.
     pub async fn check_reachable(&self) -> Result<(), String> {
-        self.client
-            .status()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("{} {e}", self.client.endpoints().base_url))
+        self.client.status().await.map(|_| ()).map_err(|e| format!("{} {e}", self.client.endpoints().base_url))
     }
 
     /// Longest a rollback through this driver can take.
@@ -46,17 +38,16 @@ impl HttpDriver {
         on_phase: &mut dyn FnMut(Phase),
     ) -> Result<DriverReport, DriverFailure> {
         on_phase(Phase::Requested);
-        let body = RollbackRequestBody {
-            version: req.request_version.clone(),
-            reason: Some(req.reason.clone()),
-        };
+        let body = RollbackRequestBody { version: req.request_version.clone(), reason: Some(req.reason.clone()) };
         // Never retried: a rollback request is not idempotent, and after a timeout
         // we cannot know whether it took effect.
         let answer = self.client.rollback(&body).await.map_err(|e| DriverFailure {
             ambiguous: matches!(e, CallError::Timeout(_) | CallError::Garbage(_)),
             message: match &e {
                 CallError::Status { code, message } => format!("service refused the rollback: HTTP {code}: {message}"),
-                CallError::Timeout(_) => format!("{e} to the rollback request; the service may or may not have acted, check its status"),
+                CallError::Timeout(_) => {
+                    format!("{e} to the rollback request; the service may or may not have acted, check its status")
+                }
                 other => format!("rollback request failed: {other}"),
             },
         })?;
@@ -67,50 +58,29 @@ impl HttpDriver {
         );
         on_phase(Phase::Switching);
         on_phase(Phase::VerifyingHealth);
-        let target = req
-            .target_version
-            .clone()
-            .unwrap_or_else(|| answer.version.clone());
-        let verified = self
-            .verify(&target)
-            .await
-            .map_err(|message| DriverFailure {
-                message,
-                ambiguous: false,
-            })?;
-        Ok(DriverReport {
-            answer: answer_text,
-            verified,
-        })
+        let target = req.target_version.clone().unwrap_or_else(|| answer.version.clone());
+        let verified = self.verify(&target).await.map_err(|message| DriverFailure { message, ambiguous: false })?;
+        Ok(DriverReport { answer: answer_text, verified })
     }
 
     /// Polls until status shows `target` current and health is healthy.
     async fn verify(&self, target: &str) -> Result<String, String> {
         let started = tokio::time::Instant::now();
         let deadline = started + self.verify_timeout;
-        let interval =
-            (self.verify_timeout / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let interval = (self.verify_timeout / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
         let mut last;
         loop {
             let (status, health) = tokio::join!(self.client.status(), self.client.health());
             match (&status, &health) {
                 (Ok(s), Ok(h)) if s.version == target && h.health == Health::Healthy => {
-                    return Ok(format!(
-                        "{target} current and healthy after {:.1}s",
-                        started.elapsed().as_secs_f64()
-                    ));
+                    return Ok(format!("{target} current and healthy after {:.1}s", started.elapsed().as_secs_f64()));
                 }
-                (Ok(s), Ok(h)) => {
-                    last = format!("status shows version {}, health {}", s.version, h.health)
-                }
+                (Ok(s), Ok(h)) => last = format!("status shows version {}, health {}", s.version, h.health),
                 (Err(e), _) => last = format!("status: {e}"),
                 (_, Err(e)) => last = format!("health: {e}"),
             }
             if tokio::time::Instant::now() + interval > deadline {
-                return Err(format!(
-                    "not verified within {}: {last}",
-                    humantime::format_duration(self.verify_timeout)
-                ));
+                return Err(format!("not verified within {}: {last}", humantime::format_duration(self.verify_timeout)));
             }
             tokio::time::sleep(interval).await;
         }

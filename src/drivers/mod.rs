@@ -85,11 +85,9 @@ impl Driver {
     /// The driver an environment's config asks for.
     pub fn for_environment(env: &EnvironmentConfig) -> Driver {
         match env.driver.kind {
-            DriverKind::Http => Driver::Http(HttpDriver::new(
-                env.endpoints(),
-                env.timeout.get(),
-                env.driver.verify_timeout.get(),
-            )),
+            DriverKind::Http => {
+                Driver::Http(HttpDriver::new(env.endpoints(), env.timeout.get(), env.driver.verify_timeout.get()))
+            }
             other => Driver::Unsupported(other),
         }
     }
@@ -120,10 +118,7 @@ impl Driver {
     ) -> Result<DriverReport, DriverFailure> {
         match self {
             Driver::Http(d) => d.roll_back(req, on_phase).await,
-            Driver::Unsupported(k) => Err(DriverFailure {
-                message: unsupported(*k),
-                ambiguous: false,
-            }),
+            Driver::Unsupported(k) => Err(DriverFailure { message: unsupported(*k), ambiguous: false }),
         }
     }
 
@@ -137,8 +132,13 @@ impl Driver {
 }
 
 fn unsupported(kind: DriverKind) -> String {
+    let name = match kind {
+        DriverKind::Http => "http",
+        DriverKind::Command => "command",
+        DriverKind::Flag => "flag",
+    };
     format!(
-        "the {kind:?} driver cannot carry out rollbacks in this build yet; only the http driver can \
-         (use the playbook API, or roll back by hand)"
+        "the {name} driver cannot carry out rollbacks in this build yet; only the http driver can \
+         (roll back with your deployment tool by hand, and record it with `backout note`)"
     )
 }

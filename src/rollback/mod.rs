@@ -16,13 +16,9 @@ use tokio::runtime::Handle;
 use crate::config::EnvironmentConfig;
 use crate::drivers::{Driver, DriverRequest, Phase};
 use crate::playbook::{
-    CallError, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport,
-    PlaybookClient,
+    CallError, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport, PlaybookClient,
 };
-use crate::store::{
-    LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store,
-    host_name,
-};
+use crate::store::{LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name};
 pub use plan::{PlanRefusal, RollbackTarget};
 
 /// What the operator (or a rule) asked for.
@@ -56,16 +52,17 @@ pub enum Refusal {
     Unreachable(String),
     /// Another rollback of this environment is in flight.
     LockHeld(LockHolder),
+    /// The environment's driver cannot carry out rollbacks.
+    DriverUnavailable(String),
 }
 
 impl Refusal {
     /// Versions the history holds, when the refusal is about the target.
     pub fn known_versions(&self) -> Option<&[String]> {
         match self {
-            Refusal::Plan(
-                PlanRefusal::UnknownVersion { known, .. }
-                | PlanRefusal::NothingToRollBackTo { known },
-            ) => Some(known),
+            Refusal::Plan(PlanRefusal::UnknownVersion { known, .. } | PlanRefusal::NothingToRollBackTo { known }) => {
+                Some(known)
+            }
             _ => None,
         }
     }
@@ -83,6 +80,7 @@ impl std::fmt::Display for Refusal {
                 f,
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
+            Refusal::DriverUnavailable(e) => f.write_str(e),
             Refusal::LockHeld(h) => {
                 write!(
                     f,
@@ -136,10 +134,7 @@ impl Prepared {
 fn read_service(
     rt: &Handle,
     env: &EnvironmentConfig,
-) -> (
-    Result<DeploymentStatusReport, CallError>,
-    Result<HealthReport, CallError>,
-) {
+) -> (Result<DeploymentStatusReport, CallError>, Result<HealthReport, CallError>) {
     let client = PlaybookClient::new(env.endpoints(), env.timeout.get());
     rt.block_on(async { tokio::join!(client.status(), client.health()) })
 }
@@ -187,34 +182,25 @@ pub fn prepare(
     let driver = Driver::for_environment(env);
     let (status, health) = read_service(rt, env);
     if let Ok(s) = &status {
-        store
-            .sync_deployments(env_id, &s.deployment_history)
-            .wrap_err("recording the deployment history")?;
+        store.sync_deployments(env_id, &s.deployment_history).wrap_err("recording the deployment history")?;
     }
     let health = health.map(|h| h.health).map_err(|e| e.to_string());
     let from_version = status.as_ref().ok().map(|s| s.version.clone());
     if health == Ok(Health::Healthy) && !opts.force {
-        let version = from_version
-            .clone()
-            .unwrap_or_else(|| "version unknown".into());
+        let version = from_version.clone().unwrap_or_else(|| "version unknown".into());
         return Ok(Err(Refusal::Healthy { version }));
     }
     let rolled_back = rolled_back_from(store, env_id)?;
     let planned = match &status {
         Ok(s) => plan::choose_target(env.kind, s, opts.version.as_deref(), &rolled_back),
         Err(e) if !opts.skip_validation => {
-            return Ok(Err(Refusal::Unreachable(format!(
-                "cannot read deployment status: {e}"
-            ))));
+            return Ok(Err(Refusal::Unreachable(format!("cannot read deployment status: {e}"))));
         }
         Err(_) => {
             // Validation skipped and the service unreadable: plan from what the
             // store last saw, so a target is still recorded when one is known.
             let history = stored_history(store, env_id)?;
-            let current = history
-                .last()
-                .map(|d| d.version.clone())
-                .unwrap_or_default();
+            let current = history.last().map(|d| d.version.clone()).unwrap_or_default();
             let report = DeploymentStatusReport {
                 current_environment: None,
                 version: current,
@@ -236,20 +222,16 @@ pub fn prepare(
             colour: None,
         }),
     };
-    if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {
+    // A driver that cannot run is refused even with --skip-validation: sending
+    // nothing and recording a failure would only add noise to the incident.
+    if let Driver::Unsupported(_) = driver {
         if let Err(e) = rt.block_on(driver.check_reachable()) {
-            return Ok(Err(Refusal::Unreachable(e)));
+            return Ok(Err(Refusal::DriverUnavailable(e)));
         }
     }
-    let deployment_id = from_version.as_deref().and_then(|v| {
-        store
-            .deployments(env_id)
-            .ok()?
-            .into_iter()
-            .rev()
-            .find(|d| d.version == v)
-            .map(|d| d.id)
-    });
+    let deployment_id = from_version
+        .as_deref()
+        .and_then(|v| store.deployments(env_id).ok()?.into_iter().rev().find(|d| d.version == v).map(|d| d.id));
     Ok(Ok(Prepared {
         environment: env.name().to_string(),
         environment_id: env_id,
@@ -274,9 +256,7 @@ pub fn execute(
         Some(i) => i.id,
         None => {
             let title = format!("rollback of {}: {}", prepared.environment, opts.reason);
-            store
-                .open_incident(Some(env_id), &title, "unknown", false, &opts.operator)?
-                .id
+            store.open_incident(Some(env_id), &title, "unknown", false, &opts.operator)?.id
         }
     };
     let new = NewRollback {
@@ -290,8 +270,7 @@ pub fn execute(
         operator: opts.operator.clone(),
         reason: opts.reason.clone(),
         driver: prepared.driver.name().to_string(),
-        lease: chrono::Duration::from_std(prepared.driver.lease())
-            .unwrap_or(chrono::Duration::minutes(5)),
+        lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
     };
     let row = match store.begin_rollback(&new)? {
         Ok(row) => row,
@@ -300,10 +279,7 @@ pub fn execute(
     store.mark_rollback_in_progress(
         row.id,
         &opts.operator,
-        &format!(
-            "rollback #{} sent through the {} driver",
-            row.id, row.driver
-        ),
+        &format!("rollback #{} sent through the {} driver", row.id, row.driver),
     )?;
     let req = DriverRequest {
         environment: prepared.environment.clone(),
@@ -349,12 +325,9 @@ pub fn execute(
             })?;
             store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?
         }
-        Err(failure) => store.finish_rollback(
-            row.id,
-            RollbackStatus::Failed,
-            Some(&failure.message),
-            &opts.operator,
-        )?,
+        Err(failure) => {
+            store.finish_rollback(row.id, RollbackStatus::Failed, Some(&failure.message), &opts.operator)?
+        }
     };
     if let Some(e) = phase_errors.into_iter().next() {
         return Err(e).wrap_err("recording a rollback phase");
@@ -365,19 +338,13 @@ pub fn execute(
 /// Whether a rollback started recently enough that its driver would still be
 /// waiting for the target to become healthy.
 fn still_verifying(row: &RollbackRow, env: &EnvironmentConfig, now: chrono::DateTime<Utc>) -> bool {
-    let window = chrono::Duration::from_std(env.driver.verify_timeout.get())
-        .unwrap_or(chrono::Duration::zero());
+    let window = chrono::Duration::from_std(env.driver.verify_timeout.get()).unwrap_or(chrono::Duration::zero());
     crate::store::parse_ts(&row.started_at).is_some_and(|t| now < t + window)
 }
 
 /// Ends rollbacks of an environment left `pending` or `in_progress` by a process
 /// that died (or whose lease ran out), according to what the service now shows.
-pub fn reconcile(
-    rt: &Handle,
-    store: &mut Store,
-    env: &EnvironmentConfig,
-    env_id: i64,
-) -> Result<Vec<RollbackRow>> {
+pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id: i64) -> Result<Vec<RollbackRow>> {
     let host = host_name();
     let now = Utc::now();
     let abandoned: Vec<_> = store
@@ -391,19 +358,15 @@ pub fn reconcile(
     let (status, health) = read_service(rt, env);
     let mut out = Vec::new();
     for (row, holder) in abandoned {
-        let who = holder.map_or_else(
-            || format!("pid {} on {}", row.holder_pid, row.holder_host),
-            |h| h.holder,
-        );
+        let who = holder.map_or_else(|| format!("pid {} on {}", row.holder_pid, row.holder_host), |h| h.holder);
         let seen = match (&status, &health) {
             (Ok(s), Ok(h)) => Ok((s.version.clone(), h.health)),
             (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
         };
         let (result, explanation) = match (&row.status[..], &seen) {
-            ("pending", _) => (
-                RollbackStatus::Failed,
-                format!("interrupted before the rollback request was sent ({who} stopped)"),
-            ),
+            ("pending", _) => {
+                (RollbackStatus::Failed, format!("interrupted before the rollback request was sent ({who} stopped)"))
+            }
             (_, Ok((version, Health::Healthy)))
                 if row
                     .target_version
@@ -412,9 +375,7 @@ pub fn reconcile(
             {
                 (
                     RollbackStatus::Completed,
-                    format!(
-                        "{who} stopped mid-rollback; the service now shows {version} current and healthy"
-                    ),
+                    format!("{who} stopped mid-rollback; the service now shows {version} current and healthy"),
                 )
             }
             // The dead process would still be verifying: give the service the
@@ -422,9 +383,7 @@ pub fn reconcile(
             (_, Ok(_) | Err(_)) if still_verifying(&row, env, now) => continue,
             (_, Ok((version, h))) => (
                 RollbackStatus::Failed,
-                format!(
-                    "interrupted ({who} stopped); the service now shows version {version}, health {h}"
-                ),
+                format!("interrupted ({who} stopped); the service now shows version {version}, health {h}"),
             ),
             (_, Err(e)) => (
                 RollbackStatus::Failed,

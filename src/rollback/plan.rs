@@ -72,21 +72,13 @@ impl std::fmt::Display for PlanRefusal {
 }
 
 fn join_or_none(v: &[String]) -> String {
-    if v.is_empty() {
-        "none".to_string()
-    } else {
-        v.join(", ")
-    }
+    if v.is_empty() { "none".to_string() } else { v.join(", ") }
 }
 
 /// Distinct versions in the history, oldest first.
 pub fn known_versions(history: &[DeploymentRecord]) -> Vec<String> {
     let mut seen = HashSet::new();
-    history
-        .iter()
-        .filter(|d| seen.insert(d.version.as_str()))
-        .map(|d| d.version.clone())
-        .collect()
+    history.iter().filter(|d| seen.insert(d.version.as_str())).map(|d| d.version.clone()).collect()
 }
 
 /// Versions that were rolled back away from because they failed: marked
@@ -135,25 +127,13 @@ pub fn choose_target(
         }
         let entries: Vec<&DeploymentRecord> = history.iter().filter(|d| d.version == v).collect();
         if entries.is_empty() {
-            return Err(PlanRefusal::UnknownVersion {
-                requested: v.to_string(),
-                known,
-            });
+            return Err(PlanRefusal::UnknownVersion { requested: v.to_string(), known });
         }
-        let ever_good = entries.iter().any(|d| {
-            matches!(
-                d.status,
-                DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
-            )
-        });
+        let ever_good =
+            entries.iter().any(|d| matches!(d.status, DeploymentStatus::Succeeded | DeploymentStatus::RolledBack));
         if !ever_good {
-            let status = entries
-                .last()
-                .map_or(DeploymentStatus::Failed, |d| d.status);
-            return Err(PlanRefusal::BadVersion {
-                requested: v.to_string(),
-                status,
-            });
+            let status = entries.last().map_or(DeploymentStatus::Failed, |d| d.status);
+            return Err(PlanRefusal::BadVersion { requested: v.to_string(), status });
         }
         return Ok(RollbackTarget {
             version: v.to_string(),
@@ -172,12 +152,7 @@ pub fn choose_target(
         (EnvKind::FeatureFlag, _) => (RollbackType::FlagToggle, Some(good.version.clone())),
         _ => (RollbackType::Previous, Some(good.version.clone())),
     };
-    Ok(RollbackTarget {
-        version: good.version.clone(),
-        request_version,
-        rollback_type,
-        colour,
-    })
+    Ok(RollbackTarget { version: good.version.clone(), request_version, rollback_type, colour })
 }
 
 /// A function telling which idle colour (not serving) holds a version.
@@ -186,9 +161,7 @@ fn idle_colour_holding(status: &DeploymentStatusReport) -> impl Fn(&str) -> Opti
         status
             .environments
             .iter()
-            .find(|(name, c)| {
-                Some(name.as_str()) != status.current_environment.as_deref() && c.version == version
-            })
+            .find(|(name, c)| Some(name.as_str()) != status.current_environment.as_deref() && c.version == version)
             .map(|(name, _)| name.clone())
     }
 }
@@ -210,20 +183,8 @@ mod tests {
 
     fn report(current: &str, history: Vec<DeploymentRecord>) -> DeploymentStatusReport {
         let mut environments = std::collections::BTreeMap::new();
-        environments.insert(
-            "blue".into(),
-            ColourState {
-                version: current.into(),
-                health: Health::Degraded,
-            },
-        );
-        environments.insert(
-            "green".into(),
-            ColourState {
-                version: "1.4.1".into(),
-                health: Health::Healthy,
-            },
-        );
+        environments.insert("blue".into(), ColourState { version: current.into(), health: Health::Degraded });
+        environments.insert("green".into(), ColourState { version: "1.4.1".into(), health: Health::Healthy });
         DeploymentStatusReport {
             current_environment: Some("blue".into()),
             version: current.into(),
@@ -245,51 +206,23 @@ mod tests {
     #[test]
     fn last_known_good_skips_current_failed_and_rolled_back() {
         let h = history();
-        assert_eq!(
-            last_known_good(&h, "1.4.2", &HashSet::new())
-                .unwrap()
-                .version,
-            "1.4.1"
-        );
+        assert_eq!(last_known_good(&h, "1.4.2", &HashSet::new()).unwrap().version, "1.4.1");
         let rolled: HashSet<String> = ["1.4.1".to_string()].into();
-        assert_eq!(
-            last_known_good(&h, "1.4.2", &rolled).unwrap().version,
-            "1.4.0"
-        );
+        assert_eq!(last_known_good(&h, "1.4.2", &rolled).unwrap().version, "1.4.0");
         let mut h2 = h.clone();
         h2[1].status = DeploymentStatus::RolledBack;
-        assert_eq!(
-            last_known_good(&h2, "1.4.2", &HashSet::new())
-                .unwrap()
-                .version,
-            "1.4.0"
-        );
+        assert_eq!(last_known_good(&h2, "1.4.2", &HashSet::new()).unwrap().version, "1.4.0");
         assert!(last_known_good(&h[..1], "1.4.0", &HashSet::new()).is_none());
     }
 
     #[test]
     fn blue_green_switches_when_idle_colour_is_good() {
-        let t = choose_target(
-            EnvKind::BlueGreen,
-            &report("1.4.2", history()),
-            None,
-            &HashSet::new(),
-        )
-        .unwrap();
+        let t = choose_target(EnvKind::BlueGreen, &report("1.4.2", history()), None, &HashSet::new()).unwrap();
         assert_eq!(t.rollback_type, RollbackType::BlueGreenSwitch);
         assert_eq!(t.request_version, None);
         assert_eq!(t.colour.as_deref(), Some("green"));
-        let t = choose_target(
-            EnvKind::Standard,
-            &report("1.4.2", history()),
-            None,
-            &HashSet::new(),
-        )
-        .unwrap();
-        assert_eq!(
-            (t.rollback_type, t.request_version.as_deref()),
-            (RollbackType::Previous, Some("1.4.1"))
-        );
+        let t = choose_target(EnvKind::Standard, &report("1.4.2", history()), None, &HashSet::new()).unwrap();
+        assert_eq!((t.rollback_type, t.request_version.as_deref()), (RollbackType::Previous, Some("1.4.1")));
     }
 
     #[test]
@@ -300,17 +233,13 @@ mod tests {
             e.to_string(),
             "version 9.9.9 is not in the deployment history; known versions: 1.4.0, 1.4.1, 1.4.2-rc1, 1.4.2"
         );
-        let e =
-            choose_target(EnvKind::BlueGreen, &r, Some("1.4.2-rc1"), &HashSet::new()).unwrap_err();
+        let e = choose_target(EnvKind::BlueGreen, &r, Some("1.4.2-rc1"), &HashSet::new()).unwrap_err();
         assert!(matches!(e, PlanRefusal::BadVersion { .. }));
         assert_eq!(
             choose_target(EnvKind::BlueGreen, &r, Some("1.4.2"), &HashSet::new()).unwrap_err(),
             PlanRefusal::AlreadyCurrent("1.4.2".into())
         );
         let t = choose_target(EnvKind::BlueGreen, &r, Some("1.4.0"), &HashSet::new()).unwrap();
-        assert_eq!(
-            (t.rollback_type, t.version.as_str()),
-            (RollbackType::Specific, "1.4.0")
-        );
+        assert_eq!((t.rollback_type, t.version.as_str()), (RollbackType::Specific, "1.4.0"));
     }
 }

@@ -24,10 +24,7 @@ pub fn ready_config(g: &GeneratedConfig<'_>) -> String {
     let fmt = |d: Duration| humantime::format_duration(d).to_string();
     let window = |seed: u64| fmt(g.rule_window.unwrap_or(Duration::from_secs(seed)));
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Written by `backout simulate`: a config watching the simulated fleet."
-    );
+    let _ = writeln!(out, "# Written by `backout simulate`: a config watching the simulated fleet.");
     let _ = writeln!(out, "poll_interval = \"{}\"\n", fmt(g.poll_interval));
     for (spec, url) in g.services {
         let _ = write!(
@@ -196,10 +193,7 @@ mod tests {
         let c = crate::config::Config::from_toml(&text, std::path::Path::new("gen.toml")).unwrap();
         assert_eq!(c.environments.len(), 2);
         assert_eq!(c.environments[1].kind, crate::config::EnvKind::Standard);
-        assert_eq!(
-            c.environments[0].triggers[1].window,
-            Some(crate::config::HumanDuration::secs(20))
-        );
+        assert_eq!(c.environments[0].triggers[1].window, Some(crate::config::HumanDuration::secs(20)));
         assert_eq!(c.environments[0].checklist.len(), 7);
     }
 }

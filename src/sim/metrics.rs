@@ -31,22 +31,10 @@ pub(crate) struct Profile {
 
 impl Profile {
     /// A good version.
-    pub const BASELINE: Profile = Profile {
-        error_rate: 0.005,
-        latency: 0.2,
-        quality: 0.93,
-        cpu: 0.30,
-        memory: 0.50,
-    };
+    pub const BASELINE: Profile = Profile { error_rate: 0.005, latency: 0.2, quality: 0.93, cpu: 0.30, memory: 0.50 };
 
     /// A bad version once it has fully degraded.
-    pub const DEGRADED: Profile = Profile {
-        error_rate: 0.12,
-        latency: 4.5,
-        quality: 0.55,
-        cpu: 0.97,
-        memory: 0.93,
-    };
+    pub const DEGRADED: Profile = Profile { error_rate: 0.12, latency: 4.5, quality: 0.55, cpu: 0.97, memory: 0.93 };
 
     /// A bad version `fraction` (0..=1) of the way through its ramp.
     pub fn ramping(fraction: f64) -> Profile {
@@ -99,12 +87,7 @@ impl Meter {
     /// Counts the traffic up to `now`. `profile_at` must be linear in time between
     /// `counted_until` and `now` except at `kink`, so the midpoint of each piece
     /// gives the exact integral and scraped rates match the profile.
-    pub fn advance(
-        &mut self,
-        now: Instant,
-        kink: Option<Instant>,
-        profile_at: impl Fn(Instant) -> Profile,
-    ) {
+    pub fn advance(&mut self, now: Instant, kink: Option<Instant>, profile_at: impl Fn(Instant) -> Profile) {
         let mut from = self.counted_until;
         while from < now {
             let to = match kink {
@@ -129,54 +112,16 @@ impl Meter {
         let ok = self.ok.floor();
         let errors = self.errors.floor();
         let mut out = String::new();
-        family(
-            &mut out,
-            "http_requests_total",
-            "counter",
-            "Requests served, by status code.",
-        );
-        sample(
-            &mut out,
-            "http_requests_total{code=\"200\"}",
-            format!("{ok:.0}"),
-        );
-        sample(
-            &mut out,
-            "http_requests_total{code=\"500\"}",
-            format!("{errors:.0}"),
-        );
-        family(
-            &mut out,
-            "http_request_duration_seconds",
-            "summary",
-            "Time spent serving requests.",
-        );
-        sample(
-            &mut out,
-            "http_request_duration_seconds_sum",
-            format!("{:.3}", self.duration_sum),
-        );
-        sample(
-            &mut out,
-            "http_request_duration_seconds_count",
-            format!("{:.0}", ok + errors),
-        );
+        family(&mut out, "http_requests_total", "counter", "Requests served, by status code.");
+        sample(&mut out, "http_requests_total{code=\"200\"}", format!("{ok:.0}"));
+        sample(&mut out, "http_requests_total{code=\"500\"}", format!("{errors:.0}"));
+        family(&mut out, "http_request_duration_seconds", "summary", "Time spent serving requests.");
+        sample(&mut out, "http_request_duration_seconds_sum", format!("{:.3}", self.duration_sum));
+        sample(&mut out, "http_request_duration_seconds_count", format!("{:.0}", ok + errors));
         let gauges = [
-            (
-                "process_cpu_ratio",
-                "CPU in use, as a share of the limit.",
-                p.cpu,
-            ),
-            (
-                "process_memory_ratio",
-                "Memory in use, as a share of the limit.",
-                p.memory,
-            ),
-            (
-                "content_quality_score",
-                "Quality of generated content, 0 to 1.",
-                p.quality,
-            ),
+            ("process_cpu_ratio", "CPU in use, as a share of the limit.", p.cpu),
+            ("process_memory_ratio", "Memory in use, as a share of the limit.", p.memory),
+            ("content_quality_score", "Quality of generated content, 0 to 1.", p.quality),
         ];
         for (name, help, value) in gauges {
             family(&mut out, name, "gauge", help);
@@ -221,10 +166,6 @@ mod tests {
         m.advance(t0 + Duration::from_secs(20), Some(t0 + ramp), profile_at);
         // 10s ramping (mean rate halfway) then 10s fully degraded.
         let expected = 100.0 * 10.0 * (0.005 + 0.12) / 2.0 + 100.0 * 10.0 * 0.12;
-        assert!(
-            (m.errors - before - expected).abs() < 1e-6,
-            "{}",
-            m.errors - before
-        );
+        assert!((m.errors - before - expected).abs() < 1e-6, "{}", m.errors - before);
     }
 }

@@ -63,11 +63,7 @@ impl FromStr for ServiceKind {
         match s {
             "blue-green" | "bluegreen" => Ok(ServiceKind::BlueGreen),
             "standard" => Ok(ServiceKind::Standard),
-            _ => Err(ParseNameError {
-                what: "service kind",
-                given: s.to_string(),
-                valid: &["blue-green", "standard"],
-            }),
+            _ => Err(ParseNameError { what: "service kind", given: s.to_string(), valid: &["blue-green", "standard"] }),
         }
     }
 }
@@ -139,14 +135,11 @@ impl FromStr for Scenario {
     type Err = ParseNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scenario::ALL
-            .into_iter()
-            .find(|sc| sc.name() == s)
-            .ok_or_else(|| ParseNameError {
-                what: "scenario",
-                given: s.to_string(),
-                valid: &SCENARIO_NAMES,
-            })
+        Scenario::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| ParseNameError {
+            what: "scenario",
+            given: s.to_string(),
+            valid: &SCENARIO_NAMES,
+        })
     }
 }
 
@@ -160,13 +153,7 @@ pub struct ParseNameError {
 
 impl fmt::Display for ParseNameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown {} {:?}; use one of: {}",
-            self.what,
-            self.given,
-            self.valid.join(", ")
-        )
+        write!(f, "unknown {} {:?}; use one of: {}", self.what, self.given, self.valid.join(", "))
     }
 }
 
@@ -191,12 +178,7 @@ impl ServiceSpec {
 
     /// A service with the default history length.
     pub fn new(name: impl Into<String>, kind: ServiceKind, scenario: Scenario) -> Self {
-        ServiceSpec {
-            name: name.into(),
-            kind,
-            scenario,
-            history: Self::DEFAULT_HISTORY,
-        }
+        ServiceSpec { name: name.into(), kind, scenario, history: Self::DEFAULT_HISTORY }
     }
 }
 
@@ -249,11 +231,8 @@ impl Fleet {
         }
         let mut services: Vec<Arc<Service>> = Vec::with_capacity(opts.services.len());
         for spec in &opts.services {
-            let valid = !spec.name.is_empty()
-                && spec
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            let valid =
+                !spec.name.is_empty() && spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if !valid {
                 bail!(
                     "simulated service name {:?} cannot be used in a URL; use letters, digits, '-', '_' or '.'",
@@ -261,10 +240,7 @@ impl Fleet {
                 );
             }
             if services.iter().any(|s| s.name() == spec.name) {
-                bail!(
-                    "simulated service {:?} is listed twice; give each service its own name",
-                    spec.name
-                );
+                bail!("simulated service {:?} is listed twice; give each service its own name", spec.name);
             }
             services.push(Arc::new(Service::new(spec, &opts.timings)));
         }
@@ -335,12 +311,8 @@ pub fn spawn(opts: SimOptions) -> color_eyre::Result<SimHandle> {
     // errors are reported) by the time we return.
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .wrap_err("could not open a port on 127.0.0.1 for the simulated fleet")?;
-    listener
-        .set_nonblocking(true)
-        .wrap_err("could not make the simulated fleet's socket non-blocking")?;
-    let addr = listener
-        .local_addr()
-        .wrap_err("could not read the simulated fleet's address")?;
+    listener.set_nonblocking(true).wrap_err("could not make the simulated fleet's socket non-blocking")?;
+    let addr = listener.local_addr().wrap_err("could not read the simulated fleet's address")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -361,12 +333,7 @@ pub fn spawn(opts: SimOptions) -> color_eyre::Result<SimHandle> {
             })
         })
         .map_err(|e| eyre!("could not start the simulated fleet's thread: {e}"))?;
-    Ok(SimHandle {
-        addr,
-        fleet,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    })
+    Ok(SimHandle { addr, fleet, stop: Some(stop_tx), thread: Some(thread) })
 }
 
 /// A running fleet started by [`spawn`]; dropping it stops the server.
@@ -379,9 +346,7 @@ pub struct SimHandle {
 
 impl fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimHandle")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("SimHandle").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 

@@ -25,21 +25,12 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
 pub(crate) fn router(fleet: &Fleet) -> Router {
     let mut app = Router::new();
     for svc in &fleet.services {
-        app = app.nest(
-            &format!("/svc/{}", svc.name()),
-            service_router(Arc::clone(svc)),
-        );
+        app = app.nest(&format!("/svc/{}", svc.name()), service_router(Arc::clone(svc)));
     }
     if let Some(first) = fleet.services.first() {
         app = app.merge(service_router(Arc::clone(first)));
     }
-    let names: Arc<Vec<String>> = Arc::new(
-        fleet
-            .services
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect(),
-    );
+    let names: Arc<Vec<String>> = Arc::new(fleet.services.iter().map(|s| s.name().to_string()).collect());
     app.fallback(move |method: Method, uri: Uri| not_found(names, method, uri))
 }
 
@@ -60,16 +51,10 @@ async fn not_found(names: Arc<Vec<String>>, method: Method, uri: Uri) -> Respons
     if let Some(rest) = path.strip_prefix("/svc/") {
         let name = rest.split('/').next().unwrap_or_default();
         if !names.iter().any(|n| n == name) {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("unknown service {name:?}; known: {}", names.join(", ")),
-            );
+            return error(StatusCode::NOT_FOUND, format!("unknown service {name:?}; known: {}", names.join(", ")));
         }
     }
-    error(
-        StatusCode::NOT_FOUND,
-        format!("no route for {method} {path}"),
-    )
+    error(StatusCode::NOT_FOUND, format!("no route for {method} {path}"))
 }
 
 fn json<T: Serialize>(code: StatusCode, body: &T) -> Response {
@@ -110,8 +95,7 @@ fn parse_body(body: &Bytes) -> Result<RollbackRequestBody, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(RollbackRequestBody::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Refusal::BadRequest(format!("body is not a valid request: {e}")))
+    serde_json::from_slice(body).map_err(|e| Refusal::BadRequest(format!("body is not a valid request: {e}")))
 }
 
 async fn health(State(svc): State<Arc<Service>>) -> Response {
@@ -159,12 +143,7 @@ async fn metrics(State(svc): State<Arc<Service>>) -> Response {
     if svc.scenario() == Scenario::Garbage {
         return garbage("text/html", GARBAGE_HTML);
     }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
-        svc.metrics_text(),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, PROMETHEUS_TEXT)], svc.metrics_text()).into_response()
 }
 
 /// Body of a working `POST /api/ai/query`.
@@ -180,17 +159,9 @@ async fn ai_query(State(svc): State<Arc<Service>>) -> Response {
     }
     let health = svc.health();
     if health == crate::playbook::Health::Healthy {
-        json(
-            StatusCode::OK,
-            &QueryAnswer {
-                response: format!("{} answered the test message", svc.name()),
-            },
-        )
+        json(StatusCode::OK, &QueryAnswer { response: format!("{} answered the test message", svc.name()) })
     } else {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("model backend failed: service is {health}"),
-        )
+        error(StatusCode::INTERNAL_SERVER_ERROR, format!("model backend failed: service is {health}"))
     }
 }
 
@@ -207,9 +178,6 @@ async fn requests(State(svc): State<Arc<Service>>) -> Response {
     let c = svc.counts();
     json(
         StatusCode::OK,
-        &RequestCountsBody {
-            rollback_requests: c.rollback_requests,
-            deploy_requests: c.deploy_requests,
-        },
+        &RequestCountsBody { rollback_requests: c.rollback_requests, deploy_requests: c.deploy_requests },
     )
 }

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::metrics::{Meter, Profile};
 use super::{RequestCounts, Scenario, ServiceKind, ServiceSpec, Timings};
 use crate::playbook::{
-    ColourState, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport,
-    RollbackRequestBody, SwitchAnswer,
+    ColourState, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport, RollbackRequestBody,
+    SwitchAnswer,
 };
 
 /// Why a deploy or rollback was refused; `routes` turns each into a status code.
@@ -138,18 +138,8 @@ impl Service {
             .iter()
             .enumerate()
             .map(|(i, slot)| {
-                let h = if i == st.serving {
-                    health
-                } else {
-                    Health::Healthy
-                };
-                (
-                    slot.name.to_string(),
-                    ColourState {
-                        version: slot.version.clone(),
-                        health: h,
-                    },
-                )
+                let h = if i == st.serving { health } else { Health::Healthy };
+                (slot.name.to_string(), ColourState { version: slot.version.clone(), health: h })
             })
             .collect();
         let serving = st.serving_slot();
@@ -233,14 +223,10 @@ impl ServiceState {
         let blue_green = spec.kind == ServiceKind::BlueGreen;
         // Succeeded versions 1.4.0.., the newest serving; one failed release
         // candidate just before it gives last-known-good logic something to skip.
-        let mut plan: Vec<(String, DeploymentStatus)> = (0..n)
-            .map(|i| (format!("1.4.{i}"), DeploymentStatus::Succeeded))
-            .collect();
+        let mut plan: Vec<(String, DeploymentStatus)> =
+            (0..n).map(|i| (format!("1.4.{i}"), DeploymentStatus::Succeeded)).collect();
         if n >= 3 {
-            plan.insert(
-                n - 1,
-                (format!("1.4.{}-rc1", n - 1), DeploymentStatus::Failed),
-            );
+            plan.insert(n - 1, (format!("1.4.{}-rc1", n - 1), DeploymentStatus::Failed));
         }
         let total = plan.len();
         let mut history = Vec::with_capacity(total);
@@ -264,11 +250,7 @@ impl ServiceState {
                 "default"
             } else if rec.status == DeploymentStatus::Succeeded {
                 colour_after = next_colour;
-                next_colour = if next_colour == "blue" {
-                    "green"
-                } else {
-                    "blue"
-                };
+                next_colour = if next_colour == "blue" { "green" } else { "blue" };
                 colour_after
             } else {
                 colour_after
@@ -276,18 +258,13 @@ impl ServiceState {
             rec.environment = Some(colour.to_string());
         }
         let current = total - 1;
-        let slot_of = |name: &'static str, record: usize| Slot {
-            name,
-            version: history[record].version.clone(),
-            record,
-        };
+        let slot_of =
+            |name: &'static str, record: usize| Slot { name, version: history[record].version.clone(), record };
         let slots = if blue_green {
             // Green holds the previous succeeded version, or the current one when
             // there is none, so a blind switch has nowhere to go.
-            let previous = history[..current]
-                .iter()
-                .rposition(|r| r.status == DeploymentStatus::Succeeded)
-                .unwrap_or(current);
+            let previous =
+                history[..current].iter().rposition(|r| r.status == DeploymentStatus::Succeeded).unwrap_or(current);
             vec![slot_of("blue", current), slot_of("green", previous)]
         } else {
             vec![slot_of("default", current)]
@@ -320,8 +297,7 @@ impl ServiceState {
 
     /// When a bad serving version stops getting worse.
     fn ramp_end(&self, timings: &Timings) -> Option<Instant> {
-        self.serving_bad()
-            .then(|| self.serving_since + timings.ramp)
+        self.serving_bad().then(|| self.serving_since + timings.ramp)
     }
 
     fn profile_at(&self, timings: &Timings, t: Instant) -> Profile {
@@ -339,19 +315,11 @@ impl ServiceState {
         if self.scenario == Scenario::Flapping {
             let period = timings.flap_period.max(Duration::from_millis(1)).as_nanos();
             let phase = now.saturating_duration_since(self.started).as_nanos() / period;
-            return if phase % 2 == 0 {
-                Health::Healthy
-            } else {
-                Health::Unhealthy
-            };
+            return if phase % 2 == 0 { Health::Healthy } else { Health::Unhealthy };
         }
         let health = self.profile_at(timings, now).health();
         let settling = self.settle_until.is_some_and(|until| now < until);
-        if health == Health::Healthy && settling {
-            Health::Degraded
-        } else {
-            health
-        }
+        if health == Health::Healthy && settling { Health::Degraded } else { health }
     }
 
     /// Must run before anything changes what serves, so traffic up to now is
@@ -366,13 +334,7 @@ impl ServiceState {
     /// A version not yet in the history: `2.0.x-bad` for bad deploys, `1.5.x` otherwise.
     fn fresh_version(&self, bad: bool) -> String {
         (0..)
-            .map(|k| {
-                if bad {
-                    format!("2.0.{k}-bad")
-                } else {
-                    format!("1.5.{k}")
-                }
-            })
+            .map(|k| if bad { format!("2.0.{k}-bad") } else { format!("1.5.{k}") })
             .find(|v| !self.history.iter().any(|r| &r.version == v))
             .unwrap_or_else(|| "9.9.9".into())
     }
@@ -408,13 +370,7 @@ impl ServiceState {
         }
     }
 
-    fn deploy(
-        &mut self,
-        version: String,
-        timings: &Timings,
-        now: Instant,
-        wall: DateTime<Utc>,
-    ) -> SwitchAnswer {
+    fn deploy(&mut self, version: String, timings: &Timings, now: Instant, wall: DateTime<Utc>) -> SwitchAnswer {
         self.advance_meter(timings, now);
         let previous = self.serving_slot().clone();
         self.put_and_serve(&version, wall);
@@ -462,9 +418,7 @@ impl ServiceState {
                     self.serving = idle;
                 }
                 None => {
-                    let target = self
-                        .last_known_good(&previous.version)
-                        .ok_or(Refusal::NothingToRollBack)?;
+                    let target = self.last_known_good(&previous.version).ok_or(Refusal::NothingToRollBack)?;
                     self.advance_meter(timings, now);
                     self.put_and_serve(&target, wall);
                 }

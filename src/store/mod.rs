@@ -16,9 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use deployments::DeploymentRow;
-pub use rollbacks::{
-    LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType,
-};
+pub use rollbacks::{LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 
 /// Environment variable overriding the database path when `--db` is not given.
@@ -85,9 +83,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 
 /// Parses a stored timestamp.
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// The database path: `--db`, else `$BACKOUT_DB`, else `$XDG_DATA_HOME/backout/backout.db`.
@@ -119,19 +115,10 @@ impl Store {
         let found = usize::try_from(found).unwrap_or(0);
         let known = schema::latest_version();
         if found > known {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found,
-                known,
-            });
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
         }
-        schema::migrations()
-            .to_latest(&mut conn)
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        schema::migrations().to_latest(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Store { conn, path: path.to_path_buf() })
     }
 
     /// The file this store writes.
@@ -141,9 +128,7 @@ impl Store {
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<usize> {
-        let v: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let v: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         Ok(usize::try_from(v).unwrap_or(0))
     }
 
@@ -155,28 +140,17 @@ impl Store {
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url",
             params![name, kind, base_url, ts(Utc::now())],
         )?;
-        Ok(self
-            .conn
-            .query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn.query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| r.get(0))?)
     }
 
     /// The id of a known environment.
     pub fn environment_id(&self, name: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        Ok(self.conn.query_row("SELECT id FROM environments WHERE name = ?1", [name], |r| r.get(0)).optional()?)
     }
 
     /// `PRAGMA integrity_check` answered `ok`.
     pub fn integrity_ok(&self) -> Result<bool> {
-        let answer: String = self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let answer: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(answer == "ok")
     }
 }

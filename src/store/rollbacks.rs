@@ -178,18 +178,14 @@ impl LockHolder {
     }
 }
 
-const ROLLBACK_COLUMNS: &str =
-    "r.id, e.name, r.incident_id, r.from_version, r.target_version, r.rollback_type,
+const ROLLBACK_COLUMNS: &str = "r.id, e.name, r.incident_id, r.from_version, r.target_version, r.rollback_type,
      r.trigger, r.status, r.operator, r.reason, r.driver, r.error, r.started_at, r.completed_at,
      r.notification_sent, r.holder_host, r.holder_pid";
 
 fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
     let started_at: String = r.get(12)?;
     let completed_at: Option<String> = r.get(13)?;
-    let duration_ms = match (
-        parse_ts(&started_at),
-        completed_at.as_deref().and_then(parse_ts),
-    ) {
+    let duration_ms = match (parse_ts(&started_at), completed_at.as_deref().and_then(parse_ts)) {
         (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
         _ => None,
     };
@@ -219,16 +215,11 @@ impl Store {
     /// Records a new rollback and takes the environment's lock, in one immediate
     /// transaction, so two processes on one file cannot both start one.
     /// `Ok(Err(holder))` when someone else holds it.
-    pub fn begin_rollback(
-        &mut self,
-        new: &NewRollback,
-    ) -> Result<std::result::Result<RollbackRow, LockHolder>> {
+    pub fn begin_rollback(&mut self, new: &NewRollback) -> Result<std::result::Result<RollbackRow, LockHolder>> {
         let now = Utc::now();
         let host = super::host_name();
         let pid = i64::from(std::process::id());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(holder) = lock_holder(&tx, new.environment_id)? {
             return Ok(Err(holder));
         }
@@ -320,18 +311,14 @@ impl Store {
         actor: &str,
     ) -> Result<RollbackRow> {
         let now = Utc::now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE rollbacks SET status = ?2, error = ?3, completed_at = ?4, updated_at = ?4 WHERE id = ?1",
             params![id, status.as_str(), error, ts(now)],
         )?;
         tx.execute("DELETE FROM rollback_locks WHERE rollback_id = ?1", [id])?;
         let (kind, message) = match (status, error) {
-            (RollbackStatus::Completed, _) => {
-                ("rollback_completed", format!("rollback #{id} completed"))
-            }
+            (RollbackStatus::Completed, _) => ("rollback_completed", format!("rollback #{id} completed")),
             (_, Some(e)) => ("rollback_failed", format!("rollback #{id} failed: {e}")),
             (s, None) => ("rollback_failed", format!("rollback #{id} ended {s}")),
         };
@@ -347,10 +334,7 @@ impl Store {
 
     /// Records that a notification about this rollback went out.
     pub fn mark_notification_sent(&self, id: i64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE rollbacks SET notification_sent = 1 WHERE id = ?1",
-            [id],
-        )?;
+        self.conn.execute("UPDATE rollbacks SET notification_sent = 1 WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -366,17 +350,12 @@ impl Store {
     }
 
     /// Rollbacks of an environment still `pending` or `in_progress`, with their lock holder.
-    pub fn unfinished_rollbacks(
-        &self,
-        env_id: i64,
-    ) -> Result<Vec<(RollbackRow, Option<LockHolder>)>> {
+    pub fn unfinished_rollbacks(&self, env_id: i64) -> Result<Vec<(RollbackRow, Option<LockHolder>)>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id
              WHERE r.environment_id = ?1 AND r.status IN ('pending', 'in_progress') ORDER BY r.id"
         ))?;
-        let rows: Vec<RollbackRow> = stmt
-            .query_map([env_id], rollback_row)?
-            .collect::<rusqlite::Result<_>>()?;
+        let rows: Vec<RollbackRow> = stmt.query_map([env_id], rollback_row)?.collect::<rusqlite::Result<_>>()?;
         let holder = lock_holder(&self.conn, env_id)?;
         Ok(rows
             .into_iter()
@@ -420,11 +399,10 @@ fn insert_rollback_event(
     kind: &str,
     message: &str,
 ) -> Result<()> {
-    let (incident_id, environment_id): (Option<i64>, i64) = tx.query_row(
-        "SELECT incident_id, environment_id FROM rollbacks WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (incident_id, environment_id): (Option<i64>, i64) =
+        tx.query_row("SELECT incident_id, environment_id FROM rollbacks WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     super::timeline::insert_event(
         tx,
         &super::NewEvent {

@@ -22,57 +22,30 @@ fn lock_allows_one_rollback_per_environment_until_finished() {
     let path = dir.path().join("b.db");
     let mut a = Store::open(&path).unwrap();
     let mut b = Store::open(&path).unwrap();
-    let env = a
-        .ensure_environment("checkout", "blue-green", "http://x")
-        .unwrap();
-    let other = a
-        .ensure_environment("search", "standard", "http://y")
-        .unwrap();
+    let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let other = a.ensure_environment("search", "standard", "http://y").unwrap();
 
     let first = a.begin_rollback(&new_rollback(env)).unwrap().unwrap();
     let refused = b.begin_rollback(&new_rollback(env)).unwrap().unwrap_err();
     assert_eq!(refused.rollback_id, first.id);
     assert!(refused.holder.starts_with("alice@"), "{}", refused.holder);
-    assert!(
-        !refused.is_stale(&host_name(), chrono::Utc::now()),
-        "our own pid is alive"
-    );
-    b.begin_rollback(&new_rollback(other))
-        .unwrap()
-        .expect("another environment is free");
+    assert!(!refused.is_stale(&host_name(), chrono::Utc::now()), "our own pid is alive");
+    b.begin_rollback(&new_rollback(other)).unwrap().expect("another environment is free");
 
-    let done = a
-        .finish_rollback(
-            first.id,
-            RollbackStatus::Failed,
-            Some("HTTP 500: boom"),
-            "alice",
-        )
-        .unwrap();
+    let done = a.finish_rollback(first.id, RollbackStatus::Failed, Some("HTTP 500: boom"), "alice").unwrap();
     assert_eq!(done.status, "failed");
     assert_eq!(done.error.as_deref(), Some("HTTP 500: boom"));
     assert!(done.duration_ms.is_some());
-    b.begin_rollback(&new_rollback(env))
-        .unwrap()
-        .expect("lock released after finish");
+    b.begin_rollback(&new_rollback(env)).unwrap().expect("lock released after finish");
 
-    let kinds: Vec<String> = a
-        .recent_events(Some(env), 10)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds: Vec<String> = a.recent_events(Some(env), 10).unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        [
-            "rollback_requested",
-            "rollback_failed",
-            "rollback_requested"
-        ]
-        .iter()
-        .rev()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
+        ["rollback_requested", "rollback_failed", "rollback_requested"]
+            .iter()
+            .rev()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
     );
 }
 
@@ -87,18 +60,9 @@ fn lock_of_a_dead_process_is_stale() {
         expires_at: ts(chrono::Utc::now() + chrono::Duration::hours(1)),
     };
     assert!(holder.is_stale(&host_name(), chrono::Utc::now()));
-    let elsewhere = LockHolder {
-        host: "other-host".into(),
-        ..holder
-    };
-    assert!(
-        !elsewhere.is_stale(&host_name(), chrono::Utc::now()),
-        "cannot see other hosts' processes; lease decides"
-    );
-    assert!(elsewhere.is_stale(
-        &host_name(),
-        chrono::Utc::now() + chrono::Duration::hours(2)
-    ));
+    let elsewhere = LockHolder { host: "other-host".into(), ..holder };
+    assert!(!elsewhere.is_stale(&host_name(), chrono::Utc::now()), "cannot see other hosts' processes; lease decides");
+    assert!(elsewhere.is_stale(&host_name(), chrono::Utc::now() + chrono::Duration::hours(2)));
 }
 
 #[test]
@@ -117,25 +81,14 @@ fn newer_schema_is_refused_with_a_clear_message() {
 fn notes_and_incidents_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("b.db")).unwrap();
-    let env = s
-        .ensure_environment("checkout", "blue-green", "http://x")
-        .unwrap();
-    let inc = s
-        .open_incident(Some(env), "errors up", "critical", false, "alice")
-        .unwrap();
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let inc = s.open_incident(Some(env), "errors up", "critical", false, "alice").unwrap();
     assert_eq!(s.open_incident_for(env).unwrap().unwrap().id, inc.id);
-    s.add_note(Some(inc.id), Some(env), "alice", "switched back to green")
-        .unwrap();
+    s.add_note(Some(inc.id), Some(env), "alice", "switched back to green").unwrap();
     let tl = s.incident_timeline(inc.id).unwrap();
-    assert_eq!(
-        tl.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-        ["incident_opened", "note"]
-    );
+    assert_eq!(tl.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["incident_opened", "note"]);
     assert!(s.close_incident(inc.id, "alice").unwrap());
     assert!(!s.close_incident(inc.id, "alice").unwrap());
     assert!(s.open_incident_for(env).unwrap().is_none());
-    assert_eq!(
-        s.notes(Some(inc.id)).unwrap()[0].body,
-        "switched back to green"
-    );
+    assert_eq!(s.notes(Some(inc.id)).unwrap()[0].body, "switched back to green");
 }

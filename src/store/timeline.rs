@@ -120,8 +120,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<TimelineEvent> {
     })
 }
 
-const EVENT_COLUMNS: &str =
-    "t.id, t.at, t.incident_id, e.name, t.rollback_id, t.actor, t.kind, t.message, t.data";
+const EVENT_COLUMNS: &str = "t.id, t.at, t.incident_id, e.name, t.rollback_id, t.actor, t.kind, t.message, t.data";
 
 const INCIDENT_COLUMNS: &str =
     "i.id, e.name, i.title, i.severity, i.status, i.drill, i.opened_by, i.opened_at, i.closed_at";
@@ -220,8 +219,10 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {INCIDENT_COLUMNS} FROM incidents i LEFT JOIN environments e ON e.id = i.environment_id
-                          WHERE i.environment_id = ?1 AND i.status = 'open' ORDER BY i.id DESC LIMIT 1"),
+                &format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents i LEFT JOIN environments e ON e.id = i.environment_id
+                          WHERE i.environment_id = ?1 AND i.status = 'open' ORDER BY i.id DESC LIMIT 1"
+                ),
                 [env_id],
                 incident_row,
             )
@@ -259,11 +260,8 @@ impl Store {
             params![id, ts(now)],
         )?;
         if changed == 1 {
-            let env_id: Option<i64> = tx.query_row(
-                "SELECT environment_id FROM incidents WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
+            let env_id: Option<i64> =
+                tx.query_row("SELECT environment_id FROM incidents WHERE id = ?1", [id], |r| r.get(0))?;
             insert_event(
                 &tx,
                 &NewEvent {
@@ -312,13 +310,7 @@ impl Store {
             },
         )?;
         tx.commit()?;
-        Ok(NoteRow {
-            id,
-            incident_id,
-            author: author.to_string(),
-            body: body.to_string(),
-            created_at: ts(now),
-        })
+        Ok(NoteRow { id, incident_id, author: author.to_string(), body: body.to_string(), created_at: ts(now) })
     }
 
     /// Notes of an incident (or all notes with no incident when `None`), oldest first.

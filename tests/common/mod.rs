@@ -18,16 +18,10 @@ pub struct Drill {
 
 impl Drill {
     pub fn start(services: Vec<ServiceSpec>, timings: Timings) -> Drill {
-        let sim = backout::sim::spawn(SimOptions {
-            services: services.clone(),
-            timings,
-        })
-        .unwrap();
+        let sim = backout::sim::spawn(SimOptions { services: services.clone(), timings }).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let with_urls: Vec<(ServiceSpec, String)> = services
-            .iter()
-            .map(|s| (s.clone(), sim.base_url(&s.name)))
-            .collect();
+        let with_urls: Vec<(ServiceSpec, String)> =
+            services.iter().map(|s| (s.clone(), sim.base_url(&s.name))).collect();
         let text = ready_config(&GeneratedConfig {
             poll_interval: Duration::from_secs(1),
             rule_window: None,
@@ -38,25 +32,14 @@ impl Drill {
         let config = dir.path().join("backout.toml");
         std::fs::write(&config, text).unwrap();
         let db = dir.path().join("backout.db");
-        Drill {
-            sim,
-            dir,
-            config,
-            db,
-        }
+        Drill { sim, dir, config, db }
     }
 
     /// The binary with `--config` and `--db` set.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_backout"));
-        c.arg("--config")
-            .arg(&self.config)
-            .arg("--db")
-            .arg(&self.db)
-            .args(args);
-        c.env("USER", "tester")
-            .env_remove("BACKOUT_CONFIG")
-            .env_remove("BACKOUT_DB");
+        c.arg("--config").arg(&self.config).arg("--db").arg(&self.db).args(args);
+        c.env("USER", "tester").env_remove("BACKOUT_CONFIG").env_remove("BACKOUT_DB");
         c.stdin(std::process::Stdio::null());
         c
     }
@@ -85,10 +68,8 @@ impl Drill {
 
     /// Waits (bounded) until the environment reports `health`.
     pub fn wait_health(&self, env: &str, health: &str) {
-        wait_until(Duration::from_secs(15), || {
-            self.health(env).as_deref() == Some(health)
-        })
-        .unwrap_or_else(|| panic!("{env} never became {health}; last {:?}", self.health(env)));
+        wait_until(Duration::from_secs(15), || self.health(env).as_deref() == Some(health))
+            .unwrap_or_else(|| panic!("{env} never became {health}; last {:?}", self.health(env)));
     }
 }
 
@@ -110,9 +91,5 @@ pub fn stderr(o: &Output) -> String {
 
 /// Timings for a bad release shipped at once and fully bad within 100 ms.
 pub fn bad_at_once() -> Timings {
-    Timings {
-        deploy_after: Some(Duration::ZERO),
-        ramp: Duration::from_millis(100),
-        ..Timings::default()
-    }
+    Timings { deploy_after: Some(Duration::ZERO), ramp: Duration::from_millis(100), ..Timings::default() }
 }

@@ -1,0 +1,63 @@
+//! `backout check` on every fixture: the working ones pass, each malformed one
+//! fails with exit 2 at the `file:line:column` its `# expect:` line names.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn check(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_backout"))
+        .args(["check", "--config"])
+        .arg(path)
+        .env_remove("BACKOUT_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn tomls(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn working_fixtures_pass() {
+    let files = tomls("fixtures");
+    assert!(files.len() >= 4, "{files:?}");
+    for f in files {
+        let out = check(&f);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn malformed_fixtures_are_located_and_exit_2() {
+    let files = tomls("tests/fixtures/bad");
+    assert!(files.len() >= 10, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let expect = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} has no `# expect: LINE:COLUMN` line", f.display()))
+            .trim();
+        let out = check(&f);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", f.display());
+        let prefix = format!("{}:{expect}: ", f.display());
+        assert!(stderr.starts_with(&prefix), "{} expected {prefix:?}, got {stderr}", f.display());
+        assert!(stderr.trim_end().ends_with(')'), "every error carries a hint in parentheses: {stderr}");
+    }
+}
+
+#[test]
+fn missing_config_is_a_usage_error_that_says_what_to_do() {
+    let out = check(Path::new("/nonexistent/backout.toml"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}
