@@ -3,6 +3,8 @@
 pub mod cli;
 pub mod config;
 pub mod drivers;
+pub mod engine;
+pub mod notify;
 pub mod playbook;
 pub mod rollback;
 pub mod sim;

@@ -185,17 +185,18 @@ fn two_concurrent_rollbacks_give_one_rollback_and_one_refusal() {
 }
 
 #[test]
-fn driver_that_cannot_run_is_refused_even_without_validation() {
+fn command_driver_whose_program_is_missing_is_refused_by_validation() {
     let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
     let text = std::fs::read_to_string(&d.config).unwrap().replace(
         "type = \"http\"",
-        "type = \"command\"\nargv = [\"kubectl\", \"rollout\", \"undo\", \"deployment/{env}\"]",
+        "type = \"command\"\nargv = [\"/nonexistent/kubectl\", \"rollout\", \"undo\", \"deployment/{env}\"]",
     );
     std::fs::write(&d.config, text).unwrap();
     d.wait_health("checkout", "unhealthy");
-    let out = d.run(&["rollback", "--env", "checkout", "--skip-validation", "--yes", "--reason", "x"]);
+    let out = d.run(&["rollback", "--env", "checkout", "--yes", "--reason", "x"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the command driver cannot carry out rollbacks"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the command driver cannot run"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent/kubectl"), "{}", stderr(&out));
     let rows: i64 = d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0);
 }

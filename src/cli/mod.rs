@@ -7,6 +7,7 @@ pub mod output;
 mod rollback;
 mod simulate;
 mod status;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,8 @@ pub enum Command {
     },
     /// Validate the config without touching anything.
     Check,
+    /// Watch every environment and act on the trigger rules, without the console.
+    Watch(watch::WatchArgs),
     /// Serve the playbook API for simulated services.
     Simulate(simulate::SimulateArgs),
     /// Run the console against a built-in simulated fleet.
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Incidents { limit } => notes::incidents(&ctx, limit),
         Command::Incident { action: IncidentAction::Close { id } } => notes::close_incident(&ctx, id),
         Command::Check => check(&ctx),
+        Command::Watch(args) => watch::run(&ctx, &args),
         Command::Simulate(args) => simulate::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
     }

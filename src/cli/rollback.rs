@@ -97,6 +97,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         reason,
         operator: config.operator(),
         trigger: RollbackTrigger::Manual,
+        evidence: None,
     };
     let mut store = try_exit!(ctx.store());
     let handle = ctx.rt.handle();

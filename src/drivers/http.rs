@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{DriverFailure, DriverReport, DriverRequest, Phase};
-use crate::playbook::{CallError, Endpoints, Health, PlaybookClient, RollbackRequestBody};
+use crate::playbook::{CallError, Endpoints, PlaybookClient, RollbackRequestBody};
 
 /// Rolls back through a service's playbook API.
 #[derive(Debug, Clone)]
@@ -59,30 +59,9 @@ impl HttpDriver {
         on_phase(Phase::Switching);
         on_phase(Phase::VerifyingHealth);
         let target = req.target_version.clone().unwrap_or_else(|| answer.version.clone());
-        let verified = self.verify(&target).await.map_err(|message| DriverFailure { message, ambiguous: false })?;
+        let verified = super::verify(&self.client, Some(&target), self.verify_timeout)
+            .await
+            .map_err(|message| DriverFailure { message, ambiguous: false })?;
         Ok(DriverReport { answer: answer_text, verified })
-    }
-
-    /// Polls until status shows `target` current and health is healthy.
-    async fn verify(&self, target: &str) -> Result<String, String> {
-        let started = tokio::time::Instant::now();
-        let deadline = started + self.verify_timeout;
-        let interval = (self.verify_timeout / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
-        let mut last;
-        loop {
-            let (status, health) = tokio::join!(self.client.status(), self.client.health());
-            match (&status, &health) {
-                (Ok(s), Ok(h)) if s.version == target && h.health == Health::Healthy => {
-                    return Ok(format!("{target} current and healthy after {:.1}s", started.elapsed().as_secs_f64()));
-                }
-                (Ok(s), Ok(h)) => last = format!("status shows version {}, health {}", s.version, h.health),
-                (Err(e), _) => last = format!("status: {e}"),
-                (_, Err(e)) => last = format!("health: {e}"),
-            }
-            if tokio::time::Instant::now() + interval > deadline {
-                return Err(format!("not verified within {}: {last}", humantime::format_duration(self.verify_timeout)));
-            }
-            tokio::time::sleep(interval).await;
-        }
     }
 }

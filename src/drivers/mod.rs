@@ -1,13 +1,20 @@
 //! How a rollback is carried out. One interface; the environment's config picks
 //! the mechanism.
 
+mod argv;
+mod command;
+mod envfile;
+mod flag;
 mod http;
 
 use std::time::Duration;
 
+pub use command::CommandDriver;
+pub use flag::FlagDriver;
 pub use http::HttpDriver;
 
 use crate::config::{DriverKind, EnvironmentConfig};
+use crate::playbook::{Health, PlaybookClient};
 
 /// What a driver is asked to do.
 #[derive(Debug, Clone)]
@@ -77,7 +84,12 @@ impl Phase {
 pub enum Driver {
     /// The playbook API.
     Http(HttpDriver),
-    /// A driver type whose execution is not built yet.
+    /// An argv run without a shell.
+    Command(CommandDriver),
+    /// A feature flag turned off.
+    Flag(FlagDriver),
+    /// A driver type whose execution is not built. No config produces it any
+    /// more; it stays because `rollback::prepare` refuses it by name.
     Unsupported(DriverKind),
 }
 
@@ -88,7 +100,8 @@ impl Driver {
             DriverKind::Http => {
                 Driver::Http(HttpDriver::new(env.endpoints(), env.timeout.get(), env.driver.verify_timeout.get()))
             }
-            other => Driver::Unsupported(other),
+            DriverKind::Command => Driver::Command(CommandDriver::new(env)),
+            DriverKind::Flag => Driver::Flag(FlagDriver::new(env)),
         }
     }
 
@@ -96,6 +109,8 @@ impl Driver {
     pub fn name(&self) -> &'static str {
         match self {
             Driver::Http(_) => "http",
+            Driver::Command(_) => "command",
+            Driver::Flag(_) => "flag",
             Driver::Unsupported(DriverKind::Command) => "command",
             Driver::Unsupported(DriverKind::Flag) => "flag",
             Driver::Unsupported(DriverKind::Http) => "http",
@@ -106,6 +121,8 @@ impl Driver {
     pub async fn check_reachable(&self) -> Result<(), String> {
         match self {
             Driver::Http(d) => d.check_reachable().await,
+            Driver::Command(d) => d.check_reachable(),
+            Driver::Flag(d) => d.check_reachable().await,
             Driver::Unsupported(k) => Err(unsupported(*k)),
         }
     }
@@ -118,6 +135,8 @@ impl Driver {
     ) -> Result<DriverReport, DriverFailure> {
         match self {
             Driver::Http(d) => d.roll_back(req, on_phase).await,
+            Driver::Command(d) => d.roll_back(req, on_phase).await,
+            Driver::Flag(d) => d.roll_back(req, on_phase).await,
             Driver::Unsupported(k) => Err(DriverFailure { message: unsupported(*k), ambiguous: false }),
         }
     }
@@ -126,6 +145,8 @@ impl Driver {
     pub fn lease(&self) -> Duration {
         match self {
             Driver::Http(d) => d.lease(),
+            Driver::Command(d) => d.lease(),
+            Driver::Flag(d) => d.lease(),
             Driver::Unsupported(_) => Duration::from_secs(300),
         }
     }
@@ -141,4 +162,42 @@ fn unsupported(kind: DriverKind) -> String {
         "the {name} driver cannot carry out rollbacks in this build yet; only the http driver can \
          (roll back with your deployment tool by hand, and record it with `backout note`)"
     )
+}
+
+/// Polls the service until `target` (when given) is the current version and
+/// health is healthy, or `limit` passes. Without a target only health counts:
+/// a flag change, say, does not change the version a service reports.
+pub(crate) async fn verify(client: &PlaybookClient, target: Option<&str>, limit: Duration) -> Result<String, String> {
+    let started = tokio::time::Instant::now();
+    let deadline = started + limit;
+    let interval = (limit / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
+    let mut last;
+    loop {
+        let elapsed = || format!("{:.1}s", started.elapsed().as_secs_f64());
+        match target {
+            Some(target) => {
+                let (status, health) = tokio::join!(client.status(), client.health());
+                match (&status, &health) {
+                    (Ok(s), Ok(h)) if s.version == target && h.health == Health::Healthy => {
+                        return Ok(format!("{target} current and healthy after {}", elapsed()));
+                    }
+                    (Ok(s), Ok(h)) => last = format!("status shows version {}, health {}", s.version, h.health),
+                    (Err(e), _) => last = format!("status: {e}"),
+                    (_, Err(e)) => last = format!("health: {e}"),
+                }
+            }
+            None => match client.health().await {
+                Ok(h) if h.health == Health::Healthy => {
+                    let version = h.version.map(|v| format!(" (serving {v})")).unwrap_or_default();
+                    return Ok(format!("healthy{version} after {}", elapsed()));
+                }
+                Ok(h) => last = format!("health {}", h.health),
+                Err(e) => last = format!("health: {e}"),
+            },
+        }
+        if tokio::time::Instant::now() + interval > deadline {
+            return Err(format!("not verified within {}: {last}", humantime::format_duration(limit)));
+        }
+        tokio::time::sleep(interval).await;
+    }
 }

@@ -36,6 +36,8 @@ pub struct RollbackOptions {
     pub operator: String,
     /// What started it.
     pub trigger: RollbackTrigger,
+    /// For automatic rollbacks: the rule, window and samples that broke it.
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// Why a rollback was not started.
@@ -222,11 +224,18 @@ pub fn prepare(
             colour: None,
         }),
     };
-    // A driver that cannot run is refused even with --skip-validation: sending
-    // nothing and recording a failure would only add noise to the incident.
+    // A driver that cannot run at all is refused even with --skip-validation:
+    // sending nothing and recording a failure would only add noise.
     if let Driver::Unsupported(_) = driver {
         if let Err(e) = rt.block_on(driver.check_reachable()) {
             return Ok(Err(Refusal::DriverUnavailable(e)));
+        }
+    }
+    // The http driver was just reached through the status call; the others
+    // (a program, an env file, a flag service) are checked here.
+    if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {
+        if let Err(e) = rt.block_on(driver.check_reachable()) {
+            return Ok(Err(Refusal::Unreachable(format!("the {} driver cannot run: {e}", driver.name()))));
         }
     }
     let deployment_id = from_version
@@ -276,6 +285,18 @@ pub fn execute(
         Ok(row) => row,
         Err(holder) => return Ok(Err(Refusal::LockHeld(holder))),
     };
+    if let Some(evidence) = &opts.evidence {
+        store.append_event(&NewEvent {
+            at: Utc::now(),
+            incident_id: Some(incident_id),
+            environment_id: Some(env_id),
+            rollback_id: Some(row.id),
+            actor: opts.operator.clone(),
+            kind: "rollback_evidence".into(),
+            message: format!("rollback #{} decided by {}: {}", row.id, opts.operator, opts.reason),
+            data: Some(evidence.to_string()),
+        })?;
+    }
     store.mark_rollback_in_progress(
         row.id,
         &opts.operator,

@@ -357,6 +357,8 @@ pub struct RequestCounts {
     pub rollback_requests: usize,
     /// `POST /deployment/deploy` requests, whatever their answer.
     pub deploy_requests: usize,
+    /// When the latest rollback request arrived (for latency benchmarks).
+    pub last_rollback_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SimHandle {

@@ -99,7 +99,9 @@ impl Service {
 
     /// Counts a rollback request on arrival, before any delay or refusal.
     pub fn count_rollback(&self) {
-        self.lock().counts.rollback_requests += 1;
+        let mut state = self.lock();
+        state.counts.rollback_requests += 1;
+        state.counts.last_rollback_at = Some(chrono::Utc::now());
     }
 
     /// Counts a deploy request on arrival, before any delay or refusal.

@@ -330,3 +330,45 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+impl Store {
+    /// Stores samples of one signal in one transaction.
+    pub fn append_samples(&mut self, env_id: i64, signal: &str, samples: &[crate::engine::Sample]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO samples (environment_id, signal, at, value, text, ok, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in samples {
+                stmt.execute(params![env_id, signal, ts(s.at), s.value, s.text, s.ok, s.error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored samples of one signal between two times, oldest first.
+    pub fn samples_between(
+        &self,
+        env_id: i64,
+        signal: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::engine::Sample>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, value, text, ok, error FROM samples
+             WHERE environment_id = ?1 AND signal = ?2 AND at >= ?3 AND at <= ?4 ORDER BY at",
+        )?;
+        let rows = stmt.query_map(params![env_id, signal, ts(from), ts(to)], |r| {
+            let at: String = r.get(0)?;
+            Ok(crate::engine::Sample {
+                at: super::parse_ts(&at).unwrap_or_default(),
+                value: r.get(1)?,
+                text: r.get(2)?,
+                ok: r.get(3)?,
+                error: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,437 @@
+//! Running a configured argv without a shell: placeholder substitution, checks on
+//! values that came from a server, a time bound, and capped output.
+//!
+//! Shared by the command driver (its `argv`) and the flag driver (its `restart`).
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{DriverFailure, DriverRequest};
+
+/// Most bytes of stdout or stderr kept; the rest is cut and the cut is said.
+pub(crate) const OUTPUT_CAP: usize = 8 * 1024;
+
+/// Longest version string accepted into an argv.
+const MAX_VERSION_LEN: usize = 128;
+
+/// The values an argv template's placeholders stand for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Placeholders {
+    /// `{env}`: the environment's name (from the config, so trusted).
+    pub env: String,
+    /// `{version}`: the version the rollback goes to, when known.
+    pub version: Option<String>,
+    /// `{previous_version}`: the version serving before, when known.
+    pub previous_version: Option<String>,
+    /// `{reason}`: the operator's reason, control characters removed.
+    pub reason: String,
+}
+
+impl Placeholders {
+    /// The values for a rollback request. Versions come from a service's answers
+    /// (or the operator), so they are checked before they can reach a program's
+    /// argv, where a value like `--kubeconfig=/tmp/x` would be read as an option.
+    pub fn for_request(req: &DriverRequest) -> Result<Placeholders, DriverFailure> {
+        let checked = |what: &str, v: &Option<String>| match v {
+            Some(v) => check_version(what, v).map(|()| Some(v.clone())).map_err(refused),
+            None => Ok(None),
+        };
+        // The target is what must be current afterwards; a blue/green switch has
+        // no request version but still has a target.
+        let version = req.target_version.clone().or_else(|| req.request_version.clone());
+        Ok(Placeholders {
+            env: req.environment.clone(),
+            version: checked("target version", &version)?,
+            previous_version: checked("previous version", &req.previous_version)?,
+            reason: clean_reason(&req.reason),
+        })
+    }
+}
+
+fn refused(message: String) -> DriverFailure {
+    DriverFailure { message, ambiguous: false }
+}
+
+/// Accepts a version only if it is 1..=128 of `[A-Za-z0-9._+-]` and does not
+/// start with `-`.
+pub(crate) fn check_version(what: &str, v: &str) -> Result<(), String> {
+    let bad_char = v.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')));
+    let problem = if v.is_empty() {
+        Some("it is empty".to_string())
+    } else if v.len() > MAX_VERSION_LEN {
+        Some(format!("it is longer than {MAX_VERSION_LEN} characters"))
+    } else if v.starts_with('-') {
+        Some("it starts with '-' and would be read as an option".to_string())
+    } else {
+        bad_char.map(|c| format!("it contains {c:?}; only letters, digits, '.', '_', '+' and '-' are allowed"))
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(format!("refusing to put the {what} {v:?} into the command's argv: {p}; nothing was run")),
+    }
+}
+
+/// The reason without control characters: line breaks and tabs become spaces so
+/// words stay apart, anything else (escape sequences, NULs) is dropped.
+pub(crate) fn clean_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// Fills in the placeholders of every argv element. One pass from left to right,
+/// so text a value brings in (a reason mentioning `{version}`) is never expanded.
+/// Unknown `{...}` stays as written: config validation reports those.
+pub(crate) fn substitute(template: &[String], values: &Placeholders) -> Result<Vec<String>, DriverFailure> {
+    template.iter().map(|arg| substitute_one(arg, values)).collect()
+}
+
+fn substitute_one(arg: &str, values: &Placeholders) -> Result<String, DriverFailure> {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let Some(close) = after.find('}') else {
+            out.push_str(after);
+            return Ok(out);
+        };
+        let name = &after[..=close];
+        let value = match name {
+            "{env}" => Some(values.env.as_str()),
+            "{reason}" => Some(values.reason.as_str()),
+            "{version}" => Some(values.version.as_deref().ok_or_else(|| missing(name, arg))?),
+            "{previous_version}" => Some(values.previous_version.as_deref().ok_or_else(|| missing(name, arg))?),
+            _ => None,
+        };
+        match value {
+            Some(v) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn missing(placeholder: &str, arg: &str) -> DriverFailure {
+    refused(format!(
+        "the argv element {arg:?} uses {placeholder}, but that version is not known for this rollback \
+         (pass --version, or drop the placeholder); nothing was run"
+    ))
+}
+
+/// What a finished program left behind.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunOutput {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Its stdout, capped.
+    pub stdout: Captured,
+    /// Its stderr, capped.
+    pub stderr: Captured,
+}
+
+impl RunOutput {
+    /// `exit 0; stdout: ...; stderr: ...`, the form stored as the driver's answer.
+    pub fn summary(&self) -> String {
+        format!("{}; stdout: {}; stderr: {}", describe_status(&self.status), self.stdout, self.stderr)
+    }
+}
+
+/// The last `OUTPUT_CAP` bytes of a stream: the end is where programs put their
+/// result or their error.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Captured {
+    /// The kept bytes, lossily decoded.
+    pub text: String,
+    /// Bytes dropped from the start.
+    pub cut: usize,
+}
+
+impl std::fmt::Display for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text.trim();
+        if self.cut > 0 {
+            write!(f, "[first {} bytes cut, last {OUTPUT_CAP} kept] ", self.cut)?;
+        }
+        if text.is_empty() { f.write_str("(empty)") } else { f.write_str(text) }
+    }
+}
+
+/// Reads a stream to its end, keeping only its last `OUTPUT_CAP` bytes. It must
+/// keep reading: a child blocked on a full pipe would never exit.
+async fn capture(mut stream: impl AsyncRead + Unpin) -> std::io::Result<Captured> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut cut = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > OUTPUT_CAP {
+            let excess = kept.len() - OUTPUT_CAP;
+            kept.drain(..excess);
+            cut += excess;
+        }
+    }
+    Ok(Captured { text: String::from_utf8_lossy(&kept).into_owned(), cut })
+}
+
+/// `exit 3`, or `killed by signal 9`.
+pub(crate) fn describe_status(status: &ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    status.to_string()
+}
+
+/// Runs `argv` with no shell, stdin closed, and the whole run bounded by `limit`.
+/// A non-zero exit is an `Ok` here; the caller decides what it means.
+pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, DriverFailure> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(refused("the argv is empty; nothing to run".to_string()));
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A timeout drops the future mid-way; the child must not outlive it.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| refused(format!("cannot start {program:?}: {e}; nothing was run")))?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let finished = async {
+        let out = async {
+            match stdout {
+                Some(s) => capture(s).await,
+                None => Ok(Captured::default()),
+            }
+        };
+        let err = async {
+            match stderr {
+                Some(s) => capture(s).await,
+                None => Ok(Captured::default()),
+            }
+        };
+        let (status, out, err) = tokio::join!(child.wait(), out, err);
+        Ok::<_, std::io::Error>(RunOutput { status: status?, stdout: out?, stderr: err? })
+    };
+    match tokio::time::timeout(limit, finished).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(e)) => Err(DriverFailure {
+            message: format!("lost track of {program:?} while it ran: {e}; check whether it took effect"),
+            ambiguous: true,
+        }),
+        Err(_) => {
+            // Only the direct child is killed; anything it started in the
+            // background is its own business, as with a terminal's Ctrl-C.
+            let killed = match child.kill().await {
+                Ok(()) => "killed it".to_string(),
+                Err(e) => format!("could not kill it: {e}"),
+            };
+            Err(DriverFailure {
+                message: format!(
+                    "{program:?} did not finish within {} and backout {killed}; it may or may not have \
+                     taken effect, check the service by hand",
+                    humantime::format_duration(limit)
+                ),
+                ambiguous: true,
+            })
+        }
+    }
+}
+
+/// Runs `argv` and turns a non-zero exit into a failure naming the exit status
+/// and the end of stderr (or of stdout, when stderr is empty).
+pub(crate) async fn run_to_success(argv: &[String], limit: Duration) -> Result<RunOutput, DriverFailure> {
+    let output = run(argv, limit).await?;
+    if output.status.success() {
+        return Ok(output);
+    }
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    let (which, tail) =
+        if output.stderr.text.trim().is_empty() { ("stdout", &output.stdout) } else { ("stderr", &output.stderr) };
+    Err(refused(format!("{program:?} failed ({}); {which}: {tail}", describe_status(&output.status))))
+}
+
+/// Whether a program can be started: a path containing `/` must be an executable
+/// file; a bare name must be one in some `$PATH` directory.
+pub(crate) fn find_program(program: &str) -> Result<(), String> {
+    if program.is_empty() {
+        return Err("the argv's program is empty".to_string());
+    }
+    if program.contains('/') {
+        return if is_executable(Path::new(program)) {
+            Ok(())
+        } else {
+            Err(format!("{program} is not an executable file"))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))) {
+        Ok(())
+    } else {
+        Err(format!("{program} is not on PATH ({})", path.to_string_lossy()))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Placeholders {
+        Placeholders {
+            env: "checkout".into(),
+            version: Some("1.4.2".into()),
+            previous_version: Some("2.0.0-bad".into()),
+            reason: "errors {version} $(rm -rf /)".into(),
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn placeholders_are_filled_inside_elements_and_values_are_not_reexpanded() {
+        let argv =
+            strings(&["kubectl", "deployment/{env}", "--to={version}", "{previous_version}->{version}", "{reason}"]);
+        let got = substitute(&argv, &values()).unwrap();
+        assert_eq!(
+            got,
+            ["kubectl", "deployment/checkout", "--to=1.4.2", "2.0.0-bad->1.4.2", "errors {version} $(rm -rf /)"]
+        );
+    }
+
+    #[test]
+    fn unknown_and_unclosed_braces_stay_literal() {
+        let argv = strings(&["{nope}", "a{b", "{{env}}", "}{env}"]);
+        assert_eq!(substitute(&argv, &values()).unwrap(), ["{nope}", "a{b", "{checkout}", "}checkout"]);
+    }
+
+    #[test]
+    fn an_unknown_version_placeholder_is_refused() {
+        let v = Placeholders { version: None, ..values() };
+        let e = substitute(&strings(&["x", "--to={version}"]), &v).unwrap_err();
+        assert!(!e.ambiguous);
+        assert!(e.message.contains("{version}") && e.message.contains("--version"), "{}", e.message);
+        assert_eq!(substitute(&strings(&["{env}"]), &v).unwrap(), ["checkout"], "not needed, not refused");
+    }
+
+    #[test]
+    fn versions_are_checked_strictly() {
+        for ok in ["1.4.2", "2.0.0-bad", "v1_2+build.7", "a"] {
+            assert!(check_version("target version", ok).is_ok(), "{ok}");
+        }
+        let long = "1".repeat(129);
+        for bad in ["", "-rf", "1.0 2", "1;rm", "a/b", "a:b", "$(x)", "1.0\n", "ünï", long.as_str()] {
+            let e = check_version("target version", bad).unwrap_err();
+            assert!(e.contains("target version") && e.contains("nothing was run"), "{e}");
+        }
+        assert!(check_version("v", &"1".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn request_values_are_checked_and_the_reason_cleaned() {
+        let req = DriverRequest {
+            environment: "checkout".into(),
+            target_version: None,
+            request_version: Some("1.4.2".into()),
+            previous_version: Some("--evil".into()),
+            reason: "line one\nline two\u{1b}[31m\u{0}".into(),
+        };
+        let e = Placeholders::for_request(&req).unwrap_err();
+        assert!(e.message.contains("\"--evil\"") && e.message.contains("previous version"), "{}", e.message);
+        let req = DriverRequest { previous_version: Some("2.0.0".into()), ..req };
+        let p = Placeholders::for_request(&req).unwrap();
+        assert_eq!(p.version.as_deref(), Some("1.4.2"), "the request version stands in for a missing target");
+        assert_eq!(p.reason, "line one line two[31m");
+    }
+
+    #[tokio::test]
+    async fn output_exit_status_and_cuts_are_reported() {
+        let out = run(&strings(&["sh", "-c", "echo hello; echo oops >&2"]), Duration::from_secs(10)).await.unwrap();
+        assert_eq!(out.summary(), "exit 0; stdout: hello; stderr: oops");
+
+        let script = format!("head -c {} /dev/zero | tr '\\0' x; echo END", OUTPUT_CAP + 100);
+        let out = run(&strings(&["sh", "-c", &script]), Duration::from_secs(10)).await.unwrap();
+        assert_eq!(out.stdout.cut, 104, "8 KiB + 100 x's + \"END\\n\" minus the cap");
+        assert!(out.stdout.text.ends_with("END\n"));
+        assert!(out.stdout.to_string().starts_with("[first 104 bytes cut"), "{}", out.stdout);
+
+        let e = run_to_success(
+            &strings(&["sh", "-c", "echo to-stdout; echo 'no such deployment' >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+        assert!(!e.ambiguous);
+        assert!(e.message.contains("exit 3") && e.message.contains("stderr: no such deployment"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_time_is_killed_and_ambiguous() {
+        let started = std::time::Instant::now();
+        let e = run(&strings(&["sleep", "5"]), Duration::from_millis(200)).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(e.ambiguous);
+        assert!(e.message.contains("did not finish within 200ms") && e.message.contains("killed"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_not_ambiguous() {
+        let e = run(&strings(&["/nonexistent/backout-test-program"]), Duration::from_secs(1)).await.unwrap_err();
+        assert!(!e.ambiguous);
+        assert!(e.message.contains("cannot start"), "{}", e.message);
+    }
+
+    #[test]
+    fn programs_are_found_on_path_or_by_path() {
+        assert!(find_program("sh").is_ok());
+        assert!(find_program("/bin/sh").is_ok());
+        assert!(find_program("backout-no-such-program").unwrap_err().contains("not on PATH"));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(find_program(dir.path().to_str().unwrap()).unwrap_err().contains("not an executable file"));
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        assert!(find_program(plain.to_str().unwrap()).unwrap_err().contains("not an executable file"));
+    }
+}

@@ -1,0 +1,290 @@
+//! The flag driver: seed 002's flag-first rollback. The flag is turned off in an
+//! env file or at a flag service, an optional restart argv runs, and then health
+//! must come back healthy.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::argv::{self, Placeholders};
+use super::{DriverFailure, DriverReport, DriverRequest, Phase, envfile};
+use crate::config::EnvironmentConfig;
+use crate::playbook::PlaybookClient;
+
+/// Longest body excerpt of a flag service's refusal kept in the message.
+const BODY_EXCERPT: usize = 300;
+
+/// Where the flag lives.
+#[derive(Debug, Clone)]
+enum FlagStore {
+    /// A dotenv-style file, rewritten in place.
+    EnvFile(PathBuf),
+    /// A flag service, sent `PUT {"key", "enabled": false, "reason"}`.
+    Url(String),
+    /// Neither was configured (config validation refuses this).
+    Missing,
+}
+
+/// Rolls back by turning a feature flag off.
+#[derive(Debug, Clone)]
+pub struct FlagDriver {
+    key: Option<String>,
+    store: FlagStore,
+    restart: Option<Vec<String>>,
+    http: reqwest::Client,
+    client: PlaybookClient,
+    request_timeout: Duration,
+    verify_timeout: Duration,
+}
+
+impl FlagDriver {
+    /// The flag driver of an environment. A relative `env_file` is relative to
+    /// the working directory, as `backout` was started.
+    pub fn new(env: &EnvironmentConfig) -> Self {
+        let d = &env.driver;
+        let store = match (&d.env_file, &d.flag_url) {
+            (Some(file), _) => FlagStore::EnvFile(PathBuf::from(file)),
+            (None, Some(url)) => FlagStore::Url(url.get_ref().clone()),
+            (None, None) => FlagStore::Missing,
+        };
+        let timeout = env.timeout.get();
+        let http =
+            reqwest::Client::builder().connect_timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new());
+        FlagDriver {
+            key: d.flag.clone(),
+            store,
+            restart: d.restart.clone(),
+            http,
+            client: PlaybookClient::new(env.endpoints(), timeout),
+            request_timeout: timeout,
+            verify_timeout: d.verify_timeout.get(),
+        }
+    }
+
+    /// The env file can be rewritten, or the flag service answers at all.
+    pub async fn check_reachable(&self) -> Result<(), String> {
+        self.key()?;
+        match &self.store {
+            FlagStore::EnvFile(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || envfile::check_writable(&path))
+                    .await
+                    .map_err(|e| format!("checking the env file: {e}"))?
+            }
+            // Any status counts: the question is only whether something is there.
+            FlagStore::Url(url) => match tokio::time::timeout(self.request_timeout, self.http.head(url).send()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("flag service {url}: {e}")),
+                Err(_) => Err(format!(
+                    "flag service {url}: no answer within {}",
+                    humantime::format_duration(self.request_timeout)
+                )),
+            },
+            FlagStore::Missing => Err(missing_store()),
+        }
+    }
+
+    /// Longest a rollback through this driver can take: the flag change, the
+    /// restart and the verification.
+    pub fn lease(&self) -> Duration {
+        self.request_timeout + self.verify_timeout * 2 + Duration::from_secs(30)
+    }
+
+    /// Turns the flag off, runs the restart, and waits for health to be healthy.
+    /// The version is not checked: turning a flag off leaves the deployed
+    /// version as it was, so the planned target would never become current.
+    pub async fn roll_back(
+        &self,
+        req: &DriverRequest,
+        on_phase: &mut dyn FnMut(Phase),
+    ) -> Result<DriverReport, DriverFailure> {
+        let key = self.key().map_err(refused)?;
+        // The restart argv is substituted first so a refused value changes nothing.
+        let restart = match &self.restart {
+            Some(template) if !template.is_empty() => {
+                Some(argv::substitute(template, &Placeholders::for_request(req)?)?)
+            }
+            _ => None,
+        };
+        on_phase(Phase::Requested);
+        let mut answer = match &self.store {
+            FlagStore::EnvFile(path) => self.write_env_file(path, key).await?,
+            FlagStore::Url(url) => self.put_flag(url, key, &req.reason).await?,
+            FlagStore::Missing => return Err(refused(missing_store())),
+        };
+        if let Some(restart) = restart {
+            let output = argv::run_to_success(&restart, self.verify_timeout).await.map_err(|f| DriverFailure {
+                message: format!("{answer}, but the restart failed: {}", f.message),
+                ambiguous: f.ambiguous,
+            })?;
+            answer = format!("{answer}; restart {}", output.summary());
+        }
+        on_phase(Phase::Switching);
+        on_phase(Phase::VerifyingHealth);
+        let verified = super::verify(&self.client, None, self.verify_timeout)
+            .await
+            .map_err(|message| DriverFailure { message: format!("{answer}, but {message}"), ambiguous: false })?;
+        Ok(DriverReport { answer, verified })
+    }
+
+    fn key(&self) -> Result<&str, String> {
+        self.key.as_deref().ok_or_else(|| "driver type \"flag\" has no `flag` key configured".to_string())
+    }
+
+    async fn write_env_file(&self, path: &std::path::Path, key: &str) -> Result<String, DriverFailure> {
+        let (path, key_owned) = (path.to_path_buf(), key.to_string());
+        let shown = path.display().to_string();
+        let result = tokio::task::spawn_blocking(move || {
+            let text = std::fs::read_to_string(&path)?;
+            let new_text = envfile::set_false(&text, &key_owned);
+            if new_text != text {
+                envfile::replace_atomically(&path, &new_text)?;
+            }
+            Ok::<bool, std::io::Error>(new_text != text)
+        })
+        .await;
+        match result {
+            Ok(Ok(true)) => Ok(format!("set {key}=false in {shown}")),
+            Ok(Ok(false)) => Ok(format!("{key} was already false in {shown}")),
+            Ok(Err(e)) => Err(refused(format!("cannot set {key}=false in {shown}: {e}"))),
+            Err(e) => Err(DriverFailure {
+                message: format!("rewriting {shown} stopped unexpectedly ({e}); check whether {key} is false"),
+                ambiguous: true,
+            }),
+        }
+    }
+
+    /// `PUT`, not `POST`: the body states the flag's whole desired state, so
+    /// sending it twice is harmless, which is what PUT means.
+    async fn put_flag(&self, url: &str, key: &str, reason: &str) -> Result<String, DriverFailure> {
+        let body = serde_json::json!({ "key": key, "enabled": false, "reason": reason });
+        let call = async {
+            let resp = self.http.put(url).json(&body).send().await?;
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            Ok::<_, reqwest::Error>((status, text))
+        };
+        match tokio::time::timeout(self.request_timeout, call).await {
+            Ok(Ok((status, _))) if status.is_success() => Ok(format!("flag service set {key} off (HTTP {status})")),
+            Ok(Ok((status, text))) => {
+                Err(refused(format!("flag service refused to turn {key} off: HTTP {status}: {}", excerpt(&text))))
+            }
+            Ok(Err(e)) if e.is_connect() => Err(refused(format!("flag service {url} unreachable: {e}"))),
+            Ok(Err(e)) => Err(DriverFailure {
+                message: format!("flag service {url}: {e}; {key} may or may not be off, check it"),
+                ambiguous: true,
+            }),
+            Err(_) => Err(DriverFailure {
+                message: format!(
+                    "flag service {url}: no answer within {}; {key} may or may not be off, check it",
+                    humantime::format_duration(self.request_timeout)
+                ),
+                ambiguous: true,
+            }),
+        }
+    }
+}
+
+fn refused(message: String) -> DriverFailure {
+    DriverFailure { message, ambiguous: false }
+}
+
+fn missing_store() -> String {
+    "driver type \"flag\" needs `env_file` or `flag_url`".to_string()
+}
+
+fn excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(BODY_EXCERPT) {
+        Some((i, _)) => format!("{}…", &trimmed[..i]),
+        None if trimmed.is_empty() => "(empty body)".to_string(),
+        None => trimmed.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::{get, put};
+
+    use super::*;
+    use crate::config::Config;
+
+    /// A real HTTP server standing in for a flag service and the playbook's
+    /// `/health`: it records every PUT body and refuses the key `LOCKED`.
+    async fn flag_service() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&seen);
+        let app = axum::Router::new()
+            .route("/health", get(|| async { Json(serde_json::json!({"health": "healthy", "version": "1.4.3"})) }))
+            .route(
+                "/flags",
+                put(move |Json(body): Json<serde_json::Value>| async move {
+                    let locked = body["key"] == "LOCKED";
+                    recorded.lock().unwrap().push(body);
+                    if locked { (StatusCode::FORBIDDEN, "flag is locked by policy") } else { (StatusCode::OK, "ok") }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn driver(base: &str, key: &str) -> FlagDriver {
+        let text = format!(
+            "[[environment]]\nname = \"checkout\"\nkind = \"feature-flag\"\nbase_url = \"{base}\"\n\
+             [environment.driver]\ntype = \"flag\"\nflag = \"{key}\"\nflag_url = \"{base}/flags\"\n\
+             verify_timeout = \"2s\"\n"
+        );
+        let config = Config::from_toml(&text, std::path::Path::new("t.toml")).unwrap();
+        FlagDriver::new(&config.environments[0])
+    }
+
+    fn request() -> DriverRequest {
+        DriverRequest {
+            environment: "checkout".into(),
+            target_version: Some("1.4.2".into()),
+            request_version: Some("1.4.2".into()),
+            previous_version: Some("1.4.3".into()),
+            reason: "checkout errors".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_flag_service_is_sent_a_put_and_health_is_verified_without_the_version() {
+        let (base, seen) = flag_service().await;
+        let d = driver(&base, "NEW_CHECKOUT_ENABLED");
+        assert_eq!(d.check_reachable().await, Ok(()));
+        let mut phases = Vec::new();
+        let report = d.roll_back(&request(), &mut |p| phases.push(p)).await.unwrap();
+        assert_eq!(phases, [Phase::Requested, Phase::Switching, Phase::VerifyingHealth]);
+        assert!(report.answer.contains("set NEW_CHECKOUT_ENABLED off"), "{}", report.answer);
+        assert!(report.verified.starts_with("healthy (serving 1.4.3)"), "{}", report.verified);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [serde_json::json!({"key": "NEW_CHECKOUT_ENABLED", "enabled": false, "reason": "checkout errors"})]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusing_flag_service_fails_with_its_status_and_words() {
+        let (base, _) = flag_service().await;
+        let e = driver(&base, "LOCKED").roll_back(&request(), &mut |_| {}).await.unwrap_err();
+        assert!(!e.ambiguous);
+        assert!(e.message.contains("403") && e.message.contains("flag is locked by policy"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_flag_service_is_reported() {
+        // Bound and dropped at once: nothing listens on the port afterwards.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = driver(&format!("http://127.0.0.1:{port}"), "F");
+        assert!(d.check_reachable().await.unwrap_err().contains("flag service"));
+        let e = d.roll_back(&request(), &mut |_| {}).await.unwrap_err();
+        assert!(!e.ambiguous, "a refused connection changed nothing");
+        assert!(e.message.contains("unreachable"), "{}", e.message);
+    }
+}

@@ -1,0 +1,289 @@
+//! The watch engine: polls every signal of every environment, applies the trigger
+//! rules, and rolls back, proposes or alerts, with every decision recorded with
+//! its evidence. It knows nothing of the terminal: it sends [`EngineEvent`]s.
+
+mod persist;
+mod rules;
+mod sample;
+mod sources;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::Result;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use persist::{StoreCmd, StoreWriter};
+pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
+pub use sample::{Sample, SampleRing};
+pub use sources::{Poll, SignalPoller, default_metric, parse_exposition, prometheus_value};
+
+use crate::config::Config;
+use crate::notify::Notifier;
+use crate::store::Store;
+use state::EnvState;
+
+/// Knobs of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Record what would be done instead of doing it.
+    pub dry_run: bool,
+    /// Most HTTP requests in flight at once, across all signals.
+    pub max_concurrent_requests: usize,
+    /// Samples kept in memory per signal.
+    pub ring_capacity: usize,
+    /// One sample per signal per this period is written to the database.
+    pub persist_every: Duration,
+    /// Fraction of the interval by which each poll is randomly moved (0.1 = ±10%).
+    pub jitter: f64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            dry_run: false,
+            max_concurrent_requests: 64,
+            ring_capacity: 3600,
+            persist_every: Duration::from_secs(5),
+            jitter: 0.1,
+        }
+    }
+}
+
+/// Something the engine saw or did, for the console, `watch` and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Environment name.
+    pub environment: String,
+    /// What kind of thing (`rule_fired`, `rollback_completed`, `alert`, ...).
+    pub kind: &'static str,
+    /// What a person reads.
+    pub message: String,
+    /// Details (evidence, rollback record, delivery), as JSON.
+    pub data: serde_json::Value,
+}
+
+/// What an operator can ask of a running engine.
+#[derive(Debug, Clone)]
+pub enum EngineCommand {
+    /// Cancel a proposed rollback.
+    Cancel {
+        /// Environment name.
+        environment: String,
+    },
+    /// Run a proposed rollback now.
+    Confirm {
+        /// Environment name.
+        environment: String,
+    },
+    /// Pause (`false`) or resume (`true`) automatic rollback.
+    SetAutomatic {
+        /// Environment name.
+        environment: String,
+        /// On or off.
+        on: bool,
+    },
+}
+
+/// Messages into the engine loop.
+#[derive(Debug)]
+enum Msg {
+    Polled { env: usize, signal: Option<usize>, poll: Poll },
+    Event(EngineEvent),
+}
+
+/// Everything the engine loop shares with its helpers.
+struct Shared {
+    config: Arc<Config>,
+    db_path: PathBuf,
+    notifier: Notifier,
+    opts: EngineOptions,
+    writer: StoreWriter,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    inbox: mpsc::UnboundedSender<Msg>,
+    rt: tokio::runtime::Handle,
+}
+
+/// Runs the engine until `shutdown` completes, then stops polling, waits for any
+/// rollback in flight to be fully recorded, and flushes the database.
+pub async fn run(
+    config: Arc<Config>,
+    db_path: PathBuf,
+    notifier: Notifier,
+    opts: EngineOptions,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    mut commands: mpsc::UnboundedReceiver<EngineCommand>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let store = Store::open(&db_path)?;
+    let mut envs = Vec::new();
+    for env in &config.environments {
+        let id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+        envs.push(EnvState::new(id, env.clone(), &opts));
+    }
+    let (err_tx, mut err_rx) = mpsc::unbounded_channel::<String>();
+    let (writer, writer_thread) = StoreWriter::start(store, err_tx);
+    let (inbox, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let shared = Shared {
+        config: Arc::clone(&config),
+        db_path,
+        notifier,
+        opts: opts.clone(),
+        writer: writer.clone(),
+        events,
+        inbox: inbox.clone(),
+        rt: tokio::runtime::Handle::current(),
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut pollers = JoinSet::new();
+    spawn_pollers(&config, &opts, &inbox, &stop_rx, &mut pollers);
+    for (i, env) in envs.iter().enumerate() {
+        shared.emit(i, &env.name, "watching", env.describe(), serde_json::Value::Null);
+    }
+
+    let mut rollbacks = JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(msg) = rx.recv() => match msg {
+                Msg::Polled { env, signal, poll } => {
+                    envs[env].on_poll(env, signal, poll, &shared, &mut rollbacks);
+                }
+                Msg::Event(e) => shared.publish(e),
+            },
+            Some(joined) = rollbacks.join_next(), if !rollbacks.is_empty() => match joined {
+                Ok((env, outcome)) => envs[env].on_rollback_done(env, outcome, &shared),
+                Err(e) => shared.emit_global("rollback_task_failed", format!("a rollback task ended abnormally: {e}")),
+            },
+            Some(cmd) = commands.recv() => {
+                if let Some(i) = envs.iter().position(|e| e.name == command_env(&cmd)) {
+                    envs[i].on_command(i, cmd, &shared, &mut rollbacks);
+                }
+            }
+            Some(e) = err_rx.recv() => shared.emit_global("store_error", e),
+            _ = tick.tick() => {
+                let now = Utc::now();
+                for (i, env) in envs.iter_mut().enumerate() {
+                    env.on_tick(i, now, &shared, &mut rollbacks);
+                }
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    pollers.shutdown().await;
+    // A rollback in flight is seen through to its recorded end: stopping the
+    // console must never leave one half-recorded.
+    while let Some(joined) = rollbacks.join_next().await {
+        if let Ok((env, outcome)) = joined {
+            envs[env].on_rollback_done(env, outcome, &shared);
+        }
+    }
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Event(e) = msg {
+            shared.publish(e);
+        }
+    }
+    drop(shared);
+    writer.flush();
+    drop(writer);
+    drop(inbox);
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    Ok(())
+}
+
+fn command_env(cmd: &EngineCommand) -> &str {
+    match cmd {
+        EngineCommand::Cancel { environment }
+        | EngineCommand::Confirm { environment }
+        | EngineCommand::SetAutomatic { environment, .. } => environment,
+    }
+}
+
+fn spawn_pollers(
+    config: &Config,
+    opts: &EngineOptions,
+    inbox: &mpsc::UnboundedSender<Msg>,
+    stop: &watch::Receiver<bool>,
+    set: &mut JoinSet<()>,
+) {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap_or_else(|_| reqwest::Client::new());
+    let permits = Arc::new(Semaphore::new(opts.max_concurrent_requests.max(1)));
+    for (e, env) in config.environments.iter().enumerate() {
+        let mut pollers: Vec<(Option<usize>, SignalPoller, Duration)> = env
+            .effective_signals()
+            .iter()
+            .enumerate()
+            .map(|(s, sig)| {
+                let every = sig.interval.unwrap_or(config.poll_interval).get();
+                (Some(s), SignalPoller::new(env, sig, http.clone()), every)
+            })
+            .collect();
+        // Every environment's deployment status is followed, rules or not: it
+        // tells the engine which version is serving and feeds the history.
+        pollers.push((None, SignalPoller::status(env, http.clone()), config.poll_interval.get()));
+        for (signal, mut poller, every) in pollers {
+            let inbox = inbox.clone();
+            let mut stop = stop.clone();
+            let permits = Arc::clone(&permits);
+            let jitter = opts.jitter.clamp(0.0, 0.5);
+            set.spawn(async move {
+                // Spread the first polls so a thousand signals do not fire at once.
+                let mut delay = every.mul_f64(fastrand_unit(e, signal));
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => return,
+                    }
+                    let poll = {
+                        let Ok(_permit) = permits.acquire().await else { return };
+                        poller.poll().await
+                    };
+                    if inbox.send(Msg::Polled { env: e, signal, poll }).is_err() {
+                        return;
+                    }
+                    let spread = 1.0 + jitter * (2.0 * fastrand_unit(e, signal) - 1.0);
+                    delay = every.mul_f64(spread.max(0.05));
+                }
+            });
+        }
+    }
+}
+
+/// A cheap pseudo-random number in [0, 1), good enough to spread polls.
+fn fastrand_unit(a: usize, b: Option<usize>) -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(a);
+    h.write_usize(b.map_or(usize::MAX, |b| b));
+    (h.finish() % 10_000) as f64 / 10_000.0
+}
+
+impl Shared {
+    fn publish(&self, e: EngineEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn emit(&self, _env: usize, name: &str, kind: &'static str, message: String, data: serde_json::Value) {
+        self.publish(EngineEvent { at: Utc::now(), environment: name.to_string(), kind, message, data });
+    }
+
+    fn emit_global(&self, kind: &'static str, message: String) {
+        self.publish(EngineEvent {
+            at: Utc::now(),
+            environment: String::new(),
+            kind,
+            message,
+            data: serde_json::Value::Null,
+        });
+    }
+}

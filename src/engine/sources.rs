@@ -1,0 +1,378 @@
+//! Where samples come from: the playbook endpoints, any JSON document, a
+//! Prometheus server, or a service's own `/metrics` page.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::sample::Sample;
+use crate::config::{Derivation, EnvironmentConfig, SignalConfig, SignalSource};
+use crate::playbook::{DeploymentStatusReport, Health, PlaybookClient};
+
+/// What one poll produced.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The sample (absent when a rate needs a second scrape first).
+    pub sample: Option<Sample>,
+    /// The service's deployment status, from a `status` source.
+    pub status: Option<DeploymentStatusReport>,
+    /// The version serving, when the answer said.
+    pub version: Option<String>,
+}
+
+impl Poll {
+    fn sample(s: Sample) -> Self {
+        Poll { sample: Some(s), status: None, version: None }
+    }
+}
+
+/// Counters of the previous exposition scrape.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    a: f64,
+    b: f64,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Health(PlaybookClient),
+    Status(PlaybookClient),
+    Json { url: String, pointer: String },
+    Prometheus { url: String, query: String },
+    Exposition { url: String, derive: Derivation, metric: String, prev: Option<Counters> },
+}
+
+/// Polls one signal.
+#[derive(Debug)]
+pub struct SignalPoller {
+    kind: Kind,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl SignalPoller {
+    /// A poller for `signal` of `env`, sharing `http`'s connection pool.
+    pub fn new(env: &EnvironmentConfig, signal: &SignalConfig, http: reqwest::Client) -> Self {
+        let timeout = env.timeout.get();
+        let url = signal.url.as_ref().map(|u| u.get_ref().clone());
+        let kind = match signal.source {
+            SignalSource::Health => Kind::Health(PlaybookClient::new(env.endpoints(), timeout)),
+            SignalSource::Status => Kind::Status(PlaybookClient::new(env.endpoints(), timeout)),
+            SignalSource::Json => {
+                Kind::Json { url: url.unwrap_or_default(), pointer: signal.pointer.clone().unwrap_or_default() }
+            }
+            SignalSource::Prometheus => {
+                Kind::Prometheus { url: url.unwrap_or_default(), query: signal.query.clone().unwrap_or_default() }
+            }
+            SignalSource::Exposition => {
+                let derive = signal.derive.unwrap_or(Derivation::Gauge);
+                let metric = signal.metric.clone().unwrap_or_else(|| default_metric(derive).to_string());
+                let url = url.unwrap_or_else(|| format!("{}/metrics", env.base_url.get_ref().trim_end_matches('/')));
+                Kind::Exposition { url, derive, metric, prev: None }
+            }
+        };
+        SignalPoller { kind, http, timeout }
+    }
+
+    /// A poller of the playbook status endpoint, which every environment has.
+    pub fn status(env: &EnvironmentConfig, http: reqwest::Client) -> Self {
+        let timeout = env.timeout.get();
+        SignalPoller { kind: Kind::Status(PlaybookClient::new(env.endpoints(), timeout)), http, timeout }
+    }
+
+    /// One poll. Never panics; every failure becomes a failed sample.
+    pub async fn poll(&mut self) -> Poll {
+        let http = self.http.clone();
+        let timeout = self.timeout;
+        match &mut self.kind {
+            Kind::Health(client) => match client.health().await {
+                Ok(h) => {
+                    let value = match h.health {
+                        Health::Healthy => 1.0,
+                        Health::Degraded => 0.5,
+                        Health::Unhealthy => 0.0,
+                    };
+                    let ok = h.health == Health::Healthy;
+                    let sample = Sample {
+                        at: Utc::now(),
+                        value: Some(value),
+                        text: Some(h.health.to_string()),
+                        ok,
+                        error: (!ok).then(|| format!("health is {}", h.health)),
+                    };
+                    Poll { sample: Some(sample), status: None, version: h.version }
+                }
+                Err(e) => Poll::sample(Sample::failed(Utc::now(), e.to_string())),
+            },
+            Kind::Status(client) => match client.status().await {
+                Ok(s) => {
+                    let sample =
+                        Sample { at: Utc::now(), value: None, text: Some(s.version.clone()), ok: true, error: None };
+                    let version = Some(s.version.clone());
+                    Poll { sample: Some(sample), status: Some(s), version }
+                }
+                Err(e) => Poll::sample(Sample::failed(Utc::now(), e.to_string())),
+            },
+            Kind::Json { url, pointer } => Poll::sample(poll_json(&http, url, pointer, timeout).await),
+            Kind::Prometheus { url, query } => Poll::sample(poll_prometheus(&http, url, query, timeout).await),
+            Kind::Exposition { url, derive, metric, prev } => Poll {
+                sample: poll_exposition(&http, url, *derive, metric, prev, timeout).await,
+                status: None,
+                version: None,
+            },
+        }
+    }
+}
+
+/// The metric an exposition derivation reads when the config names none.
+pub fn default_metric(derive: Derivation) -> &'static str {
+    match derive {
+        Derivation::ErrorRate => "http_requests_total",
+        Derivation::MeanLatency => "http_request_duration_seconds",
+        Derivation::Gauge => "",
+    }
+}
+
+async fn get_text(req: reqwest::RequestBuilder, timeout: Duration) -> Result<String, String> {
+    let fut = async {
+        let resp = req.send().await.map_err(|e| format!("unreachable: {e}"))?;
+        let code = resp.status();
+        let body = resp.text().await.map_err(|e| format!("reading the answer: {e}"))?;
+        if code.is_success() { Ok(body) } else { Err(format!("HTTP {}: {}", code.as_u16(), excerpt(&body))) }
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}", humantime::format_duration(timeout))))
+}
+
+fn excerpt(s: &str) -> String {
+    let t = s.trim();
+    match t.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Duration) -> Sample {
+    let body = match get_text(http.get(url), timeout).await {
+        Ok(b) => b,
+        Err(e) => return Sample::failed(Utc::now(), e),
+    };
+    let at = Utc::now();
+    let doc: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(d) => d,
+        Err(e) => return Sample::failed(at, format!("answer is not JSON: {e}")),
+    };
+    match doc.pointer(pointer) {
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() => Sample::value(at, v),
+            _ => Sample::failed(at, format!("{pointer} is not a finite number")),
+        },
+        Some(serde_json::Value::String(s)) => match s.parse::<f64>() {
+            Ok(v) if v.is_finite() => Sample::value(at, v),
+            _ => Sample { at, value: None, text: Some(s.clone()), ok: true, error: None },
+        },
+        Some(other) => Sample::failed(at, format!("{pointer} holds {other}, not a number or string")),
+        None => Sample::failed(at, format!("no value at {pointer}")),
+    }
+}
+
+async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout: Duration) -> Sample {
+    let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
+    let url = match reqwest::Url::parse_with_params(&endpoint, &[("query", query)]) {
+        Ok(u) => u,
+        Err(e) => return Sample::failed(Utc::now(), format!("bad Prometheus URL {endpoint:?}: {e}")),
+    };
+    let req = http.get(url);
+    let fut = async {
+        let resp = req.send().await.map_err(|e| format!("unreachable: {e}"))?;
+        let body = resp.text().await.map_err(|e| format!("reading the answer: {e}"))?;
+        Ok::<String, String>(body)
+    };
+    let body = match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Sample::failed(Utc::now(), e),
+        Err(_) => {
+            return Sample::failed(Utc::now(), format!("no answer within {}", humantime::format_duration(timeout)));
+        }
+    };
+    let at = Utc::now();
+    match prometheus_value(&body) {
+        Ok(v) => Sample::value(at, v),
+        Err(e) => Sample::failed(at, e),
+    }
+}
+
+/// The one number an instant query answered, or why there is none. Several
+/// series, no data, NaN and error answers are failures, never a zero.
+pub fn prometheus_value(body: &str) -> Result<f64, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("Prometheus answer is not JSON: {e}: {}", excerpt(body)))?;
+    if doc["status"] != "success" {
+        return Err(format!(
+            "Prometheus error ({}): {}",
+            doc["errorType"].as_str().unwrap_or("unknown"),
+            doc["error"].as_str().unwrap_or("no message")
+        ));
+    }
+    let data = &doc["data"];
+    let pair = match data["resultType"].as_str() {
+        Some("scalar") => &data["result"],
+        Some("vector") => {
+            let result = data["result"].as_array().ok_or("vector answer without a result list")?;
+            match result.len() {
+                0 => return Err("no data: the query matched no series".into()),
+                1 => &result[0]["value"],
+                n => {
+                    return Err(format!(
+                        "{n} series answered; the query must return one (aggregate it with sum or max)"
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "unsupported result type {other:?}; use an instant query returning a scalar or one series"
+            ));
+        }
+    };
+    let text = pair[1].as_str().ok_or("answer without a value")?;
+    let v: f64 = text.parse().map_err(|_| format!("value {text:?} is not a number"))?;
+    if v.is_nan() { Err("the query answered NaN (no traffic, or a division by zero)".into()) } else { Ok(v) }
+}
+
+/// Series of an exposition page: `(name, labels) -> value`.
+pub fn parse_exposition(body: &str) -> Vec<(String, HashMap<String, String>, f64)> {
+    let mut out = Vec::new();
+    for line in body.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (series, rest) = match line.find('{') {
+            Some(open) => match line[open..].find('}') {
+                Some(close) => (&line[..open + close + 1], &line[open + close + 1..]),
+                None => continue,
+            },
+            None => match line.find(char::is_whitespace) {
+                Some(i) => line.split_at(i),
+                None => continue,
+            },
+        };
+        let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        let (name, labels) = match series.find('{') {
+            Some(open) => {
+                let inner = &series[open + 1..series.len() - 1];
+                let labels = inner
+                    .split(',')
+                    .filter_map(|kv| {
+                        let (k, v) = kv.split_once('=')?;
+                        Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+                    })
+                    .collect();
+                (&series[..open], labels)
+            }
+            None => (series, HashMap::new()),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        out.push((name.to_string(), labels, value));
+    }
+    out
+}
+
+async fn poll_exposition(
+    http: &reqwest::Client,
+    url: &str,
+    derive: Derivation,
+    metric: &str,
+    prev: &mut Option<Counters>,
+    timeout: Duration,
+) -> Option<Sample> {
+    let body = match get_text(http.get(url), timeout).await {
+        Ok(b) => b,
+        Err(e) => return Some(Sample::failed(Utc::now(), e)),
+    };
+    let at = Utc::now();
+    let series = parse_exposition(&body);
+    let sum_of = |name: &str, pick: &dyn Fn(&HashMap<String, String>) -> bool| -> Option<f64> {
+        let mut found = false;
+        let total = series
+            .iter()
+            .filter(|(n, l, _)| n == name && pick(l))
+            .map(|(_, _, v)| {
+                found = true;
+                *v
+            })
+            .sum::<f64>();
+        found.then_some(total)
+    };
+    let counters = match derive {
+        Derivation::Gauge => {
+            return Some(match sum_of(metric, &|_| true) {
+                Some(v) if v.is_finite() => Sample::value(at, v),
+                _ => Sample::failed(at, format!("no gauge {metric} on the metrics page")),
+            });
+        }
+        Derivation::ErrorRate => {
+            let total = sum_of(metric, &|_| true);
+            let errors = sum_of(metric, &|l| l.get("code").is_some_and(|c| c.starts_with('5'))).or(total.map(|_| 0.0));
+            total.zip(errors).map(|(t, e)| Counters { a: e, b: t })
+        }
+        Derivation::MeanLatency => {
+            let sum = sum_of(&format!("{metric}_sum"), &|_| true);
+            let count = sum_of(&format!("{metric}_count"), &|_| true);
+            sum.zip(count).map(|(s, c)| Counters { a: s, b: c })
+        }
+    };
+    let Some(now) = counters else {
+        *prev = None;
+        return Some(Sample::failed(at, format!("no {metric} series on the metrics page")));
+    };
+    let before = prev.replace(now)?;
+    let (da, db) = (now.a - before.a, now.b - before.b);
+    if da < 0.0 || db < 0.0 {
+        // A counter went backwards: the service restarted. Start again.
+        return None;
+    }
+    if db == 0.0 {
+        return Some(Sample::failed(at, "no requests between two scrapes".to_string()));
+    }
+    Some(Sample::value(at, da / db))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_lines_parse() {
+        let page = "# HELP x\n# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 10234\n\
+                    http_requests_total{code=\"500\",path=\"/a\"} 12\nprocess_cpu_ratio 0.31\nbad line\n";
+        let s = parse_exposition(page);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[1].1.get("code").map(String::as_str), Some("500"));
+        assert_eq!(s[2], ("process_cpu_ratio".to_string(), HashMap::new(), 0.31));
+    }
+
+    #[test]
+    fn prometheus_answers_become_values_or_clear_failures() {
+        let one =
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1.0,"0.07"]}]}}"#;
+        assert_eq!(prometheus_value(one), Ok(0.07));
+        let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1.0,"3"]}}"#;
+        assert_eq!(prometheus_value(scalar), Ok(3.0));
+        let none = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(prometheus_value(none).unwrap_err().starts_with("no data"));
+        let two =
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]},{"value":[1,"2"]}]}}"#;
+        assert!(prometheus_value(two).unwrap_err().starts_with("2 series"));
+        let nan = r#"{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"NaN"]}]}}"#;
+        assert!(prometheus_value(nan).unwrap_err().contains("NaN"));
+        let err = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        assert_eq!(prometheus_value(err).unwrap_err(), "Prometheus error (bad_data): parse error");
+        assert!(prometheus_value("<html>").is_err());
+    }
+}

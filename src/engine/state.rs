@@ -1,0 +1,604 @@
+//! What the engine knows about one environment, and the decisions it takes.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::rules::{self, Evidence};
+use super::sample::{Sample, SampleRing};
+use super::{EngineCommand, EngineEvent, EngineOptions, Msg, Poll, Shared, StoreCmd};
+use crate::config::{EnvironmentConfig, RuleAction, SignalConfig, SignalSource, TriggerConfig};
+use crate::notify::{Notification, NotificationKind};
+use crate::rollback::{Refusal, RollbackOptions};
+use crate::store::{NewEvent, RollbackRow, RollbackStatus, Store};
+
+/// How an automatic rollback ended.
+#[derive(Debug)]
+pub(super) enum RollbackOutcome {
+    /// Recorded as completed or failed.
+    Finished(Box<RollbackRow>),
+    /// Not started, and why.
+    Refused(String),
+    /// The store or runtime failed.
+    Error(String),
+}
+
+/// A rollback waiting for its grace period to end.
+#[derive(Debug, Clone)]
+struct Proposal {
+    trigger: usize,
+    deadline: DateTime<Utc>,
+    evidence: Evidence,
+}
+
+/// A signal is stale after this many missed intervals.
+const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// One environment as the engine sees it.
+pub(super) struct EnvState {
+    pub(super) name: String,
+    id: i64,
+    cfg: EnvironmentConfig,
+    signals: Vec<SignalConfig>,
+    intervals: Vec<Duration>,
+    triggers: Vec<TriggerConfig>,
+    rings: Vec<SampleRing>,
+    stale: Vec<bool>,
+    last_persisted: Vec<Option<DateTime<Utc>>>,
+    firing: Vec<bool>,
+    version: Option<String>,
+    deployed_at: Option<DateTime<Utc>>,
+    rules_since: DateTime<Utc>,
+    started: DateTime<Utc>,
+    rollback_in_flight: bool,
+    last_rollback_end: Option<Instant>,
+    settled_on: Option<String>,
+    proposal: Option<Proposal>,
+    automatic: bool,
+}
+
+impl EnvState {
+    pub(super) fn new(id: i64, cfg: EnvironmentConfig, opts: &EngineOptions) -> Self {
+        let signals = cfg.effective_signals();
+        let triggers = cfg.effective_triggers();
+        let n = signals.len();
+        let now = Utc::now();
+        EnvState {
+            name: cfg.name().to_string(),
+            id,
+            automatic: cfg.auto_rollback,
+            intervals: vec![Duration::ZERO; n],
+            rings: (0..n).map(|_| SampleRing::new(opts.ring_capacity)).collect(),
+            stale: vec![false; n],
+            last_persisted: vec![None; n],
+            firing: vec![false; triggers.len()],
+            signals,
+            triggers,
+            cfg,
+            version: None,
+            deployed_at: None,
+            rules_since: now,
+            started: now,
+            rollback_in_flight: false,
+            last_rollback_end: None,
+            settled_on: None,
+            proposal: None,
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        format!(
+            "watching {} signals, {} rules; automatic rollback {}",
+            self.signals.len(),
+            self.triggers.len(),
+            if self.automatic { "on" } else { "off" }
+        )
+    }
+
+    /// Emits an event and records it on the timeline.
+    fn record(&self, sh: &Shared, kind: &'static str, actor: &str, message: String, data: serde_json::Value) {
+        sh.writer.send(StoreCmd::Event(NewEvent {
+            at: Utc::now(),
+            incident_id: None,
+            environment_id: Some(self.id),
+            rollback_id: None,
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            message: message.clone(),
+            data: (!data.is_null()).then(|| data.to_string()),
+        }));
+        sh.publish(EngineEvent { at: Utc::now(), environment: self.name.clone(), kind, message, data });
+    }
+
+    pub(super) fn on_poll(
+        &mut self,
+        e: usize,
+        signal: Option<usize>,
+        poll: Poll,
+        sh: &Shared,
+        rb: &mut JoinSet<(usize, RollbackOutcome)>,
+    ) {
+        if let Some(status) = &poll.status {
+            sh.writer.send(StoreCmd::Sync(self.id, status.deployment_history.clone()));
+        }
+        if let Some(v) = &poll.version {
+            self.on_version(v, poll.status.as_ref(), sh);
+        }
+        let Some(s) = signal else { return };
+        let Some(sample) = poll.sample else { return };
+        if let Some(prev) = self.rings[s].latest() {
+            let gap = (sample.at - prev.at).to_std().unwrap_or_default();
+            self.intervals[s] = if self.intervals[s].is_zero() { gap } else { (self.intervals[s] * 3 + gap) / 4 };
+        }
+        if self.stale[s] {
+            self.stale[s] = false;
+            self.record(
+                sh,
+                "signal_fresh",
+                "backout",
+                format!("{} answers again", self.signals[s].name.get_ref()),
+                json!(sample),
+            );
+        }
+        if self.signals[s].source == SignalSource::Health {
+            let before = self.rings[s].latest().and_then(|p| p.text.clone().or(p.error.clone()));
+            let now = sample.text.clone().or(sample.error.clone());
+            if before != now {
+                let msg = format!("health: {}", now.as_deref().unwrap_or("unknown"));
+                self.record(sh, "health_changed", "backout", msg, json!(sample));
+            }
+        }
+        self.persist(s, &sample, sh);
+        self.rings[s].push(sample);
+        let name = self.signals[s].name.get_ref().clone();
+        for t in 0..self.triggers.len() {
+            if self.triggers[t].signal.get_ref() == &name {
+                self.evaluate(e, t, s, sh, rb);
+            }
+        }
+    }
+
+    fn persist(&mut self, s: usize, sample: &Sample, sh: &Shared) {
+        let every = chrono::Duration::from_std(sh.opts.persist_every).unwrap_or(chrono::Duration::seconds(5));
+        let due = self.last_persisted[s].is_none_or(|t| sample.at - t >= every) || !sample.ok;
+        if due {
+            self.last_persisted[s] = Some(sample.at);
+            sh.writer.send(StoreCmd::Samples {
+                env_id: self.id,
+                signal: self.signals[s].name.get_ref().clone(),
+                samples: vec![sample.clone()],
+            });
+        }
+    }
+
+    fn on_version(&mut self, version: &str, status: Option<&crate::playbook::DeploymentStatusReport>, sh: &Shared) {
+        if let Some(s) = status {
+            self.deployed_at = s
+                .deployment_history
+                .iter()
+                .rev()
+                .find(|d| d.version == version)
+                .map(|d| d.deployed_at)
+                .or(self.deployed_at);
+        }
+        if self.version.as_deref() == Some(version) {
+            return;
+        }
+        let first = self.version.is_none();
+        self.version = Some(version.to_string());
+        if first {
+            return;
+        }
+        if self.settled_on.as_deref().is_some_and(|v| v != version) {
+            // A new release replaced the version we went back to: rules may act again.
+            self.settled_on = None;
+        }
+        self.record(sh, "version_changed", "backout", format!("now serving {version}"), json!({ "version": version }));
+    }
+
+    fn evaluate(&mut self, e: usize, t: usize, s: usize, sh: &Shared, rb: &mut JoinSet<(usize, RollbackOutcome)>) {
+        let trigger = &self.triggers[t];
+        let base = match trigger.rule {
+            crate::config::RuleKind::Drop => self.deployed_at.and_then(|d| rules::baseline(&self.rings[s], d)),
+            _ => None,
+        };
+        let verdict = rules::evaluate(trigger, &self.rings[s], self.rules_since, base);
+        match (verdict, self.firing[t]) {
+            (Some(ev), false) => {
+                self.firing[t] = true;
+                self.on_fire(e, t, ev, sh, rb);
+            }
+            (None, true) => {
+                self.firing[t] = false;
+                let msg = format!("cleared: {}", rules::describe(&self.triggers[t]));
+                self.record(sh, "rule_cleared", &self.actor(t), msg, serde_json::Value::Null);
+            }
+            _ => {}
+        }
+    }
+
+    fn actor(&self, t: usize) -> String {
+        format!("rule:{}", rules::describe(&self.triggers[t]))
+    }
+
+    fn on_fire(&mut self, e: usize, t: usize, ev: Evidence, sh: &Shared, rb: &mut JoinSet<(usize, RollbackOutcome)>) {
+        let trigger = self.triggers[t].clone();
+        let actor = self.actor(t);
+        self.record(sh, "rule_fired", &actor, ev.summary.clone(), json!(ev));
+        if trigger.action == RuleAction::Alert {
+            self.alert(sh, &actor, ev.summary.clone(), format!("rule-{t}"));
+            return;
+        }
+        if let Some(why) = self.blocked(sh) {
+            self.alert(sh, &actor, format!("{}; {why}", ev.summary), format!("rule-{t}"));
+            return;
+        }
+        if trigger.action == RuleAction::Propose {
+            let grace = trigger.grace.map_or(Duration::from_secs(120), |g| g.get());
+            let deadline = Utc::now() + chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(2));
+            let msg = format!(
+                "rollback proposed: {}; it runs at {} unless cancelled (c), or now if confirmed",
+                ev.summary,
+                deadline.format("%H:%M:%S")
+            );
+            self.record(sh, "rollback_proposed", &actor, msg.clone(), json!({ "deadline": deadline, "evidence": ev }));
+            self.alert(sh, &actor, msg, format!("proposal-{t}"));
+            self.proposal = Some(Proposal { trigger: t, deadline, evidence: ev });
+            return;
+        }
+        self.start_rollback(e, t, ev, sh, rb);
+    }
+
+    /// Why an automatic rollback may not run now, if it may not.
+    fn blocked(&self, sh: &Shared) -> Option<String> {
+        if !self.automatic {
+            return Some("automatic rollback is off for this environment: roll back by hand if needed".into());
+        }
+        if self.rollback_in_flight {
+            return Some("a rollback is already in flight".into());
+        }
+        if let (Some(v), Some(settled)) = (&self.version, &self.settled_on) {
+            if v == settled {
+                return Some(format!(
+                    "{v} is the version automatic rollback went back to; it will not roll back past it on its own"
+                ));
+            }
+        }
+        if let Some(end) = self.last_rollback_end {
+            let cooldown = self.cfg.cooldown.get();
+            if end.elapsed() < cooldown {
+                let left = cooldown.saturating_sub(end.elapsed());
+                return Some(format!("in cooldown after the last rollback ({}s left)", left.as_secs()));
+            }
+        }
+        if let Some(v) = &self.version {
+            if self.cfg.irreversible_versions.contains(v) {
+                return Some(format!("{v} is marked irreversible; automatic rollback past it is blocked"));
+            }
+        }
+        let _ = sh;
+        None
+    }
+
+    fn alert(&self, sh: &Shared, actor: &str, message: String, group: String) {
+        self.record(sh, "alert", actor, message.clone(), serde_json::Value::Null);
+        let n = Notification {
+            kind: NotificationKind::Alert,
+            environment: self.name.clone(),
+            colour: None,
+            from_version: self.version.clone(),
+            target_version: None,
+            reason: message,
+            impact: "unknown".into(),
+            duration: None,
+            error: None,
+            actor: actor.to_string(),
+            drill: false,
+            group_key: format!("{}:{group}", self.name),
+        };
+        notify(sh, self.id, self.name.clone(), None, n);
+    }
+
+    fn start_rollback(
+        &mut self,
+        e: usize,
+        t: usize,
+        ev: Evidence,
+        sh: &Shared,
+        rb: &mut JoinSet<(usize, RollbackOutcome)>,
+    ) {
+        let actor = self.actor(t);
+        if sh.opts.dry_run {
+            let msg = format!("dry run: would roll back {} now ({})", self.name, ev.summary);
+            self.record(sh, "dry_run", &actor, msg, json!(ev));
+            return;
+        }
+        self.rollback_in_flight = true;
+        self.proposal = None;
+        let signal = self.signals.iter().find(|s| s.name.get_ref() == self.triggers[t].signal.get_ref());
+        let opts = RollbackOptions {
+            version: None,
+            force: true,
+            skip_validation: false,
+            reason: ev.summary.clone(),
+            operator: actor.clone(),
+            trigger: rules::rollback_trigger(signal, &self.triggers[t]),
+            evidence: Some(json!(ev)),
+        };
+        self.record(sh, "rollback_starting", &actor, format!("rolling back: {}", ev.summary), json!(ev));
+        let env = self.cfg.clone();
+        let db = sh.db_path.clone();
+        let rt = sh.rt.clone();
+        let irreversible = self.cfg.irreversible_versions.clone();
+        let started_note = (sh.notifier.clone(), sh.writer.clone(), sh.inbox.clone(), self.name.clone(), self.id);
+        rb.spawn_blocking(move || {
+            let outcome = automatic_rollback(&rt, &db, &env, &opts, &irreversible, started_note);
+            (e, outcome)
+        });
+    }
+
+    pub(super) fn on_rollback_done(&mut self, _e: usize, outcome: RollbackOutcome, sh: &Shared) {
+        self.rollback_in_flight = false;
+        self.last_rollback_end = Some(Instant::now());
+        match outcome {
+            RollbackOutcome::Finished(row) if row.status == RollbackStatus::Completed.as_str() => {
+                let to = row.target_version.clone().unwrap_or_default();
+                self.settled_on = row.target_version.clone();
+                self.version = row.target_version.clone().or(self.version.take());
+                // Judge the version we went back to on its own samples only.
+                self.rules_since = Utc::now();
+                self.firing.iter_mut().for_each(|f| *f = false);
+                let msg = format!("rollback #{} completed: now on {to}; watching it", row.id);
+                self.record(sh, "rollback_completed", &row.operator, msg, json!(row));
+                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row);
+            }
+            RollbackOutcome::Finished(row) => {
+                let msg = format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
+                self.record(sh, "rollback_failed", &row.operator, msg.clone(), json!(row));
+                self.record(sh, "alert", &row.operator, msg, serde_json::Value::Null);
+                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row);
+            }
+            RollbackOutcome::Refused(why) => {
+                self.record(
+                    sh,
+                    "rollback_blocked",
+                    "backout",
+                    format!("automatic rollback not started: {why}"),
+                    serde_json::Value::Null,
+                );
+                self.alert(sh, "backout", format!("automatic rollback not started: {why}"), "refused".into());
+            }
+            RollbackOutcome::Error(e) => {
+                self.record(
+                    sh,
+                    "rollback_failed",
+                    "backout",
+                    format!("automatic rollback could not run: {e}"),
+                    serde_json::Value::Null,
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_tick(
+        &mut self,
+        e: usize,
+        now: DateTime<Utc>,
+        sh: &Shared,
+        rb: &mut JoinSet<(usize, RollbackOutcome)>,
+    ) {
+        for s in 0..self.signals.len() {
+            let every = sh.config.poll_interval.get().max(self.intervals[s]);
+            let limit = chrono::Duration::from_std(every * STALE_AFTER_INTERVALS).unwrap_or(chrono::Duration::MAX);
+            let last = self.rings[s].latest().map_or(self.started, |l| l.at);
+            if !self.stale[s] && now - last > limit {
+                self.stale[s] = true;
+                let msg = format!(
+                    "{} is stale: no answer for {}s (3 intervals)",
+                    self.signals[s].name.get_ref(),
+                    (now - last).num_seconds()
+                );
+                self.record(sh, "signal_stale", "backout", msg, serde_json::Value::Null);
+            }
+        }
+        if let Some(p) = &self.proposal {
+            if now >= p.deadline && !self.rollback_in_flight {
+                let p = p.clone();
+                self.start_rollback(e, p.trigger, p.evidence, sh, rb);
+            }
+        }
+    }
+
+    pub(super) fn on_command(
+        &mut self,
+        e: usize,
+        cmd: EngineCommand,
+        sh: &Shared,
+        rb: &mut JoinSet<(usize, RollbackOutcome)>,
+    ) {
+        match cmd {
+            EngineCommand::Cancel { .. } => match self.proposal.take() {
+                Some(p) => {
+                    let msg = format!("proposed rollback cancelled by the operator ({})", p.evidence.summary);
+                    self.record(sh, "rollback_cancelled", "operator", msg, serde_json::Value::Null);
+                }
+                None => sh.emit(
+                    e,
+                    &self.name,
+                    "nothing_to_cancel",
+                    "no rollback is proposed".into(),
+                    serde_json::Value::Null,
+                ),
+            },
+            EngineCommand::Confirm { .. } => match self.proposal.clone() {
+                Some(p) if !self.rollback_in_flight => self.start_rollback(e, p.trigger, p.evidence, sh, rb),
+                _ => sh.emit(
+                    e,
+                    &self.name,
+                    "nothing_to_confirm",
+                    "no rollback is proposed".into(),
+                    serde_json::Value::Null,
+                ),
+            },
+            EngineCommand::SetAutomatic { on, .. } => {
+                self.automatic = on;
+                let msg = format!("automatic rollback {}", if on { "resumed" } else { "paused" });
+                self.record(sh, "automatic_changed", "operator", msg, json!({ "on": on }));
+            }
+        }
+    }
+}
+
+/// Sends a notification without waiting for it, and records what went out.
+fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, n: Notification) {
+    let notifier = sh.notifier.clone();
+    let writer = sh.writer.clone();
+    let inbox = sh.inbox.clone();
+    sh.rt.spawn(async move {
+        let delivery = notifier.send(&n).await;
+        if delivery.grouped {
+            return;
+        }
+        if delivery.sent() {
+            if let Some(id) = rollback_id {
+                writer.send(StoreCmd::Notified(id));
+            }
+        }
+        let msg = if delivery.sent() {
+            format!("notified {}: {}", delivery.channels.join(", "), delivery.text.lines().next().unwrap_or(""))
+        } else {
+            format!(
+                "notification not sent ({})",
+                if delivery.errors.is_empty() {
+                    "no channel configured".to_string()
+                } else {
+                    delivery.errors.join("; ")
+                }
+            )
+        };
+        let data = json!({ "text": delivery.text, "channels": delivery.channels, "errors": delivery.errors });
+        writer.send(StoreCmd::Event(NewEvent {
+            at: Utc::now(),
+            incident_id: None,
+            environment_id: Some(env_id),
+            rollback_id,
+            actor: "backout".into(),
+            kind: "notification".into(),
+            message: msg.clone(),
+            data: Some(data.to_string()),
+        }));
+        let _ = inbox.send(Msg::Event(EngineEvent {
+            at: Utc::now(),
+            environment: env_name,
+            kind: "notification",
+            message: msg,
+            data,
+        }));
+    });
+}
+
+fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: NotificationKind, row: &RollbackRow) {
+    notify(sh, env_id, env_name.to_string(), Some(row.id), rollback_notification(kind, env_name, row));
+}
+
+fn rollback_notification(kind: NotificationKind, env_name: &str, row: &RollbackRow) -> Notification {
+    Notification {
+        kind,
+        environment: env_name.to_string(),
+        colour: None,
+        from_version: row.from_version.clone(),
+        target_version: row.target_version.clone(),
+        reason: row.reason.clone(),
+        impact: "unknown".into(),
+        duration: row.duration_ms.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        error: row.error.clone(),
+        actor: row.operator.clone(),
+        drill: false,
+        group_key: format!("{env_name}:rollback:{}", row.id),
+    }
+}
+
+type StartedNote = (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);
+
+/// Runs on a blocking thread: prepare, check the guardrails that need the
+/// history, execute, with its own database connection.
+fn automatic_rollback(
+    rt: &tokio::runtime::Handle,
+    db: &std::path::Path,
+    env: &EnvironmentConfig,
+    opts: &RollbackOptions,
+    irreversible: &[String],
+    note: StartedNote,
+) -> RollbackOutcome {
+    let mut store = match Store::open(db) {
+        Ok(s) => s,
+        Err(e) => return RollbackOutcome::Error(e.to_string()),
+    };
+    let prepared = match crate::rollback::prepare(rt, &mut store, env, opts) {
+        Ok(Ok(p)) => p,
+        Ok(Err(r)) => return RollbackOutcome::Refused(r.to_string()),
+        Err(e) => return RollbackOutcome::Error(format!("{e:#}")),
+    };
+    if let Some(target) = &prepared.target {
+        let history = store.deployments(prepared.environment_id).unwrap_or_default();
+        let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at.clone());
+        let crossed: Vec<&str> = history
+            .iter()
+            .filter(|d| target_at.as_ref().is_some_and(|t| &d.deployed_at > t))
+            .filter(|d| irreversible.contains(&d.version))
+            .map(|d| d.version.as_str())
+            .collect();
+        if let Some(v) = crossed.first() {
+            return RollbackOutcome::Refused(format!(
+                "going back to {} would cross {v}, which is marked irreversible; roll back by hand if it is safe",
+                target.version
+            ));
+        }
+    }
+    let (notifier, writer, inbox, name, env_id) = note;
+    let n = Notification {
+        kind: NotificationKind::RollbackStarted,
+        environment: name.clone(),
+        colour: prepared.target.as_ref().and_then(|t| t.colour.clone()),
+        from_version: prepared.from_version.clone(),
+        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
+        reason: opts.reason.clone(),
+        impact: "unknown".into(),
+        duration: None,
+        error: None,
+        actor: opts.operator.clone(),
+        drill: false,
+        group_key: format!("{name}:rollback-start"),
+    };
+    // The start notice goes out now without being waited for: a slow webhook
+    // never delays a rollback. It learns the rollback's id once there is one.
+    let (id_tx, id_rx) = tokio::sync::oneshot::channel::<i64>();
+    rt.spawn(async move {
+        let d = notifier.send(&n).await;
+        let id = id_rx.await.ok();
+        if let (true, Some(id)) = (d.sent(), id) {
+            writer.send(StoreCmd::Notified(id));
+        }
+        let msg = format!("rollback notice: {}", if d.sent() { d.channels.join(", ") } else { "not sent".into() });
+        let _ = inbox.send(Msg::Event(EngineEvent {
+            at: Utc::now(),
+            environment: name,
+            kind: "notification",
+            message: msg,
+            data: json!({ "text": d.text, "channels": d.channels, "errors": d.errors, "env_id": env_id, "rollback_id": id }),
+        }));
+    });
+    match crate::rollback::execute(rt, &mut store, prepared, opts) {
+        Ok(Ok(row)) => {
+            let _ = id_tx.send(row.id);
+            RollbackOutcome::Finished(Box::new(row))
+        }
+        Ok(Err(Refusal::LockHeld(h))) => {
+            RollbackOutcome::Refused(format!("another rollback (#{}) held by {} is in flight", h.rollback_id, h.holder))
+        }
+        Ok(Err(r)) => RollbackOutcome::Refused(r.to_string()),
+        Err(e) => RollbackOutcome::Error(format!("{e:#}")),
+    }
+}

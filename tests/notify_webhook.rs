@@ -1,0 +1,245 @@
+//! Notifications against a real webhook receiver on loopback.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use backout::notify::{Delivery, Notification, NotificationKind, Notifier};
+use serde_json::Value;
+
+/// A Slack-like receiver: `/ok/{hook}` answers 200 "ok", `/fail/{hook}` answers 500.
+struct Receiver {
+    base: String,
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let app = Router::new()
+            .route("/ok/{hook}", post(ok))
+            .route("/fail/{hook}", post(fail))
+            .route("/hang/{hook}", post(hang))
+            .with_state(got.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Receiver { base, got, stop: Some(stop) }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn received(&self) -> Vec<(String, Value)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+type Got = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn ok(State(got): State<Got>, Path(hook): Path<String>, axum::Json(body): axum::Json<Value>) -> &'static str {
+    got.lock().unwrap().push((hook, body));
+    "ok"
+}
+
+async fn fail(
+    State(got): State<Got>,
+    Path(hook): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> (StatusCode, &'static str) {
+    got.lock().unwrap().push((hook, body));
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+}
+
+async fn hang() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    "ok"
+}
+
+fn notification(kind: NotificationKind) -> Notification {
+    Notification {
+        kind,
+        environment: "checkout".into(),
+        colour: Some("blue".into()),
+        from_version: Some("v2.4.1".into()),
+        target_version: Some("v2.4.0".into()),
+        reason: "error rate 7.2% > 5% for 2m".into(),
+        impact: "checkout failing for ~7% of customers".into(),
+        duration: Some(Duration::from_secs(95)),
+        error: None,
+        actor: "rule:error-rate".into(),
+        drill: false,
+        group_key: "checkout:error-rate".into(),
+    }
+}
+
+fn text_of(body: &Value) -> &str {
+    body["text"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn rollback_completed_reaches_the_webhook_as_slack_json() {
+    let rx = Receiver::start().await;
+    let n = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, false, Duration::from_secs(60));
+    let d = n.send(&notification(NotificationKind::RollbackCompleted)).await;
+
+    assert_eq!(d.channels, vec!["webhook".to_string()], "{d:?}");
+    assert!(d.sent() && d.errors.is_empty() && !d.grouped, "{d:?}");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    let (hook, body) = &got[0];
+    assert_eq!(hook, "live");
+    let text = text_of(body);
+    assert!(text.contains("ROLLBACK COMPLETED"), "{text}");
+    assert!(text.contains("Environment: checkout (blue)"), "{text}");
+    assert!(text.contains("Duration: 1m 35s"), "{text}");
+    assert_eq!(text, d.text);
+    assert_eq!(body["backout"]["kind"], "rollback_completed");
+    assert_eq!(body["backout"]["environment"], "checkout");
+    assert_eq!(body["backout"]["target_version"], "v2.4.0");
+    assert_eq!(body["backout"]["drill"], false);
+}
+
+#[tokio::test]
+async fn a_500_is_one_error_that_does_not_show_the_url() {
+    let rx = Receiver::start().await;
+    let secret = rx.url("/fail/T000B000s3cr3tt0ken");
+    let n = Notifier::with_webhooks(Some(secret.clone()), None, false, Duration::from_secs(60));
+    let d = n.send(&notification(NotificationKind::RollbackStarted)).await;
+
+    assert!(!d.sent(), "{d:?}");
+    assert_eq!(d.errors, vec!["webhook: HTTP 500 (internal_error)".to_string()]);
+    let everything = format!("{d:?} {n:?} {}", n.describe());
+    assert!(!everything.contains("s3cr3t") && !everything.contains(&rx.base), "{everything}");
+    assert_eq!(rx.received().len(), 1, "exactly one attempt, no retries");
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_costs_at_most_the_timeout() {
+    let rx = Receiver::start().await;
+    let n = Notifier::with_webhooks(Some(rx.url("/hang/s3cr3t")), None, false, Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let d = n.send(&notification(NotificationKind::RollbackFailed)).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(7), "took {took:?}");
+    assert_eq!(d.errors, vec!["webhook: no answer within 5s".to_string()]);
+    assert!(!d.sent());
+}
+
+#[tokio::test]
+async fn drills_reach_only_the_drill_webhook_and_nothing_when_there_is_none() {
+    let rx = Receiver::start().await;
+    let mut drill = notification(NotificationKind::RollbackStarted);
+    drill.drill = true;
+
+    let no_drill_hook = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, false, Duration::from_secs(60));
+    let d = no_drill_hook.send(&drill).await;
+    assert_eq!(d, Delivery { text: d.text.clone(), channels: vec![], grouped: false, errors: vec![] });
+    assert!(d.text.starts_with("[DRILL] 🚨 DEPLOYMENT ROLLBACK EXECUTED"), "{}", d.text);
+    assert!(rx.received().is_empty(), "a drill reached the live webhook");
+
+    let both = Notifier::with_webhooks(Some(rx.url("/ok/live")), Some(rx.url("/ok/drill")), false, Duration::ZERO);
+    let d = both.send(&drill).await;
+    assert_eq!(d.channels, vec!["drill-webhook".to_string()], "{d:?}");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "drill");
+    assert!(text_of(&got[0].1).starts_with("[DRILL] "));
+    assert_eq!(got[0].1["backout"]["drill"], true);
+}
+
+#[tokio::test]
+async fn repeated_alerts_are_grouped_within_the_window_and_counted_in_the_next() {
+    let rx = Receiver::start().await;
+    let window = Duration::from_millis(400);
+    let n = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, false, window);
+    let alert = notification(NotificationKind::Alert);
+
+    assert!(n.send(&alert).await.sent());
+    for _ in 0..3 {
+        let d = n.send(&alert).await;
+        assert!(d.grouped && !d.sent() && d.errors.is_empty(), "{d:?}");
+    }
+    let other = Notification { group_key: "checkout:latency".into(), ..alert.clone() };
+    assert!(n.send(&other).await.sent(), "another key is not grouped");
+    assert_eq!(rx.received().len(), 2);
+
+    tokio::time::sleep(window + Duration::from_millis(50)).await;
+    let d = n.send(&alert).await;
+    assert!(d.sent() && !d.grouped, "{d:?}");
+    assert!(d.text.ends_with("(3 repeats grouped)"), "{}", d.text);
+    let got = rx.received();
+    assert_eq!(got.len(), 3);
+    assert!(text_of(&got[2].1).contains("(3 repeats grouped)"));
+    assert!(!text_of(&got[0].1).contains("grouped"));
+
+    // Rollback notifications are never grouped, however close together.
+    let started = notification(NotificationKind::RollbackStarted);
+    assert!(n.send(&started).await.sent());
+    assert!(n.send(&started).await.sent());
+    assert_eq!(rx.received().len(), 5);
+}
+
+/// Marker telling the child test below that it was started on purpose, with a bus address set.
+const CHILD_MARKER: &str = "BACKOUT_NOTIFY_NO_BUS_CHILD";
+
+/// Runs `desktop_child_without_a_bus` in a child process whose session bus address points
+/// nowhere; the environment of this process is left alone.
+#[test]
+fn desktop_without_a_bus_warns_once_then_stays_off() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["desktop_child_without_a_bus", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/backout-test/bus")
+        .env(CHILD_MARKER, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "child did not run:\n{stdout}\n{stderr}");
+}
+
+#[tokio::test]
+#[ignore = "run by desktop_without_a_bus_warns_once_then_stays_off in a child process"]
+async fn desktop_child_without_a_bus() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        return;
+    }
+    let rx = Receiver::start().await;
+    let n = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, true, Duration::ZERO);
+    assert!(n.describe().ends_with("desktop on"), "{}", n.describe());
+
+    let started = std::time::Instant::now();
+    let first = n.send(&notification(NotificationKind::RollbackStarted)).await;
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(first.channels, vec!["webhook".to_string()], "the webhook still works: {first:?}");
+    assert_eq!(first.errors.len(), 1, "{first:?}");
+    assert!(first.errors[0].starts_with("desktop notifications unavailable "), "{first:?}");
+    assert!(n.describe().contains("desktop off (unavailable: "), "{}", n.describe());
+
+    let second = n.send(&notification(NotificationKind::RollbackCompleted)).await;
+    assert_eq!(second.channels, vec!["webhook".to_string()]);
+    assert!(second.errors.is_empty(), "reported once only: {second:?}");
+    println!("errors: {:?}; status: {}", first.errors, n.describe());
+}
