@@ -46,6 +46,7 @@ type Events = Arc<Mutex<Vec<EngineEvent>>>;
 async fn run_engine(
     s: &Setup,
     notifier: Notifier,
+    opts: EngineOptions,
     limit: Duration,
     on_event: impl Fn(&EngineEvent, &mpsc::UnboundedSender<EngineCommand>) + Send + 'static,
     until: impl Fn(&[EngineEvent]) -> bool + Send + 'static,
@@ -74,9 +75,7 @@ async fn run_engine(
             _ = tokio::time::sleep(limit) => {}
         }
     };
-    backout::engine::run(Arc::clone(&s.config), s.db.clone(), notifier, EngineOptions::default(), tx, cmd_rx, shutdown)
-        .await
-        .unwrap();
+    backout::engine::run(Arc::clone(&s.config), s.db.clone(), notifier, opts, tx, cmd_rx, shutdown).await.unwrap();
     collector.await.unwrap();
     Arc::try_unwrap(events).unwrap().into_inner().unwrap()
 }
@@ -126,6 +125,7 @@ async fn bad_deploy_gives_exactly_one_automatic_rollback_then_alerts_only() {
     let events = run_engine(
         &s,
         notifier,
+        EngineOptions::default(),
         Duration::from_secs(30),
         move |e, _| {
             // Once the rollback is done, the version it went back to goes bad too.
@@ -193,6 +193,7 @@ async fn proposal_runs_after_grace_or_is_cancelled() {
     let events = run_engine(
         &s,
         Notifier::disabled(),
+        EngineOptions::default(),
         Duration::from_secs(20),
         |_, _| {},
         |all| all.iter().any(|e| e.kind == "rollback_completed"),
@@ -209,6 +210,7 @@ async fn proposal_runs_after_grace_or_is_cancelled() {
     let events = run_engine(
         &s,
         Notifier::disabled(),
+        EngineOptions::default(),
         Duration::from_secs(4),
         |e, cmds| {
             if e.kind == "rollback_proposed" {
@@ -231,7 +233,9 @@ async fn failed_rollback_alerts_once_and_is_not_retried() {
         ..Timings::default()
     };
     let s = setup(Scenario::RollbackFails, timings, |t| t);
-    let events = run_engine(&s, Notifier::disabled(), Duration::from_secs(6), |_, _| {}, |_| false).await;
+    let events =
+        run_engine(&s, Notifier::disabled(), EngineOptions::default(), Duration::from_secs(6), |_, _| {}, |_| false)
+            .await;
     let failed: Vec<&EngineEvent> = events.iter().filter(|e| e.kind == "rollback_failed").collect();
     assert_eq!(failed.len(), 1, "{:?}", kinds(&events));
     assert!(failed[0].message.contains("HTTP 500: rollback failed: traffic switch timed out"), "{}", failed[0].message);
@@ -244,7 +248,9 @@ async fn failed_rollback_alerts_once_and_is_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_slow_answers_are_failed_samples_not_panics() {
     let s = setup(Scenario::Garbage, Timings::default(), |t| t);
-    let events = run_engine(&s, Notifier::disabled(), Duration::from_secs(3), |_, _| {}, |_| false).await;
+    let events =
+        run_engine(&s, Notifier::disabled(), EngineOptions::default(), Duration::from_secs(3), |_, _| {}, |_| false)
+            .await;
     let conn = db(&s.db);
     let (failed, ok): (i64, i64) =
         conn.query_row("SELECT sum(ok = 0), sum(ok = 1) FROM samples", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
@@ -263,11 +269,79 @@ async fn garbage_and_slow_answers_are_failed_samples_not_panics() {
 
     let timings = Timings { slow_delay: Duration::from_secs(3), ..Timings::default() };
     let s = setup(Scenario::Slow, timings, |t| t.replace("timeout = \"2s\"", "timeout = \"300ms\""));
-    let events = run_engine(&s, Notifier::disabled(), Duration::from_secs(3), |_, _| {}, |_| false).await;
+    let events =
+        run_engine(&s, Notifier::disabled(), EngineOptions::default(), Duration::from_secs(3), |_, _| {}, |_| false)
+            .await;
     let error: String = db(&s.db)
         .query_row("SELECT error FROM samples WHERE ok = 0 AND signal = 'latency' LIMIT 1", [], |r| r.get(0))
         .unwrap();
     assert!(error.contains("no answer within 300ms"), "{error}");
     assert!(events.iter().all(|e| e.kind != "rollback_completed"), "{:?}", kinds(&events));
     assert_eq!(s.sim.rollback_requests("checkout"), 0, "a service that never answers in time is not sent a rollback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_and_irreversible_versions_never_touch_the_service() {
+    let timings = || Timings {
+        deploy_after: Some(Duration::from_millis(300)),
+        ramp: Duration::from_millis(300),
+        ..Timings::default()
+    };
+    let s = setup(Scenario::BadDeploy, timings(), |t| t);
+    let opts = EngineOptions { dry_run: true, ..EngineOptions::default() };
+    let events = run_engine(
+        &s,
+        Notifier::disabled(),
+        opts,
+        Duration::from_secs(10),
+        |_, _| {},
+        |all| all.iter().any(|e| e.kind == "dry_run"),
+    )
+    .await;
+    let dry = events.iter().find(|e| e.kind == "dry_run").expect("dry run recorded");
+    assert!(dry.message.starts_with("dry run: would roll back checkout now"), "{}", dry.message);
+    assert!(dry.data["samples"].as_array().is_some_and(|s| !s.is_empty()), "with its evidence");
+    assert_eq!(s.sim.rollback_requests("checkout"), 0);
+    let recorded: i64 =
+        db(&s.db).query_row("SELECT count(*) FROM timeline_events WHERE kind = 'dry_run'", [], |r| r.get(0)).unwrap();
+    assert!(recorded >= 1);
+
+    let irreversible =
+        |t: String| t.replace("cooldown = \"1s\"", "cooldown = \"1s\"\nirreversible_versions = [\"2.0.0-bad\"]");
+    let s = setup(Scenario::BadDeploy, timings(), irreversible);
+    let events = run_engine(
+        &s,
+        Notifier::disabled(),
+        EngineOptions::default(),
+        Duration::from_secs(10),
+        |_, _| {},
+        |all| all.iter().any(|e| e.kind == "alert" && e.message.contains("irreversible")),
+    )
+    .await;
+    assert!(
+        events.iter().any(|e| e.kind == "alert" && e.message.contains("2.0.0-bad is marked irreversible")),
+        "{:?}",
+        kinds(&events)
+    );
+    assert_eq!(count(&events, "rollback_starting"), 0);
+    assert_eq!(s.sim.rollback_requests("checkout"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_that_stops_answering_is_marked_stale() {
+    // Answers take 3 s; the timeout is 5 s, so each poll waits and no answer
+    // arrives for more than 3 intervals of 200 ms.
+    let timings = Timings { slow_delay: Duration::from_secs(3), ..Timings::default() };
+    let s = setup(Scenario::Slow, timings, |t| t.replace("timeout = \"2s\"", "timeout = \"5s\""));
+    let events = run_engine(
+        &s,
+        Notifier::disabled(),
+        EngineOptions::default(),
+        Duration::from_secs(6),
+        |_, _| {},
+        |all| all.iter().any(|e| e.kind == "signal_stale"),
+    )
+    .await;
+    let stale = events.iter().find(|e| e.kind == "signal_stale").expect("stale");
+    assert!(stale.message.contains("is stale: no answer for"), "{}", stale.message);
 }

@@ -42,7 +42,6 @@ pub(super) struct EnvState {
     id: i64,
     cfg: EnvironmentConfig,
     signals: Vec<SignalConfig>,
-    intervals: Vec<Duration>,
     triggers: Vec<TriggerConfig>,
     rings: Vec<SampleRing>,
     stale: Vec<bool>,
@@ -69,7 +68,6 @@ impl EnvState {
             name: cfg.name().to_string(),
             id,
             automatic: cfg.auto_rollback,
-            intervals: vec![Duration::ZERO; n],
             rings: (0..n).map(|_| SampleRing::new(opts.ring_capacity)).collect(),
             stale: vec![false; n],
             last_persisted: vec![None; n],
@@ -128,10 +126,6 @@ impl EnvState {
         }
         let Some(s) = signal else { return };
         let Some(sample) = poll.sample else { return };
-        if let Some(prev) = self.rings[s].latest() {
-            let gap = (sample.at - prev.at).to_std().unwrap_or_default();
-            self.intervals[s] = if self.intervals[s].is_zero() { gap } else { (self.intervals[s] * 3 + gap) / 4 };
-        }
         if self.stale[s] {
             self.stale[s] = false;
             self.record(
@@ -390,7 +384,7 @@ impl EnvState {
         rb: &mut JoinSet<(usize, RollbackOutcome)>,
     ) {
         for s in 0..self.signals.len() {
-            let every = sh.config.poll_interval.get().max(self.intervals[s]);
+            let every = self.signals[s].interval.unwrap_or(sh.config.poll_interval).get();
             let limit = chrono::Duration::from_std(every * STALE_AFTER_INTERVALS).unwrap_or(chrono::Duration::MAX);
             let last = self.rings[s].latest().map_or(self.started, |l| l.at);
             if !self.stale[s] && now - last > limit {
