@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod drivers;
 pub mod engine;
+pub mod incident;
 pub mod notify;
 pub mod playbook;
 pub mod rollback;

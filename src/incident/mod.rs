@@ -1,0 +1,1 @@
+//! Incidents end to end: severity, milestones, runbooks, checklists, export, drills.
