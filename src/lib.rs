@@ -10,3 +10,4 @@ pub mod playbook;
 pub mod rollback;
 pub mod sim;
 pub mod store;
+pub mod tui;

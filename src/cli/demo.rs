@@ -18,9 +18,15 @@ pub struct DemoArgs {
     /// Seconds before the checkout service ships a bad release.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "15s")]
     bad_deploy_after: Duration,
-    /// Stop by itself after this long (default: run until Ctrl-C).
+    /// Stop by itself after this long (default: run until Ctrl-C). Lines mode only.
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
+    /// Print live status lines instead of opening the console (no terminal needed).
+    #[arg(long)]
+    lines: bool,
+    /// Theme of the console.
+    #[arg(long)]
+    theme: Option<String>,
 }
 
 pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
@@ -55,6 +61,24 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     let config = Config::load(&config_path).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
     let mut store = crate::store::Store::open(&db_path)?;
 
+    use std::io::IsTerminal;
+    if !args.lines && std::io::stdout().is_terminal() {
+        drop(store);
+        let opts = crate::tui::ConsoleOptions {
+            config: std::sync::Arc::new(config),
+            db: db_path.clone(),
+            mode: crate::tui::app::Mode::Live,
+            theme: args.theme.clone(),
+            review_incident: None,
+        };
+        let result = crate::tui::run_console(&ctx.rt, opts);
+        sim.stop();
+        if ctx.db_flag.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result?;
+        return Ok(Exit::Ok);
+    }
     println!("backout demo: simulated fleet at http://{}", sim.addr());
     println!("config {}  database {}", config_path.display(), db_path.display());
     println!(
@@ -66,7 +90,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         config_path.display(),
         db_path.display()
     );
-    println!("(the interactive console is not built yet: these are live status lines; Ctrl-C stops)\n");
+    println!("(live status lines; without --lines on a terminal the console opens; Ctrl-C stops)\n");
 
     let envs: Vec<_> = config.environments.iter().collect();
     let started = std::time::Instant::now();

@@ -1,7 +1,11 @@
 //! The command line: clap definitions and the headless commands.
 
+mod console;
 mod demo;
+mod drill;
+mod export;
 mod history;
+mod incident;
 mod notes;
 pub mod output;
 mod rollback;
@@ -68,17 +72,31 @@ pub enum Command {
         #[arg(required = true)]
         text: Vec<String>,
     },
-    /// List incidents.
+    /// List incidents (same as `incident list`).
     Incidents {
         /// Newest N.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Act on one incident.
+    /// Open, list, show or close incidents.
     Incident {
         /// What to do.
         #[command(subcommand)]
-        action: IncidentAction,
+        action: incident::IncidentCommand,
+    },
+    /// Follow an incident's runbook: show, done, skip, fail, run a step's action.
+    Runbook(incident::RunbookArgs),
+    /// An incident's validation checklist: run the automatic checks, tick, untick or waive items.
+    Checklist(incident::ChecklistArgs),
+    /// Write the post-incident report (markdown, JSON or HTML).
+    Export(export::ExportArgs),
+    /// Drill a bad release end to end against a service offering POST /deployment/deploy.
+    Drill(drill::DrillArgs),
+    /// Past drills with their times against the objective.
+    Drills {
+        /// Newest N.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// Validate the config without touching anything.
     Check,
@@ -88,16 +106,10 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run the console against a built-in simulated fleet.
     Demo(demo::DemoArgs),
-}
-
-/// What `backout incident` can do.
-#[derive(Debug, Subcommand)]
-pub enum IncidentAction {
-    /// Close an open incident; later rollbacks open a new one.
-    Close {
-        /// Incident id.
-        id: i64,
-    },
+    /// Open the interactive console.
+    Console(console::ConsoleArgs),
+    /// Step through a recorded incident in the console, read-only.
+    Review(console::ReviewArgs),
 }
 
 /// What every command needs.
@@ -170,12 +182,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
         Command::Rollback(args) => rollback::run(&ctx, &args),
         Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
-        Command::Incidents { limit } => notes::incidents(&ctx, limit),
-        Command::Incident { action: IncidentAction::Close { id } } => notes::close_incident(&ctx, id),
+        Command::Incidents { limit } => incident::list(&ctx, limit),
+        Command::Incident { action } => incident::run(&ctx, &action),
+        Command::Runbook(args) => incident::runbook_cmd(&ctx, &args),
+        Command::Checklist(args) => incident::checklist_cmd(&ctx, &args),
+        Command::Export(args) => export::run(&ctx, &args),
+        Command::Drill(args) => drill::run(&ctx, &args),
+        Command::Drills { limit } => drill::list(&ctx, limit),
         Command::Check => check(&ctx),
         Command::Watch(args) => watch::run(&ctx, &args),
         Command::Simulate(args) => simulate::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
+        Command::Console(args) => console::console(&ctx, &args),
+        Command::Review(args) => console::review(&ctx, &args),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use color_eyre::eyre::Result;
 
-use super::output::{self, Exit, Format, or_dash};
+use super::output::{self, Exit, Format};
 use super::{Context, try_exit};
 
 pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text: &str) -> Result<Exit> {
@@ -49,62 +49,6 @@ pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text
             Some(i) => println!("note #{} saved to incident #{i}", saved.id),
             None => println!("note #{} saved (no open incident; it is on the general timeline)", saved.id),
         },
-    }
-    Ok(Exit::Ok)
-}
-
-pub(super) fn incidents(ctx: &Context, limit: usize) -> Result<Exit> {
-    let store = try_exit!(ctx.store());
-    let rows = store.incidents(limit)?;
-    match ctx.format {
-        Format::Json => output::json(&serde_json::json!({ "incidents": rows })),
-        Format::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|i| {
-                    vec![
-                        format!("#{}", i.id),
-                        i.status.clone(),
-                        if i.drill { "drill" } else { "live" }.into(),
-                        or_dash(i.environment.as_deref()),
-                        i.severity.clone(),
-                        i.opened_at.clone(),
-                        or_dash(i.closed_at.as_deref()),
-                        i.opened_by.clone(),
-                        i.title.clone(),
-                    ]
-                })
-                .collect();
-            println!(
-                "{}",
-                output::table(
-                    &["ID", "STATUS", "KIND", "ENVIRONMENT", "SEVERITY", "OPENED", "CLOSED", "BY", "TITLE"],
-                    &cells
-                )
-            );
-        }
-    }
-    Ok(Exit::Ok)
-}
-
-pub(super) fn close_incident(ctx: &Context, id: i64) -> Result<Exit> {
-    let mut store = try_exit!(ctx.store());
-    let by = match crate::config::Config::load(&crate::config::resolve_path(ctx.config_flag.as_deref())) {
-        Ok(c) => c.operator(),
-        Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-    };
-    let Some(incident) = store.incident(id)? else {
-        eprintln!("backout: there is no incident #{id}; `backout incidents` lists them");
-        return Ok(Exit::Usage);
-    };
-    if !store.close_incident(id, &by)? {
-        eprintln!("backout: refused: incident #{id} is already {}", incident.status);
-        return Ok(Exit::Refused);
-    }
-    let closed = store.incident(id)?;
-    match ctx.format {
-        Format::Json => output::json(&closed),
-        Format::Table => println!("incident #{id} closed"),
     }
     Ok(Exit::Ok)
 }

@@ -99,3 +99,15 @@ pub(super) fn triggers() -> Vec<TriggerConfig> {
         rule("cpu", RuleKind::Above, Some(0.95), 300),
     ]
 }
+pub(super) fn rto_critical() -> HumanDuration {
+    HumanDuration::secs(2 * 60)
+}
+pub(super) fn rto_performance() -> HumanDuration {
+    HumanDuration::secs(5 * 60)
+}
+pub(super) fn rto_feature() -> HumanDuration {
+    HumanDuration::secs(15 * 60)
+}
+pub(super) fn rto_non_critical() -> HumanDuration {
+    HumanDuration::secs(30 * 60)
+}

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub use duration::HumanDuration;
-pub use validate::{ConfigError, ConfigErrors};
+pub use validate::{ConfigError, ConfigErrors, line_column};
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "BACKOUT_CONFIG";
@@ -37,9 +37,44 @@ pub struct Config {
     /// Where notifications go.
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Key bindings of the console: action name -> key (`rollback = "ctrl-r"`).
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
+    /// Recovery-time objective of each incident severity (seed 001).
+    #[serde(default)]
+    pub severities: SeverityObjectives,
     /// The environments to watch, in display order.
     #[serde(default, rename = "environment")]
     pub environments: Vec<EnvironmentConfig>,
+}
+
+/// Recovery-time objective of each incident severity; seed 001's by default.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityObjectives {
+    /// Critical issues (default 2 minutes).
+    #[serde(default = "defaults::rto_critical")]
+    pub critical: HumanDuration,
+    /// Performance issues (default 5 minutes).
+    #[serde(default = "defaults::rto_performance")]
+    pub performance: HumanDuration,
+    /// Feature issues (default 15 minutes).
+    #[serde(default = "defaults::rto_feature")]
+    pub feature: HumanDuration,
+    /// Non-critical issues (default 30 minutes).
+    #[serde(default = "defaults::rto_non_critical", rename = "non-critical")]
+    pub non_critical: HumanDuration,
+}
+
+impl Default for SeverityObjectives {
+    fn default() -> Self {
+        SeverityObjectives {
+            critical: defaults::rto_critical(),
+            performance: defaults::rto_performance(),
+            feature: defaults::rto_feature(),
+            non_critical: defaults::rto_non_critical(),
+        }
+    }
 }
 
 /// Notification settings. Secrets are named here, never written here.
@@ -146,6 +181,10 @@ pub struct EnvironmentConfig {
     /// The post-rollback validation checklist.
     #[serde(default)]
     pub checklist: Vec<ChecklistItemConfig>,
+    /// How long an automatic checklist item must hold before it ticks itself,
+    /// unless the item says otherwise (default 60 s).
+    #[serde(default)]
+    pub checklist_stable_for: Option<HumanDuration>,
 }
 
 impl EnvironmentConfig {
@@ -377,6 +416,10 @@ pub struct ChecklistItemConfig {
     /// Whether validation needs it.
     #[serde(default = "defaults::yes")]
     pub required: bool,
+    /// How long an automatic check must hold before it ticks itself; defaults to
+    /// the environment's `checklist_stable_for`.
+    #[serde(default)]
+    pub stable_for: Option<HumanDuration>,
 }
 
 impl Config {

@@ -35,12 +35,21 @@ pub struct EngineOptions {
     pub dry_run: bool,
     /// Most HTTP requests in flight at once, across all signals.
     pub max_concurrent_requests: usize,
-    /// Samples kept in memory per signal.
+    /// Most samples kept in memory per signal; each ring holds what its rules'
+    /// windows need at `min_interval` (or the signal's own interval), up to this.
     pub ring_capacity: usize,
+    /// Polling interval assumed when sizing rings of signals without their own
+    /// (the config's `poll_interval` is passed in by `run`).
+    pub min_interval: Duration,
     /// One sample per signal per this period is written to the database.
     pub persist_every: Duration,
     /// Fraction of the interval by which each poll is randomly moved (0.1 = ±10%).
     pub jitter: f64,
+    /// Write samples and events to the database (off for read-only observers).
+    pub persist: bool,
+    /// Also send every sample and status reading as events (`sample`, `status`),
+    /// which the console draws; `watch` leaves this off.
+    pub live_samples: bool,
 }
 
 impl Default for EngineOptions {
@@ -49,8 +58,11 @@ impl Default for EngineOptions {
             dry_run: false,
             max_concurrent_requests: 64,
             ring_capacity: 3600,
+            min_interval: Duration::from_secs(1),
             persist_every: Duration::from_secs(5),
             jitter: 0.1,
+            persist: true,
+            live_samples: false,
         }
     }
 }
@@ -123,13 +135,14 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let store = Store::open(&db_path)?;
+    let opts = EngineOptions { min_interval: config.poll_interval.get(), ..opts };
     let mut envs = Vec::new();
     for env in &config.environments {
         let id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
         envs.push(EnvState::new(id, env.clone(), &opts));
     }
     let (err_tx, mut err_rx) = mpsc::unbounded_channel::<String>();
-    let (writer, writer_thread) = StoreWriter::start(store, err_tx);
+    let (writer, writer_thread) = StoreWriter::start(store, err_tx, opts.persist);
     let (inbox, mut rx) = mpsc::unbounded_channel::<Msg>();
     let shared = Shared {
         config: Arc::clone(&config),

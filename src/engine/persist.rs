@@ -35,22 +35,31 @@ pub enum StoreCmd {
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     tx: mpsc::Sender<StoreCmd>,
+    enabled: bool,
 }
 
 impl StoreWriter {
     /// Starts the writer thread on an open store. The thread ends when every
     /// `StoreWriter` is dropped, after writing what was sent.
-    pub fn start(store: Store, errors: tokio::sync::mpsc::UnboundedSender<String>) -> (StoreWriter, JoinHandle<()>) {
+    /// With `enabled` false every write is dropped (read-only observers).
+    pub fn start(
+        store: Store,
+        errors: tokio::sync::mpsc::UnboundedSender<String>,
+        enabled: bool,
+    ) -> (StoreWriter, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel::<StoreCmd>();
         let handle = std::thread::Builder::new()
             .name("backout-store".into())
             .spawn(move || writer_loop(store, rx, errors))
             .unwrap_or_else(|e| panic!("cannot start the store writer thread: {e}"));
-        (StoreWriter { tx }, handle)
+        (StoreWriter { tx, enabled }, handle)
     }
 
     /// Queues a write; never blocks.
     pub fn send(&self, cmd: StoreCmd) {
+        if !self.enabled && !matches!(cmd, StoreCmd::Flush(_)) {
+            return;
+        }
         // The thread only ends after every sender is gone, so a send cannot fail
         // while we hold one; ignore the impossible error rather than panic.
         let _ = self.tx.send(cmd);
@@ -65,19 +74,46 @@ impl StoreWriter {
 }
 
 fn writer_loop(mut store: Store, rx: mpsc::Receiver<StoreCmd>, errors: tokio::sync::mpsc::UnboundedSender<String>) {
-    while let Ok(cmd) = rx.recv() {
-        let result = match cmd {
-            StoreCmd::Samples { env_id, signal, samples } => store.append_samples(env_id, &signal, &samples),
-            StoreCmd::Event(e) => store.append_event(&e),
-            StoreCmd::Sync(env_id, history) => store.sync_deployments(env_id, &history),
-            StoreCmd::Notified(id) => store.mark_notification_sent(id),
-            StoreCmd::Flush(done) => {
-                let _ = done.send(());
-                Ok(())
+    while let Ok(first) = rx.recv() {
+        // Take what else is queued, and write all its samples in one
+        // transaction: a thousand signals must not cost a thousand commits.
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
             }
-        };
-        if let Err(e) = result {
-            let _ = errors.send(format!("database write failed ({}): {e}", Path::new(store.path()).display()));
+        }
+        let mut samples: Vec<(i64, String, Sample)> = Vec::new();
+        let mut rest = Vec::new();
+        for cmd in batch {
+            match cmd {
+                StoreCmd::Samples { env_id, signal, samples: s } => {
+                    samples.extend(s.into_iter().map(|x| (env_id, signal.clone(), x)));
+                }
+                other => rest.push(other),
+            }
+        }
+        let mut results = Vec::new();
+        if !samples.is_empty() {
+            results.push(store.append_sample_batch(&samples));
+        }
+        for cmd in rest {
+            results.push(match cmd {
+                StoreCmd::Samples { .. } => Ok(()),
+                StoreCmd::Event(e) => store.append_event(&e),
+                StoreCmd::Sync(env_id, history) => store.sync_deployments(env_id, &history),
+                StoreCmd::Notified(id) => store.mark_notification_sent(id),
+                StoreCmd::Flush(done) => {
+                    let _ = done.send(());
+                    Ok(())
+                }
+            });
+        }
+        for r in results {
+            if let Err(e) = r {
+                let _ = errors.send(format!("database write failed ({}): {e}", Path::new(store.path()).display()));
+            }
         }
     }
 }

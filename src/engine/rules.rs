@@ -75,7 +75,7 @@ fn streak(
     let mut run: Vec<Sample> = Vec::new();
     for s in ring.iter().rev().take_while(|s| s.at >= since) {
         match s.value {
-            Some(v) if s.ok && breaches(v) => run.push(s.clone()),
+            Some(v) if s.ok && breaches(v) => run.push(s),
             _ => break,
         }
     }
@@ -111,7 +111,7 @@ pub fn evaluate(t: &TriggerConfig, ring: &SampleRing, since: DateTime<Utc>, base
         }
         RuleKind::ConsecutiveFailures => {
             let n = t.count.unwrap_or(1) as usize;
-            let recent: Vec<Sample> = ring.iter().rev().take_while(|s| s.at >= since).take(n).cloned().collect();
+            let recent: Vec<Sample> = ring.iter().rev().take_while(|s| s.at >= since).take(n).collect();
             if recent.len() < n || recent.iter().any(|s| s.ok) {
                 return None;
             }

@@ -14,6 +14,21 @@ use crate::notify::{Notification, NotificationKind};
 use crate::rollback::{Refusal, RollbackOptions};
 use crate::store::{NewEvent, RollbackRow, RollbackStatus, Store};
 
+/// Samples a signal's ring must hold: its longest rule window at its polling
+/// interval (plus room for a `drop` rule's pre-deploy baseline), capped by
+/// `opts.ring_capacity`.
+fn ring_capacity(sig: &SignalConfig, triggers: &[TriggerConfig], opts: &EngineOptions) -> usize {
+    let interval = sig.interval.map_or(opts.min_interval, |i| i.get()).max(Duration::from_millis(50));
+    let longest = triggers
+        .iter()
+        .filter(|t| t.signal.get_ref() == sig.name.get_ref())
+        .filter_map(|t| t.window.map(|w| w.get()))
+        .max()
+        .unwrap_or_default();
+    let needed = (longest.as_secs_f64() / interval.as_secs_f64()).ceil() as usize + 16;
+    needed.clamp(120, opts.ring_capacity.max(120))
+}
+
 /// How an automatic rollback ended.
 #[derive(Debug)]
 pub(super) enum RollbackOutcome {
@@ -54,6 +69,9 @@ pub(super) struct EnvState {
     rollback_in_flight: bool,
     last_rollback_end: Option<Instant>,
     settled_on: Option<String>,
+    /// The version an automatic rollback failed to leave: no rule may try again
+    /// from it on its own; a person decides.
+    failed_from: Option<String>,
     proposal: Option<Proposal>,
     automatic: bool,
 }
@@ -68,7 +86,7 @@ impl EnvState {
             name: cfg.name().to_string(),
             id,
             automatic: cfg.auto_rollback,
-            rings: (0..n).map(|_| SampleRing::new(opts.ring_capacity)).collect(),
+            rings: signals.iter().map(|sig| SampleRing::new(ring_capacity(sig, &triggers, opts))).collect(),
             stale: vec![false; n],
             last_persisted: vec![None; n],
             firing: vec![false; triggers.len()],
@@ -82,6 +100,7 @@ impl EnvState {
             rollback_in_flight: false,
             last_rollback_end: None,
             settled_on: None,
+            failed_from: None,
             proposal: None,
         }
     }
@@ -124,6 +143,16 @@ impl EnvState {
         if let Some(v) = &poll.version {
             self.on_version(v, poll.status.as_ref(), sh);
         }
+        if let (true, Some(st)) = (sh.opts.live_samples, &poll.status) {
+            let data = json!({ "version": st.version, "current_environment": st.current_environment, "environments": st.environments });
+            sh.publish(EngineEvent {
+                at: Utc::now(),
+                environment: self.name.clone(),
+                kind: "status",
+                message: String::new(),
+                data,
+            });
+        }
         let Some(s) = signal else { return };
         let Some(sample) = poll.sample else { return };
         if self.stale[s] {
@@ -145,6 +174,16 @@ impl EnvState {
             }
         }
         self.persist(s, &sample, sh);
+        if sh.opts.live_samples {
+            let data = json!({ "signal": self.signals[s].name.get_ref(), "sample": sample });
+            sh.publish(EngineEvent {
+                at: sample.at,
+                environment: self.name.clone(),
+                kind: "sample",
+                message: String::new(),
+                data,
+            });
+        }
         self.rings[s].push(sample);
         let name = self.signals[s].name.get_ref().clone();
         for t in 0..self.triggers.len() {
@@ -184,6 +223,9 @@ impl EnvState {
         self.version = Some(version.to_string());
         if first {
             return;
+        }
+        if self.failed_from.as_deref().is_some_and(|v| v != version) {
+            self.failed_from = None;
         }
         if self.settled_on.as_deref().is_some_and(|v| v != version) {
             // A new release replaced the version we went back to: rules may act again.
@@ -257,6 +299,13 @@ impl EnvState {
             if v == settled {
                 return Some(format!(
                     "{v} is the version automatic rollback went back to; it will not roll back past it on its own"
+                ));
+            }
+        }
+        if let (Some(v), Some(failed)) = (&self.version, &self.failed_from) {
+            if v == failed {
+                return Some(format!(
+                    "an automatic rollback from {v} already failed; it is not retried on its own (roll back by hand)"
                 ));
             }
         }
@@ -349,6 +398,7 @@ impl EnvState {
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row);
             }
             RollbackOutcome::Finished(row) => {
+                self.failed_from = row.from_version.clone().or(self.version.clone());
                 let msg = format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
                 self.record(sh, "rollback_failed", &row.operator, msg.clone(), json!(row));
                 self.record(sh, "alert", &row.operator, msg, serde_json::Value::Null);
@@ -552,6 +602,7 @@ fn automatic_rollback(
         }
     }
     let (notifier, writer, inbox, name, env_id) = note;
+    let (inbox_for_phases, name_for_phases) = (inbox.clone(), name.clone());
     let n = Notification {
         kind: NotificationKind::RollbackStarted,
         environment: name.clone(),
@@ -584,7 +635,17 @@ fn automatic_rollback(
             data: json!({ "text": d.text, "channels": d.channels, "errors": d.errors, "env_id": env_id, "rollback_id": id }),
         }));
     });
-    match crate::rollback::execute(rt, &mut store, prepared, opts) {
+    let (phase_inbox, phase_env) = (inbox_for_phases, name_for_phases);
+    let mut on_phase = |phase: crate::drivers::Phase| {
+        let _ = phase_inbox.send(Msg::Event(EngineEvent {
+            at: Utc::now(),
+            environment: phase_env.clone(),
+            kind: "rollback_phase",
+            message: phase.as_str().to_string(),
+            data: serde_json::Value::Null,
+        }));
+    };
+    match crate::rollback::execute_with_phases(rt, &mut store, prepared, opts, &mut on_phase) {
         Ok(Ok(row)) => {
             let _ = id_tx.send(row.id);
             RollbackOutcome::Finished(Box::new(row))

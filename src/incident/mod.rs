@@ -1,1 +1,379 @@
-//! Incidents end to end: severity, milestones, runbooks, checklists, export, drills.
+//! Incidents end to end: severity and objective, milestones, runbooks, the
+//! self-checking validation checklist, the post-incident export and drills.
+//!
+//! Every function here blocks (SQLite, and HTTP through a runtime handle); the
+//! console calls them from a worker, never from a draw function or key handler.
+
+pub mod checklist;
+pub mod drill;
+pub mod export;
+pub mod runbook;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::{Result, eyre};
+use serde::Serialize;
+
+use crate::config::{Config, EnvironmentConfig, SeverityObjectives};
+use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store, parse_ts};
+
+pub use checklist::{ItemState, checklist_state, evaluate_checklist, tick_item, untick_item, waive_item};
+pub use runbook::{Runbook, RunbookView, StepState, StepView};
+
+/// How bad an incident is, by seed 001's recovery-time objectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Recover within 2 minutes (default).
+    Critical,
+    /// Recover within 5 minutes.
+    Performance,
+    /// Recover within 15 minutes.
+    Feature,
+    /// Recover within 30 minutes.
+    NonCritical,
+}
+
+impl Severity {
+    /// Every severity, tightest objective first.
+    pub const ALL: [Severity; 4] =
+        [Severity::Critical, Severity::Performance, Severity::Feature, Severity::NonCritical];
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Performance => "performance",
+            Severity::Feature => "feature",
+            Severity::NonCritical => "non-critical",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// This severity's recovery-time objective.
+    pub fn objective(self, o: &SeverityObjectives) -> Duration {
+        match self {
+            Severity::Critical => o.critical.get(),
+            Severity::Performance => o.performance.get(),
+            Severity::Feature => o.feature.get(),
+            Severity::NonCritical => o.non_critical.get(),
+        }
+    }
+
+    /// The tightest severity whose objective allows `rto` (an environment's
+    /// `recovery_time_objective`); non-critical when none is that loose.
+    pub fn for_objective(rto: Duration, o: &SeverityObjectives) -> Severity {
+        Severity::ALL.into_iter().find(|s| rto <= s.objective(o)).unwrap_or(Severity::NonCritical)
+    }
+}
+
+/// The milestones of an incident, in the order they should happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// The bad release started serving (when known).
+    ImpactStarted,
+    /// A rule fired or a person noticed.
+    Detected,
+    /// The first rollback of the incident started.
+    RollbackStarted,
+    /// A rollback completed (target current and healthy).
+    RollbackCompleted,
+    /// Every required checklist item passed or was waived.
+    Validated,
+    /// The incident was closed.
+    Resolved,
+}
+
+impl Milestone {
+    /// Every milestone, in order.
+    pub const ALL: [Milestone; 6] = [
+        Milestone::ImpactStarted,
+        Milestone::Detected,
+        Milestone::RollbackStarted,
+        Milestone::RollbackCompleted,
+        Milestone::Validated,
+        Milestone::Resolved,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Milestone::ImpactStarted => "impact_started",
+            Milestone::Detected => "detected",
+            Milestone::RollbackStarted => "rollback_started",
+            Milestone::RollbackCompleted => "rollback_completed",
+            Milestone::Validated => "validated",
+            Milestone::Resolved => "resolved",
+        }
+    }
+}
+
+/// What a person gives when opening an incident by hand.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    /// Title.
+    pub title: String,
+    /// Severity; derived from the environment's objective when `None`.
+    pub severity: Option<Severity>,
+    /// A drill, not a real incident.
+    pub drill: bool,
+    /// Who opens it.
+    pub by: String,
+    /// Customer impact assessment.
+    pub impact: Option<String>,
+    /// Runbook file name; the environment's `runbook` when `None`.
+    pub runbook: Option<String>,
+    /// Record `detected` now (a person noticed); drills leave it to the rule that fires.
+    pub detected_now: bool,
+}
+
+/// Opens an incident on `env` (or on no environment), with its severity and
+/// objective, and records `detected` now.
+pub fn open(
+    store: &mut Store,
+    config: &Config,
+    env: Option<&EnvironmentConfig>,
+    req: &OpenRequest,
+) -> Result<IncidentRow> {
+    let env_id = match env {
+        Some(e) => Some(store.ensure_environment(e.name(), e.kind.as_str(), e.base_url.get_ref())?),
+        None => None,
+    };
+    let (severity, objective) = match (req.severity, env) {
+        (Some(s), _) => (s, s.objective(&config.severities)),
+        (None, Some(e)) => {
+            let rto = e.recovery_time_objective.get();
+            (Severity::for_objective(rto, &config.severities), rto)
+        }
+        (None, None) => (Severity::Critical, Severity::Critical.objective(&config.severities)),
+    };
+    let row = store.open_incident(env_id, &req.title, severity.as_str(), req.drill, &req.by)?;
+    store.update_incident_fields(
+        row.id,
+        &IncidentFields {
+            objective_ms: Some(i64::try_from(objective.as_millis()).unwrap_or(i64::MAX)),
+            runbook: req.runbook.clone().or_else(|| env.and_then(|e| e.runbook.clone())),
+            impact: req.impact.clone(),
+            root_cause: None,
+            prevention: None,
+        },
+    )?;
+    if req.detected_now {
+        store.set_milestone(row.id, Milestone::Detected.as_str(), Utc::now(), &req.by)?;
+    }
+    Ok(row)
+}
+
+/// What a person records when closing an incident.
+#[derive(Debug, Clone, Default)]
+pub struct CloseDetails {
+    /// Customer impact assessment.
+    pub impact: Option<String>,
+    /// Root cause.
+    pub root_cause: Option<String>,
+    /// Prevention measures.
+    pub prevention: Option<String>,
+}
+
+/// Closes an open incident and records `resolved`. `Ok(false)` when it was not open.
+pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Result<bool> {
+    if store.incident(id)?.is_none() {
+        return Err(eyre!("there is no incident #{id}; `backout incident list` lists them"));
+    }
+    sync_milestones(store, id)?;
+    store.update_incident_fields(
+        id,
+        &IncidentFields {
+            objective_ms: None,
+            runbook: None,
+            impact: details.impact.clone(),
+            root_cause: details.root_cause.clone(),
+            prevention: details.prevention.clone(),
+        },
+    )?;
+    if !store.close_incident(id, by)? {
+        return Ok(false);
+    }
+    store.set_milestone(id, Milestone::Resolved.as_str(), Utc::now(), by)?;
+    Ok(true)
+}
+
+/// How far back before an incident opened a rule firing counts as its detection.
+const DETECTION_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Fills in the milestones the record already proves: rollback started and
+/// completed (from the incident's rollbacks), detected (the first rule that fired
+/// on the environment shortly before the incident opened, else the opening) and
+/// impact started (when the version rolled back from was deployed).
+pub fn sync_milestones(store: &mut Store, id: i64) -> Result<Vec<MilestoneRow>> {
+    let incident = store.incident(id)?.ok_or_else(|| eyre!("there is no incident #{id}"))?;
+    let opened = parse_ts(&incident.opened_at).unwrap_or_else(Utc::now);
+    let have = store.milestones(id)?;
+    let has = |m: Milestone| have.iter().any(|r| r.milestone == m.as_str());
+    let rollbacks = store.incident_rollbacks(id)?;
+    let env_id = store.incident_environment_id(id)?;
+    if !has(Milestone::Detected) {
+        let fired = match env_id {
+            Some(e) => store
+                .environment_events_between(e, opened - DETECTION_LOOKBACK, opened)?
+                .into_iter()
+                .find(|ev| ev.kind == "rule_fired"),
+            None => None,
+        };
+        match fired.and_then(|ev| Some((parse_ts(&ev.at)?, ev.actor))) {
+            Some((at, actor)) => store.set_milestone(id, Milestone::Detected.as_str(), at, &actor)?,
+            None => store.set_milestone(id, Milestone::Detected.as_str(), opened, &incident.opened_by)?,
+        };
+    }
+    if let Some(first) = rollbacks.first() {
+        if let Some(at) = parse_ts(&first.started_at) {
+            store.set_milestone(id, Milestone::RollbackStarted.as_str(), at, &first.operator)?;
+        }
+        if !has(Milestone::ImpactStarted) {
+            if let (Some(e), Some(from)) = (env_id, &first.from_version) {
+                let deployed = store
+                    .deployments(e)?
+                    .into_iter()
+                    .filter(|d| &d.version == from)
+                    .filter_map(|d| parse_ts(&d.deployed_at))
+                    .filter(|t| *t <= opened)
+                    .max();
+                if let Some(at) = deployed {
+                    store.set_milestone(id, Milestone::ImpactStarted.as_str(), at, "backout")?;
+                }
+            }
+        }
+    }
+    if let Some(done) = rollbacks.iter().find(|r| r.status == "completed") {
+        if let Some(at) = done.completed_at.as_deref().and_then(parse_ts) {
+            store.set_milestone(id, Milestone::RollbackCompleted.as_str(), at, &done.operator)?;
+        }
+    }
+    Ok(store.milestones(id)?)
+}
+
+/// Times between milestones, and how they compare with the objective.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Durations {
+    /// Impact started to detected.
+    pub time_to_detect_ms: Option<i64>,
+    /// Detected to rollback completed.
+    pub time_to_mitigate_ms: Option<i64>,
+    /// Rollback completed to validated.
+    pub time_to_validate_ms: Option<i64>,
+    /// Detected to validated: the recovery the objective is about.
+    pub time_to_recover_ms: Option<i64>,
+    /// The recovery-time objective.
+    pub objective_ms: Option<i64>,
+    /// Mitigated within the objective (`None` until both are known).
+    pub mitigated_within_objective: Option<bool>,
+    /// Recovered (validated) within the objective.
+    pub recovered_within_objective: Option<bool>,
+}
+
+/// The time of a milestone, if recorded.
+pub fn milestone_at(rows: &[MilestoneRow], m: Milestone) -> Option<DateTime<Utc>> {
+    rows.iter().find(|r| r.milestone == m.as_str()).and_then(|r| parse_ts(&r.at))
+}
+
+/// The durations the milestones give.
+pub fn durations(rows: &[MilestoneRow], objective_ms: Option<i64>) -> Durations {
+    let at = |m| milestone_at(rows, m);
+    let between = |a, b| match (at(a), at(b)) {
+        (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
+        _ => None,
+    };
+    let mitigate = between(Milestone::Detected, Milestone::RollbackCompleted);
+    let recover = between(Milestone::Detected, Milestone::Validated);
+    let within = |d: Option<i64>| Some(d? <= objective_ms?);
+    Durations {
+        time_to_detect_ms: between(Milestone::ImpactStarted, Milestone::Detected),
+        time_to_mitigate_ms: mitigate,
+        time_to_validate_ms: between(Milestone::RollbackCompleted, Milestone::Validated),
+        time_to_recover_ms: recover,
+        objective_ms,
+        mitigated_within_objective: within(mitigate),
+        recovered_within_objective: within(recover),
+    }
+}
+
+/// One incident as `incident show` and the console present it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: IncidentRow,
+    /// Objective, runbook and post-incident fields.
+    #[serde(flatten)]
+    pub fields: IncidentFields,
+    /// Milestones, in time order.
+    pub milestones: Vec<MilestoneRow>,
+    /// Times between them.
+    pub durations: Durations,
+}
+
+/// Reads one incident with its milestones (filling in those the record proves).
+pub fn show(store: &mut Store, id: i64) -> Result<Option<IncidentSummary>> {
+    let Some(incident) = store.incident(id)? else { return Ok(None) };
+    let milestones = sync_milestones(store, id)?;
+    let fields = store.incident_fields(id)?.unwrap_or_default();
+    let durations = durations(&milestones, fields.objective_ms);
+    Ok(Some(IncidentSummary { incident, fields, milestones, durations }))
+}
+
+/// A duration in milliseconds as people read it (`1m 12s`, `850ms`).
+pub fn human_ms(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let d = Duration::from_millis(ms.unsigned_abs());
+    format!("{sign}{}", crate::notify::format_duration(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_follows_seed_objectives() {
+        let o = SeverityObjectives::default();
+        assert_eq!(Severity::Critical.objective(&o), Duration::from_secs(120));
+        assert_eq!(Severity::NonCritical.objective(&o), Duration::from_secs(1800));
+        assert_eq!(Severity::for_objective(Duration::from_secs(120), &o), Severity::Critical);
+        assert_eq!(Severity::for_objective(Duration::from_secs(121), &o), Severity::Performance);
+        assert_eq!(Severity::for_objective(Duration::from_secs(15 * 60), &o), Severity::Feature);
+        assert_eq!(Severity::for_objective(Duration::from_secs(3600), &o), Severity::NonCritical);
+        assert_eq!(Severity::parse("non-critical"), Some(Severity::NonCritical));
+    }
+
+    #[test]
+    fn severity_objectives_are_configurable() {
+        let text = "[severities]\ncritical = \"1m\"\nnon-critical = \"1h\"\n";
+        let c = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Severity::Critical.objective(&c.severities), Duration::from_secs(60));
+        assert_eq!(Severity::Performance.objective(&c.severities), Duration::from_secs(300));
+        assert_eq!(Severity::NonCritical.objective(&c.severities), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn durations_compare_with_the_objective() {
+        let row = |m: &str, at: &str| MilestoneRow { milestone: m.into(), at: at.into(), actor: "t".into() };
+        let rows = vec![
+            row("impact_started", "2026-01-01T00:00:00.000Z"),
+            row("detected", "2026-01-01T00:00:30.000Z"),
+            row("rollback_completed", "2026-01-01T00:01:00.000Z"),
+            row("validated", "2026-01-01T00:03:00.000Z"),
+        ];
+        let d = durations(&rows, Some(120_000));
+        assert_eq!(d.time_to_detect_ms, Some(30_000));
+        assert_eq!(d.time_to_mitigate_ms, Some(30_000));
+        assert_eq!(d.time_to_validate_ms, Some(120_000));
+        assert_eq!(d.time_to_recover_ms, Some(150_000));
+        assert_eq!(d.mitigated_within_objective, Some(true));
+        assert_eq!(d.recovered_within_objective, Some(false));
+    }
+}

@@ -260,6 +260,17 @@ pub fn execute(
     prepared: Prepared,
     opts: &RollbackOptions,
 ) -> Result<std::result::Result<RollbackRow, Refusal>> {
+    execute_with_phases(rt, store, prepared, opts, &mut |_| {})
+}
+
+/// [`execute`], telling `phase_seen` each phase as it starts (for a live display).
+pub fn execute_with_phases(
+    rt: &Handle,
+    store: &mut Store,
+    prepared: Prepared,
+    opts: &RollbackOptions,
+    phase_seen: &mut dyn FnMut(Phase),
+) -> Result<std::result::Result<RollbackRow, Refusal>> {
     let env_id = prepared.environment_id;
     let incident_id = match store.open_incident_for(env_id)? {
         Some(i) => i.id,
@@ -329,6 +340,7 @@ pub fn execute(
             if let Err(e) = store_ref.append_event(&event) {
                 phase_errors.push(e);
             }
+            phase_seen(phase);
         };
         rt.block_on(prepared.driver.roll_back(&req, &mut on_phase))
     };

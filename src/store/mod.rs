@@ -4,8 +4,11 @@
 //! All calls block; async callers run them on a blocking thread. A call that
 //! returns `Ok` after a write has committed it.
 
+mod checklist;
 mod deployments;
+mod incidents;
 mod rollbacks;
+mod runbooks;
 pub mod schema;
 mod timeline;
 
@@ -15,8 +18,11 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;
+pub use incidents::{IncidentFields, MilestoneRow};
 pub use rollbacks::{LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType};
+pub use runbooks::{NewStepOutcome, StepOutcomeRow};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 
 /// Environment variable overriding the database path when `--db` is not given.

@@ -143,8 +143,37 @@ CREATE TABLE samples (
 CREATE INDEX samples_by_signal ON samples(environment_id, signal, at);
 "#;
 
+/// Incidents end to end: objective and post-incident fields on incidents, the
+/// milestones of each incident, and how long each automatic checklist item has
+/// been passing.
+const V2: &str = r#"
+ALTER TABLE incidents ADD COLUMN objective_ms INTEGER;
+ALTER TABLE incidents ADD COLUMN runbook TEXT;
+ALTER TABLE incidents ADD COLUMN impact TEXT;
+ALTER TABLE incidents ADD COLUMN root_cause TEXT;
+ALTER TABLE incidents ADD COLUMN prevention TEXT;
+
+CREATE TABLE incident_milestones (
+    incident_id  INTEGER NOT NULL REFERENCES incidents(id),
+    milestone    TEXT NOT NULL CHECK (milestone IN
+                 ('impact_started', 'detected', 'rollback_started', 'rollback_completed', 'validated', 'resolved')),
+    at           TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, milestone)
+);
+
+CREATE TABLE checklist_streaks (
+    incident_id    INTEGER NOT NULL REFERENCES incidents(id),
+    item           TEXT NOT NULL,
+    passing_since  TEXT,
+    checked_at     TEXT NOT NULL,
+    detail         TEXT,
+    PRIMARY KEY (incident_id, item)
+);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

@@ -347,6 +347,21 @@ impl Store {
         Ok(())
     }
 
+    /// Stores samples of many signals in one transaction.
+    pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::engine::Sample)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO samples (environment_id, signal, at, value, text, ok, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (env_id, signal, s) in samples {
+                stmt.execute(params![env_id, signal, ts(s.at), s.value, s.text, s.ok, s.error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Stored samples of one signal between two times, oldest first.
     pub fn samples_between(
         &self,
@@ -370,5 +385,30 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Store {
+    /// Checklist items whose latest result (up to `until`) passed.
+    pub fn checklist_passed(
+        &self,
+        incident_id: Option<i64>,
+        env_id: i64,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<String>> {
+        let until = until.map_or_else(|| "9999".to_string(), ts);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item, passed FROM checklist_results
+             WHERE environment_id = ?1 AND incident_id IS ?2 AND at <= ?3 ORDER BY at, id",
+        )?;
+        let mut latest: Vec<(String, bool)> = Vec::new();
+        for row in
+            stmt.query_map(params![env_id, incident_id, until], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+        {
+            let (item, passed) = row?;
+            latest.retain(|(i, _)| *i != item);
+            latest.push((item, passed));
+        }
+        Ok(latest.into_iter().filter(|(_, p)| *p).map(|(i, _)| i).collect())
     }
 }

@@ -1,0 +1,589 @@
+//! Runbooks: TOML files of steps, each with guidance, an optional time box and
+//! an optional action that runs only when the operator confirms.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+
+use crate::config::{Config, EnvironmentConfig, HumanDuration};
+use crate::store::{NewStepOutcome, StepOutcomeRow, Store, parse_ts};
+
+/// Most bytes of an action's output kept in the record.
+const OUTPUT_LIMIT: usize = 8 * 1024;
+
+/// A runbook file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// Name shown to people.
+    pub name: String,
+    /// Where the procedure comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When to use it.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The steps, in order.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+/// One step of a runbook.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// What to do, in a few words.
+    pub title: String,
+    /// How to do it.
+    #[serde(default)]
+    pub guidance: String,
+    /// How long the step should take; later is flagged overdue.
+    #[serde(default)]
+    pub time_box: Option<HumanDuration>,
+    /// What backout can do for the operator, once confirmed.
+    #[serde(default)]
+    pub action: Option<Action>,
+}
+
+/// An action a step can run. Placeholders `{env}`, `{incident}` and `{base_url}`
+/// are filled in paths, URLs, bodies and argv.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// An HTTP request; `path` is appended to the environment's `base_url`, or `url` is used as is.
+    Http {
+        /// HTTP method (default POST).
+        #[serde(default = "default_method")]
+        method: String,
+        /// Path under the environment's base URL.
+        #[serde(default)]
+        path: Option<String>,
+        /// Full URL instead of `path`.
+        #[serde(default)]
+        url: Option<String>,
+        /// JSON body text.
+        #[serde(default)]
+        body: Option<String>,
+    },
+    /// A program run without a shell.
+    Command {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// Longest it may run (default 60 s).
+        #[serde(default)]
+        timeout: Option<HumanDuration>,
+    },
+    /// Feature flags set in a `KEY=value` file (relative to the runbook's folder).
+    Flag {
+        /// The file.
+        env_file: String,
+        /// The flags.
+        flags: Vec<String>,
+        /// The value written (default `false`).
+        #[serde(default = "default_flag_value")]
+        value: String,
+    },
+    /// A rollback of the incident's environment, as `backout rollback` does it.
+    Rollback {
+        /// A specific version, else the last known-good one.
+        #[serde(default)]
+        version: Option<String>,
+        /// Roll back even when the service reports healthy.
+        #[serde(default)]
+        force: bool,
+    },
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_flag_value() -> String {
+    "false".into()
+}
+
+impl Action {
+    /// One line saying what the action does.
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Http { method, path, url, .. } => {
+                format!("{method} {}", url.as_deref().or(path.as_deref()).unwrap_or("/"))
+            }
+            Action::Command { argv, .. } => format!("run {}", argv.join(" ")),
+            Action::Flag { env_file, flags, value } => format!("set {} = {value} in {env_file}", flags.join(", ")),
+            Action::Rollback { version, .. } => match version {
+                Some(v) => format!("roll back to {v}"),
+                None => "roll back to the last known-good version".into(),
+            },
+        }
+    }
+}
+
+impl Runbook {
+    /// Reads and parses a runbook file.
+    pub fn load(path: &Path) -> Result<Runbook> {
+        let text = std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("cannot read runbook {}; check runbooks_dir and the name", path.display()))?;
+        let book: Runbook =
+            toml::from_str(&text).map_err(|e| eyre!("runbook {} does not parse: {e}", path.display()))?;
+        if book.steps.is_empty() {
+            bail!("runbook {} has no [[step]]", path.display());
+        }
+        Ok(book)
+    }
+}
+
+/// Where a runbook named `name` lives: `runbooks_dir` (relative to the config
+/// file) joined with `name`, `.toml` added when the name has no extension.
+pub fn runbook_path(config: &Config, config_path: &Path, name: &str) -> Result<PathBuf> {
+    let Some(dir) = &config.runbooks_dir else {
+        bail!("no runbooks_dir in {}; add `runbooks_dir = \"runbooks\"` to the config", config_path.display());
+    };
+    let base = config_path.parent().unwrap_or(Path::new(".")).join(dir);
+    let mut path = base.join(name);
+    if path.extension().is_none() {
+        path.set_extension("toml");
+    }
+    Ok(path)
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// Not done yet.
+    Pending,
+    /// Done.
+    Done,
+    /// Skipped, with a reason.
+    Skipped,
+    /// Tried and failed; still the current step until done or skipped.
+    Failed,
+}
+
+impl StepState {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Done => "done",
+            StepState::Skipped => "skipped",
+            StepState::Failed => "failed",
+        }
+    }
+}
+
+/// One step with its progress in an incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// Index from 0.
+    pub index: usize,
+    /// Title.
+    pub title: String,
+    /// Guidance.
+    pub guidance: String,
+    /// Time box in milliseconds.
+    pub time_box_ms: Option<i64>,
+    /// The action, described.
+    pub action: Option<String>,
+    /// Where it stands.
+    pub state: StepState,
+    /// Why skipped or failed.
+    pub reason: Option<String>,
+    /// Its action's output.
+    pub output: Option<String>,
+    /// Who recorded the last outcome.
+    pub actor: Option<String>,
+    /// When the step's clock started (the previous step ended, or the incident opened).
+    pub started_at: Option<String>,
+    /// When it was done or skipped.
+    pub finished_at: Option<String>,
+    /// Past its time box (still open, or finished late).
+    pub overdue: bool,
+}
+
+/// A runbook with an incident's progress through it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookView {
+    /// File name as configured.
+    pub file: String,
+    /// Runbook name.
+    pub name: String,
+    /// The steps.
+    pub steps: Vec<StepView>,
+    /// Index of the first step neither done nor skipped.
+    pub current: Option<usize>,
+}
+
+/// The runbook file name an incident uses: its own, else its environment's.
+pub fn runbook_name(store: &Store, config: &Config, incident_id: i64) -> Result<Option<String>> {
+    let fields = store.incident_fields(incident_id)?.unwrap_or_default();
+    if fields.runbook.is_some() {
+        return Ok(fields.runbook);
+    }
+    let incident = store.incident(incident_id)?.ok_or_else(|| eyre!("there is no incident #{incident_id}"))?;
+    Ok(incident.environment.as_deref().and_then(|e| config.environment(e)).and_then(|e| e.runbook.clone()))
+}
+
+/// The runbook with this incident's progress, as of `now`.
+pub fn view(store: &Store, incident_id: i64, file: &str, book: &Runbook, now: DateTime<Utc>) -> Result<RunbookView> {
+    let incident = store.incident(incident_id)?.ok_or_else(|| eyre!("there is no incident #{incident_id}"))?;
+    let outcomes: Vec<StepOutcomeRow> =
+        store.step_outcomes(incident_id)?.into_iter().filter(|o| o.runbook == file).collect();
+    let mut clock = parse_ts(&incident.opened_at);
+    let mut steps = Vec::with_capacity(book.steps.len());
+    let mut current = None;
+    for (index, step) in book.steps.iter().enumerate() {
+        let last = outcomes.iter().rev().find(|o| o.step_index == index);
+        let state = match last.map(|o| o.state.as_str()) {
+            Some("done") => StepState::Done,
+            Some("skipped") => StepState::Skipped,
+            Some("failed") => StepState::Failed,
+            _ => StepState::Pending,
+        };
+        let finished = matches!(state, StepState::Done | StepState::Skipped);
+        let started_at = if current.is_none() || finished { clock } else { None };
+        let finished_at = last.filter(|_| finished).and_then(|o| parse_ts(&o.at));
+        let time_box = step.time_box.map(|t| t.get());
+        let overdue = match (time_box, started_at) {
+            (Some(tb), Some(start)) if current.is_none() || finished => {
+                let end = finished_at.unwrap_or(now);
+                (end - start).to_std().unwrap_or(Duration::ZERO) > tb
+            }
+            _ => false,
+        };
+        if !finished && current.is_none() {
+            current = Some(index);
+        }
+        if finished {
+            clock = finished_at.or(clock);
+        }
+        steps.push(StepView {
+            index,
+            title: step.title.clone(),
+            guidance: step.guidance.clone(),
+            time_box_ms: time_box.map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
+            action: step.action.as_ref().map(Action::summary),
+            state,
+            reason: last.and_then(|o| o.reason.clone()),
+            output: last.and_then(|o| o.output.clone()),
+            actor: last.map(|o| o.actor.clone()),
+            started_at: started_at.map(crate::store::ts),
+            finished_at: finished_at.map(crate::store::ts),
+            overdue,
+        });
+    }
+    Ok(RunbookView { file: file.to_string(), name: book.name.clone(), steps, current })
+}
+
+/// How a person marks a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepMark<'a> {
+    /// Done.
+    Done,
+    /// Skipped, and why (required).
+    Skipped(&'a str),
+    /// Failed, and what went wrong.
+    Failed(&'a str),
+}
+
+/// Records a step done, skipped (a reason is required) or failed.
+pub fn mark(
+    store: &mut Store,
+    incident_id: i64,
+    file: &str,
+    book: &Runbook,
+    step_index: usize,
+    how: StepMark<'_>,
+    by: &str,
+) -> Result<StepOutcomeRow> {
+    let (state, reason) = match how {
+        StepMark::Done => (StepState::Done, None),
+        StepMark::Skipped(r) => (StepState::Skipped, Some(r)),
+        StepMark::Failed(r) => (StepState::Failed, Some(r)),
+    };
+    let step = book
+        .steps
+        .get(step_index)
+        .ok_or_else(|| eyre!("runbook {file} has {} steps; there is no step {}", book.steps.len(), step_index + 1))?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_none() && state != StepState::Done {
+        bail!("a {} step needs a reason", state.as_str());
+    }
+    Ok(store.record_step_outcome(&NewStepOutcome {
+        incident_id,
+        runbook: file.to_string(),
+        step_index,
+        step_title: step.title.clone(),
+        state: state.as_str().to_string(),
+        reason: reason.map(str::to_string),
+        output: None,
+        actor: by.to_string(),
+    })?)
+}
+
+/// What an action did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionOutcome {
+    /// It did what it should.
+    pub ok: bool,
+    /// What it printed or answered (truncated).
+    pub output: String,
+}
+
+/// Everything an action may need.
+pub struct ActionContext<'a> {
+    /// Runtime for HTTP.
+    pub rt: &'a Handle,
+    /// The incident's environment.
+    pub env: Option<&'a EnvironmentConfig>,
+    /// The runbook's folder, for relative files.
+    pub runbook_dir: &'a Path,
+    /// Who confirmed it.
+    pub by: &'a str,
+}
+
+/// Runs a step's action, once the operator has confirmed (`confirmed` must be
+/// true), and records the step done or failed with its output on the timeline.
+pub fn run_action(
+    store: &mut Store,
+    ctx: &ActionContext<'_>,
+    incident_id: i64,
+    file: &str,
+    book: &Runbook,
+    step_index: usize,
+    confirmed: bool,
+) -> Result<ActionOutcome> {
+    let step = book
+        .steps
+        .get(step_index)
+        .ok_or_else(|| eyre!("runbook {file} has {} steps; there is no step {}", book.steps.len(), step_index + 1))?;
+    let Some(action) = &step.action else {
+        bail!("step {} ({}) has no action; mark it done when it is done", step_index + 1, step.title);
+    };
+    if !confirmed {
+        bail!("step {} would {}; it runs only when the operator confirms", step_index + 1, action.summary());
+    }
+    let outcome = perform(store, ctx, incident_id, action);
+    let mut output = outcome.output.clone();
+    if output.len() > OUTPUT_LIMIT {
+        let mut cut = OUTPUT_LIMIT;
+        while !output.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        output.truncate(cut);
+        output.push_str("\n[output truncated]");
+    }
+    store.record_step_outcome(&NewStepOutcome {
+        incident_id,
+        runbook: file.to_string(),
+        step_index,
+        step_title: step.title.clone(),
+        state: if outcome.ok { "done" } else { "failed" }.into(),
+        reason: (!outcome.ok).then(|| format!("{} failed", action.summary())),
+        output: Some(output.clone()),
+        actor: ctx.by.to_string(),
+    })?;
+    Ok(ActionOutcome { ok: outcome.ok, output })
+}
+
+fn fill(text: &str, ctx: &ActionContext<'_>, incident_id: i64) -> String {
+    let env = ctx.env.map(|e| e.name()).unwrap_or("");
+    let base = ctx.env.map(|e| e.base_url.get_ref().trim_end_matches('/')).unwrap_or("");
+    text.replace("{env}", env).replace("{incident}", &incident_id.to_string()).replace("{base_url}", base)
+}
+
+fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action: &Action) -> ActionOutcome {
+    let failed = |output: String| ActionOutcome { ok: false, output };
+    match action {
+        Action::Http { method, path, url, body } => {
+            let target = match (url, path, ctx.env) {
+                (Some(u), _, _) => fill(u, ctx, incident_id),
+                (None, Some(p), Some(env)) => {
+                    format!("{}{}", env.base_url.get_ref().trim_end_matches('/'), fill(p, ctx, incident_id))
+                }
+                _ => return failed("the step names a path but the incident has no environment; give `url`".into()),
+            };
+            let timeout = ctx.env.map_or(Duration::from_secs(10), |e| e.timeout.get().max(Duration::from_secs(5)));
+            http(ctx.rt, method, &target, body.as_deref().map(|b| fill(b, ctx, incident_id)), timeout)
+        }
+        Action::Command { argv, timeout } => {
+            let argv: Vec<String> = argv.iter().map(|a| fill(a, ctx, incident_id)).collect();
+            command(&argv, timeout.map_or(Duration::from_secs(60), |t| t.get()))
+        }
+        Action::Flag { env_file, flags, value } => {
+            let path = ctx.runbook_dir.join(env_file);
+            match set_flags(&path, flags, value) {
+                Ok(()) => ActionOutcome {
+                    ok: true,
+                    output: format!("{} set to {value} in {}", flags.join(", "), path.display()),
+                },
+                Err(e) => failed(format!("could not write {}: {e}", path.display())),
+            }
+        }
+        Action::Rollback { version, force } => match ctx.env {
+            None => failed("the incident has no environment to roll back".into()),
+            Some(env) => {
+                let opts = crate::rollback::RollbackOptions {
+                    version: version.clone(),
+                    force: *force,
+                    skip_validation: false,
+                    reason: format!("runbook step of incident #{incident_id}"),
+                    operator: ctx.by.to_string(),
+                    trigger: crate::store::RollbackTrigger::Manual,
+                    evidence: None,
+                };
+                let result = crate::rollback::prepare(ctx.rt, store, env, &opts).and_then(|p| match p {
+                    Ok(p) => crate::rollback::execute(ctx.rt, store, p, &opts),
+                    Err(r) => Ok(Err(r)),
+                });
+                match result {
+                    Ok(Ok(row)) => ActionOutcome {
+                        ok: row.status == "completed",
+                        output: format!(
+                            "rollback #{} {}: {} -> {}{}",
+                            row.id,
+                            row.status,
+                            row.from_version.as_deref().unwrap_or("?"),
+                            row.target_version.as_deref().unwrap_or("?"),
+                            row.error.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                    },
+                    Ok(Err(refusal)) => failed(format!("refused: {refusal}")),
+                    Err(e) => failed(format!("{e:#}")),
+                }
+            }
+        },
+    }
+}
+
+fn http(rt: &Handle, method: &str, url: &str, body: Option<String>, timeout: Duration) -> ActionOutcome {
+    let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+        return ActionOutcome { ok: false, output: format!("{method:?} is not an HTTP method") };
+    };
+    rt.block_on(async {
+        let client = match reqwest::Client::builder().timeout(timeout).build() {
+            Ok(c) => c,
+            Err(e) => return ActionOutcome { ok: false, output: format!("HTTP client: {e}") },
+        };
+        let mut req = client.request(method.clone(), url);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        match req.send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                ActionOutcome { ok: status.is_success(), output: format!("{method} {url} -> {status}\n{text}") }
+            }
+            Err(e) => ActionOutcome { ok: false, output: format!("{method} {url} failed: {e}") },
+        }
+    })
+}
+
+fn command(argv: &[String], timeout: Duration) -> ActionOutcome {
+    let Some((program, args)) = argv.split_first() else {
+        return ActionOutcome { ok: false, output: "the command is empty".into() };
+    };
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return ActionOutcome { ok: false, output: format!("cannot run {program}: {e}") },
+    };
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return ActionOutcome {
+                    ok: false,
+                    output: format!("{program} did not finish within {}s and was stopped", timeout.as_secs()),
+                };
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return ActionOutcome { ok: false, output: format!("waiting for {program}: {e}") },
+        }
+    }
+    match child.wait_with_output() {
+        Ok(out) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !err.trim().is_empty() {
+                text.push_str(&err);
+            }
+            let status = match out.status.code() {
+                Some(c) => format!("exit {c}"),
+                None => "killed by a signal".into(),
+            };
+            ActionOutcome { ok: out.status.success(), output: format!("$ {}\n{text}[{status}]", argv.join(" ")) }
+        }
+        Err(e) => ActionOutcome { ok: false, output: format!("reading {program}'s output: {e}") },
+    }
+}
+
+/// Sets every `KEY=...` line of each flag to `KEY=value`, appending missing
+/// ones, and replaces the file in one rename.
+fn set_flags(path: &Path, flags: &[String], value: &str) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for flag in flags {
+        let mut found = false;
+        for line in &mut lines {
+            let body = line.trim_start().strip_prefix("export ").unwrap_or(line.trim_start());
+            if body.split('=').next().map(str::trim) == Some(flag.as_str()) && body.contains('=') {
+                *line = format!("{flag}={value}");
+                found = true;
+            }
+        }
+        if !found {
+            lines.push(format!("{flag}={value}"));
+        }
+    }
+    let tmp = path.with_extension("backout-tmp");
+    std::fs::write(&tmp, lines.join("\n") + "\n")?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn fixture_runbooks_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runbooks");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let book = Runbook::load(&path).unwrap();
+                assert!(!book.steps.is_empty(), "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "expected the seed runbooks in {}", dir.display());
+    }
+
+    #[test]
+    fn flags_are_set_in_place_or_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        std::fs::write(&p, "A=1\nUSE_X=true\nexport USE_Y=true\n").unwrap();
+        set_flags(&p, &["USE_X".into(), "USE_Y".into(), "USE_Z".into()], "false").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "A=1\nUSE_X=false\nUSE_Y=false\nUSE_Z=false\n");
+    }
+}

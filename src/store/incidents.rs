@@ -1,0 +1,196 @@
+//! Incident milestones and post-incident fields (schema V2).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::timeline::insert_event;
+use super::{NewEvent, Result, RollbackRow, Store, TimelineEvent, ts};
+
+/// A recorded milestone of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MilestoneRow {
+    /// `impact_started`, `detected`, `rollback_started`, `rollback_completed`, `validated`, `resolved`.
+    pub milestone: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who or what set it.
+    pub actor: String,
+}
+
+/// The V2 fields of an incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IncidentFields {
+    /// Recovery-time objective in milliseconds.
+    pub objective_ms: Option<i64>,
+    /// Runbook file name used for this incident.
+    pub runbook: Option<String>,
+    /// Customer impact assessment.
+    pub impact: Option<String>,
+    /// Root cause, once known.
+    pub root_cause: Option<String>,
+    /// Prevention measures.
+    pub prevention: Option<String>,
+}
+
+impl Store {
+    /// Records a milestone unless it is already set (the first time wins), with
+    /// its timeline event. `Ok(true)` when it was recorded now.
+    pub fn set_milestone(&mut self, incident_id: i64, milestone: &str, at: DateTime<Utc>, actor: &str) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "INSERT OR IGNORE INTO incident_milestones (incident_id, milestone, at, actor) VALUES (?1, ?2, ?3, ?4)",
+            params![incident_id, milestone, ts(at), actor],
+        )?;
+        if changed == 1 {
+            let env_id: Option<i64> =
+                tx.query_row("SELECT environment_id FROM incidents WHERE id = ?1", [incident_id], |r| r.get(0))?;
+            insert_event(
+                &tx,
+                &NewEvent {
+                    at,
+                    incident_id: Some(incident_id),
+                    environment_id: env_id,
+                    rollback_id: None,
+                    actor: actor.to_string(),
+                    kind: "milestone".into(),
+                    message: format!("incident #{incident_id}: {}", milestone.replace('_', " ")),
+                    data: Some(serde_json::json!({ "milestone": milestone }).to_string()),
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// The milestones of an incident, in time order.
+    pub fn milestones(&self, incident_id: i64) -> Result<Vec<MilestoneRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT milestone, at, actor FROM incident_milestones WHERE incident_id = ?1 ORDER BY at, milestone",
+        )?;
+        let rows = stmt
+            .query_map([incident_id], |r| Ok(MilestoneRow { milestone: r.get(0)?, at: r.get(1)?, actor: r.get(2)? }))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The V2 fields of an incident, `None` when there is no such incident.
+    pub fn incident_fields(&self, incident_id: i64) -> Result<Option<IncidentFields>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT objective_ms, runbook, impact, root_cause, prevention FROM incidents WHERE id = ?1",
+                [incident_id],
+                |r| {
+                    Ok(IncidentFields {
+                        objective_ms: r.get(0)?,
+                        runbook: r.get(1)?,
+                        impact: r.get(2)?,
+                        root_cause: r.get(3)?,
+                        prevention: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Sets the given V2 fields of an incident; `None` leaves a field as it is.
+    pub fn update_incident_fields(&self, incident_id: i64, f: &IncidentFields) -> Result<()> {
+        self.conn.execute(
+            "UPDATE incidents SET objective_ms = COALESCE(?2, objective_ms), runbook = COALESCE(?3, runbook),
+                 impact = COALESCE(?4, impact), root_cause = COALESCE(?5, root_cause),
+                 prevention = COALESCE(?6, prevention)
+             WHERE id = ?1",
+            params![incident_id, f.objective_ms, f.runbook, f.impact, f.root_cause, f.prevention],
+        )?;
+        Ok(())
+    }
+
+    /// Sets an incident's severity.
+    pub fn set_incident_severity(&self, incident_id: i64, severity: &str) -> Result<()> {
+        self.conn.execute("UPDATE incidents SET severity = ?2 WHERE id = ?1", params![incident_id, severity])?;
+        Ok(())
+    }
+
+    /// Events of an environment that belong to no incident, between two times,
+    /// in order: what the watch engine saw around an incident.
+    pub fn environment_events_between(
+        &self,
+        env_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TimelineEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.id, t.at, t.incident_id, e.name, t.rollback_id, t.actor, t.kind, t.message, t.data
+             FROM timeline_events t LEFT JOIN environments e ON e.id = t.environment_id
+             WHERE t.environment_id = ?1 AND t.incident_id IS NULL AND t.at >= ?2 AND t.at <= ?3
+             ORDER BY t.at, t.id",
+        )?;
+        let rows = stmt.query_map(params![env_id, ts(from), ts(to)], |r| {
+            Ok(TimelineEvent {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                incident_id: r.get(2)?,
+                environment: r.get(3)?,
+                rollback_id: r.get(4)?,
+                actor: r.get(5)?,
+                kind: r.get(6)?,
+                message: r.get(7)?,
+                data: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The rollbacks of an incident, oldest first.
+    pub fn incident_rollbacks(&self, incident_id: i64) -> Result<Vec<RollbackRow>> {
+        let env_id: Option<i64> = self
+            .conn
+            .query_row("SELECT environment_id FROM incidents WHERE id = ?1", [incident_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let mut rows: Vec<RollbackRow> =
+            self.rollbacks(env_id, usize::MAX)?.into_iter().filter(|r| r.incident_id == Some(incident_id)).collect();
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Signal names with stored samples for an environment, sorted.
+    pub fn sampled_signals(&self, env_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT signal FROM samples WHERE environment_id = ?1 ORDER BY signal")?;
+        let rows = stmt.query_map([env_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest stored sample of a signal, if any.
+    pub fn latest_sample(&self, env_id: i64, signal: &str) -> Result<Option<crate::engine::Sample>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT at, value, text, ok, error FROM samples WHERE environment_id = ?1 AND signal = ?2
+                 ORDER BY at DESC, id DESC LIMIT 1",
+                params![env_id, signal],
+                |r| {
+                    let at: String = r.get(0)?;
+                    Ok(crate::engine::Sample {
+                        at: super::parse_ts(&at).unwrap_or_default(),
+                        value: r.get(1)?,
+                        text: r.get(2)?,
+                        ok: r.get(3)?,
+                        error: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The id of the environment an incident concerns.
+    pub fn incident_environment_id(&self, incident_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT environment_id FROM incidents WHERE id = ?1", [incident_id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+}

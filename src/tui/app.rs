@@ -1,0 +1,1005 @@
+//! The console's state. It changes only in [`App::update`]; drawing reads it;
+//! anything that needs I/O leaves as an [`Effect`] for a worker.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keymap::{Command, Keymap};
+use super::theme::Theme;
+use crate::config::{Config, EnvironmentConfig};
+use crate::engine::{EngineCommand, EngineEvent, Sample};
+use crate::playbook::Health;
+use crate::store::{DeploymentRow, IncidentRow, LockHolder, RollbackRow, TimelineEvent};
+
+/// What the console is for right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Watching and acting.
+    Live,
+    /// Live, on a drill incident.
+    Drill,
+    /// Replaying a recorded incident.
+    Review,
+    /// Watching; nothing can be changed.
+    ReadOnly,
+}
+
+impl Mode {
+    /// Header label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Live => "LIVE",
+            Mode::Drill => "DRILL",
+            Mode::Review => "REVIEW",
+            Mode::ReadOnly => "READ-ONLY",
+        }
+    }
+}
+
+/// The panes, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// Environment list.
+    Environments,
+    /// Sparklines.
+    Signals,
+    /// Deployment history.
+    Deployments,
+    /// Rollback history.
+    Rollbacks,
+    /// Validation checklist.
+    Checklist,
+    /// Runbook.
+    Runbook,
+    /// Notes and timeline.
+    Timeline,
+}
+
+/// Tab order.
+pub const PANES: [Pane; 7] = [
+    Pane::Environments,
+    Pane::Signals,
+    Pane::Deployments,
+    Pane::Rollbacks,
+    Pane::Checklist,
+    Pane::Runbook,
+    Pane::Timeline,
+];
+
+impl Pane {
+    /// Title shown on the border.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Environments => "Environments",
+            Pane::Signals => "Signals",
+            Pane::Deployments => "Deployments",
+            Pane::Rollbacks => "Rollbacks",
+            Pane::Checklist => "Validation checklist",
+            Pane::Runbook => "Runbook",
+            Pane::Timeline => "Notes & timeline",
+        }
+    }
+}
+
+/// Points kept per sparkline (an hour of 1-second samples).
+pub const SPARK_POINTS: usize = 3600;
+
+/// One signal as drawn.
+#[derive(Debug, Clone, Default)]
+pub struct SignalView {
+    /// Name.
+    pub name: String,
+    /// Unit from config.
+    pub unit: String,
+    /// Threshold of the first rule on it.
+    pub threshold: Option<f64>,
+    /// Recent values (failed polls are gaps, not zeros: they are skipped).
+    pub values: VecDeque<f64>,
+    /// Newest sample.
+    pub latest: Option<Sample>,
+}
+
+/// One checklist item as drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistLine {
+    /// What is checked.
+    pub title: String,
+    /// `manual` or an automatic check.
+    pub check: String,
+    /// Needed for validation.
+    pub required: bool,
+    /// Passed (ticked by a person or held by a check).
+    pub passed: bool,
+}
+
+/// A rollback being carried out, shown live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    /// Current phase.
+    pub phase: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
+/// One environment as drawn.
+#[derive(Debug, Clone)]
+pub struct EnvView {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// Needs its name typed to confirm a rollback.
+    pub production: bool,
+    /// Automatic rollback on.
+    pub automatic: bool,
+    /// Health, when known.
+    pub health: Option<Health>,
+    /// Version serving.
+    pub version: Option<String>,
+    /// Colour serving.
+    pub colour: Option<String>,
+    /// When the engine last heard from it.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Marked stale by the engine.
+    pub stale: bool,
+    /// Signals.
+    pub signals: Vec<SignalView>,
+    /// Deployments, newest first.
+    pub deployments: Vec<DeploymentRow>,
+    /// Rollbacks, newest first.
+    pub rollbacks: Vec<RollbackRow>,
+    /// Checklist.
+    pub checklist: Vec<ChecklistLine>,
+    /// Runbook steps (title, state).
+    pub runbook: Vec<(String, String)>,
+    /// Recent timeline, newest first.
+    pub timeline: Vec<TimelineEvent>,
+    /// Open incident.
+    pub incident: Option<IncidentRow>,
+    /// Proposed automatic rollback: deadline and why.
+    pub proposal: Option<(DateTime<Utc>, String)>,
+    /// A rollback in flight.
+    pub in_flight: Option<InFlight>,
+    /// Lock holder seen in the store (another process's rollback).
+    pub lock: Option<LockHolder>,
+    /// Recovery-time objective.
+    pub rto: std::time::Duration,
+}
+
+impl EnvView {
+    /// An environment before anything is known about it.
+    pub fn new(cfg: &EnvironmentConfig) -> Self {
+        let triggers = cfg.effective_triggers();
+        let signals = cfg
+            .effective_signals()
+            .iter()
+            .filter(|s| s.source != crate::config::SignalSource::Status)
+            .map(|s| SignalView {
+                name: s.name.get_ref().clone(),
+                unit: s.unit.clone().unwrap_or_default(),
+                // Only absolute limits are drawn; a `drop` rule's threshold is a fall.
+                threshold: triggers
+                    .iter()
+                    .filter(|t| matches!(t.rule, crate::config::RuleKind::Above | crate::config::RuleKind::Below))
+                    .find(|t| t.signal.get_ref() == s.name.get_ref())
+                    .and_then(|t| t.threshold),
+                values: VecDeque::new(),
+                latest: None,
+            })
+            .collect();
+        EnvView {
+            name: cfg.name().to_string(),
+            kind: cfg.kind.as_str(),
+            production: cfg.production,
+            automatic: cfg.auto_rollback,
+            health: None,
+            version: None,
+            colour: None,
+            last_seen: None,
+            stale: false,
+            signals,
+            deployments: Vec::new(),
+            rollbacks: Vec::new(),
+            checklist: cfg
+                .checklist
+                .iter()
+                .map(|c| ChecklistLine {
+                    title: c.title.clone(),
+                    check: c.check.clone(),
+                    required: c.required,
+                    passed: false,
+                })
+                .collect(),
+            runbook: Vec::new(),
+            timeline: Vec::new(),
+            incident: None,
+            proposal: None,
+            in_flight: None,
+            lock: None,
+            rto: cfg.recovery_time_objective.get(),
+        }
+    }
+}
+
+/// What the store says about one environment (loaded by a worker).
+#[derive(Debug, Clone, Default)]
+pub struct EnvSnapshot {
+    /// Environment name.
+    pub name: String,
+    /// Deployments, newest first.
+    pub deployments: Vec<DeploymentRow>,
+    /// Rollbacks, newest first.
+    pub rollbacks: Vec<RollbackRow>,
+    /// Recent events, newest first.
+    pub timeline: Vec<TimelineEvent>,
+    /// Open incident.
+    pub incident: Option<IncidentRow>,
+    /// Checklist items that passed (by title).
+    pub checklist_passed: Vec<String>,
+    /// Lock holder.
+    pub lock: Option<LockHolder>,
+    /// Signals from stored samples (review mode).
+    pub samples: Vec<(String, Vec<Sample>)>,
+}
+
+/// A popup over the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// The generated key help.
+    Help,
+    /// Asking whether to quit with an incident open.
+    ConfirmQuit,
+    /// Waiting for the worker to read the service before confirming.
+    Preparing {
+        /// Environment.
+        env: String,
+    },
+    /// Rollback confirmation.
+    ConfirmRollback {
+        /// Environment.
+        env: String,
+        /// What will happen, as a sentence.
+        plan: String,
+        /// Reason typed so far.
+        reason: String,
+        /// Name typed so far (production only).
+        typed_name: String,
+        /// Which field has the cursor: 0 reason, 1 name.
+        field: usize,
+        /// Production: the name must be typed.
+        production: bool,
+    },
+    /// Picking a version from history.
+    PickVersion {
+        /// Environment.
+        env: String,
+        /// Versions, newest first.
+        versions: Vec<String>,
+        /// Selected row.
+        selected: usize,
+    },
+    /// Multi-line note editor.
+    Note {
+        /// Lines typed.
+        lines: Vec<String>,
+    },
+    /// A one-line text prompt (skip reason, filter).
+    Prompt {
+        /// What it is for.
+        purpose: PromptPurpose,
+        /// Text typed so far.
+        text: String,
+    },
+    /// Details of the selected item.
+    Details(String),
+}
+
+/// What a one-line prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptPurpose {
+    /// Reason for skipping a runbook step.
+    SkipReason,
+    /// Filter text.
+    Filter,
+}
+
+/// Work for the I/O workers.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Read the service and plan a rollback, for confirmation.
+    PrepareRollback {
+        /// Environment.
+        env: String,
+        /// Specific version, else last known-good.
+        version: Option<String>,
+    },
+    /// Run the rollback that was prepared.
+    Rollback {
+        /// Environment.
+        env: String,
+        /// Why.
+        reason: String,
+    },
+    /// Forget a prepared rollback (cancelled).
+    DropPrepared {
+        /// Environment.
+        env: String,
+    },
+    /// Save a note.
+    SaveNote {
+        /// Environment.
+        env: String,
+        /// Text.
+        text: String,
+    },
+    /// Record a checklist tick.
+    Checklist {
+        /// Environment.
+        env: String,
+        /// Item title.
+        item: String,
+        /// Ticked or unticked.
+        passed: bool,
+    },
+    /// Record a runbook step.
+    RunbookStep {
+        /// Environment.
+        env: String,
+        /// Step index.
+        step: usize,
+        /// done or skipped.
+        state: String,
+        /// Reason when skipped.
+        reason: Option<String>,
+    },
+    /// Open or close the environment's incident.
+    ToggleIncident {
+        /// Environment.
+        env: String,
+    },
+    /// Tell the engine.
+    Engine(EngineCommand),
+    /// Reload from the store (review: as of a time).
+    Refresh {
+        /// Review position.
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Everything that can change the console.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// The clock.
+    Tick(DateTime<Utc>),
+    /// The terminal was resized.
+    Resize,
+    /// The engine saw or did something.
+    Engine(EngineEvent),
+    /// The store was read.
+    Loaded(Vec<EnvSnapshot>),
+    /// A rollback was planned and awaits confirmation.
+    Prepared {
+        /// Environment.
+        env: String,
+        /// The plan, or why there is none.
+        plan: Result<String, String>,
+    },
+    /// A phase of a rollback started by this console.
+    Phase {
+        /// Environment.
+        env: String,
+        /// Phase.
+        phase: String,
+    },
+    /// A worker finished something; the sentence for the status bar.
+    Done(String),
+    /// Review: the incident's timeline to step through.
+    ReviewTimeline(Vec<TimelineEvent>),
+}
+
+/// The console's whole state.
+pub struct App {
+    /// Mode.
+    pub mode: Mode,
+    /// Theme.
+    pub theme: Theme,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Environments in config order.
+    pub envs: Vec<EnvView>,
+    /// Selected environment.
+    pub selected: usize,
+    /// Focused pane.
+    pub focus: Pane,
+    /// Row selected in the focused list pane (checklist, runbook...).
+    pub row: usize,
+    /// Zoomed pane.
+    pub zoom: Option<Pane>,
+    /// Popup.
+    pub popup: Option<Popup>,
+    /// Result of the last action, for the status bar.
+    pub status: String,
+    /// Environment filter.
+    pub filter: String,
+    /// The clock.
+    pub now: DateTime<Utc>,
+    /// Set when the console should exit.
+    pub quit: bool,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+    /// Review: the incident's events and the position.
+    pub review: Option<(Vec<TimelineEvent>, usize)>,
+}
+
+impl App {
+    /// A console for `config`.
+    pub fn new(config: &Config, mode: Mode, theme: Theme, keymap: Keymap) -> Self {
+        App {
+            mode,
+            theme,
+            keymap,
+            envs: config.environments.iter().map(EnvView::new).collect(),
+            selected: 0,
+            focus: Pane::Environments,
+            row: 0,
+            zoom: None,
+            popup: None,
+            status: String::from("ready; ? shows the keys"),
+            filter: String::new(),
+            now: Utc::now(),
+            quit: false,
+            dirty: true,
+            review: None,
+        }
+    }
+
+    /// The selected environment.
+    pub fn env(&self) -> Option<&EnvView> {
+        self.envs.get(self.selected)
+    }
+
+    /// Indexes of environments the filter lets through.
+    pub fn visible(&self) -> Vec<usize> {
+        let f = self.filter.to_lowercase();
+        (0..self.envs.len()).filter(|i| f.is_empty() || self.envs[*i].name.to_lowercase().contains(&f)).collect()
+    }
+
+    fn env_mut(&mut self, name: &str) -> Option<&mut EnvView> {
+        self.envs.iter_mut().find(|e| e.name == name)
+    }
+
+    /// Whether changes are allowed.
+    pub fn can_act(&self) -> bool {
+        matches!(self.mode, Mode::Live | Mode::Drill)
+    }
+
+    /// Applies a message; returns the I/O it asks for.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        self.dirty = true;
+        match msg {
+            Msg::Key(k) => self.on_key(k),
+            Msg::Tick(now) => {
+                // Redraw on the clock only when the second changes.
+                self.dirty = now.timestamp() != self.now.timestamp();
+                self.now = now;
+                Vec::new()
+            }
+            Msg::Resize => Vec::new(),
+            Msg::Engine(e) => {
+                self.on_engine(e);
+                Vec::new()
+            }
+            Msg::Loaded(snaps) => {
+                self.on_loaded(snaps);
+                Vec::new()
+            }
+            Msg::Prepared { env, plan } => {
+                if !matches!(&self.popup, Some(Popup::Preparing { env: e }) if *e == env) {
+                    return vec![Effect::DropPrepared { env }];
+                }
+                match plan {
+                    Ok(plan) => {
+                        let production = self.envs.iter().any(|e| e.name == env && e.production);
+                        self.popup = Some(Popup::ConfirmRollback {
+                            env,
+                            plan,
+                            reason: String::new(),
+                            typed_name: String::new(),
+                            field: 0,
+                            production,
+                        });
+                    }
+                    Err(why) => {
+                        self.popup = None;
+                        self.status = format!("rollback of {env} refused: {why}");
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Phase { env, phase } => {
+                let now = self.now;
+                if let Some(e) = self.env_mut(&env) {
+                    let since = e.in_flight.as_ref().map_or(now, |f| f.since);
+                    e.in_flight = Some(InFlight { phase, since });
+                }
+                Vec::new()
+            }
+            Msg::Done(text) => {
+                self.status = text;
+                vec![Effect::Refresh { at: self.review_time() }]
+            }
+            Msg::ReviewTimeline(events) => {
+                let last = events.len().saturating_sub(1);
+                self.review = Some((events, last));
+                vec![Effect::Refresh { at: self.review_time() }]
+            }
+        }
+    }
+
+    /// Review: the time of the current timeline position.
+    pub fn review_time(&self) -> Option<DateTime<Utc>> {
+        let (events, i) = self.review.as_ref()?;
+        crate::store::parse_ts(&events.get(*i)?.at)
+    }
+
+    fn on_engine(&mut self, e: EngineEvent) {
+        let now = self.now;
+        let Some(env) = self.env_mut(&e.environment) else { return };
+        env.last_seen = Some(e.at);
+        match e.kind {
+            "sample" => {
+                let name = e.data["signal"].as_str().unwrap_or_default();
+                let Ok(sample) = serde_json::from_value::<Sample>(e.data["sample"].clone()) else { return };
+                if name == "health" {
+                    env.health = sample.text.as_deref().and_then(|t| serde_json::from_value(t.into()).ok());
+                    if !sample.ok && sample.text.is_none() {
+                        env.health = None;
+                    }
+                }
+                env.stale = false;
+                if let Some(sig) = env.signals.iter_mut().find(|s| s.name == name) {
+                    if let (true, Some(v)) = (sample.ok, sample.value) {
+                        if sig.values.len() == SPARK_POINTS {
+                            sig.values.pop_front();
+                        }
+                        sig.values.push_back(v);
+                    }
+                    sig.latest = Some(sample);
+                }
+            }
+            "status" => {
+                env.version = e.data["version"].as_str().map(str::to_string);
+                env.colour = e.data["current_environment"].as_str().map(str::to_string);
+            }
+            "signal_stale" => env.stale = true,
+            "rollback_proposed" => {
+                let deadline = e.data["deadline"].as_str().and_then(crate::store::parse_ts).unwrap_or(now);
+                env.proposal = Some((deadline, e.message.clone()));
+            }
+            "rollback_cancelled" => env.proposal = None,
+            "rollback_starting" => {
+                env.proposal = None;
+                env.in_flight = Some(InFlight { phase: "requested".into(), since: e.at });
+            }
+            "rollback_phase" => {
+                let since = env.in_flight.as_ref().map_or(e.at, |f| f.since);
+                env.in_flight = Some(InFlight { phase: e.message.clone(), since });
+            }
+            "rollback_completed" | "rollback_failed" | "rollback_blocked" => env.in_flight = None,
+            "automatic_changed" => env.automatic = e.data["on"].as_bool().unwrap_or(env.automatic),
+            _ => {}
+        }
+        if matches!(
+            e.kind,
+            "rule_fired"
+                | "alert"
+                | "rollback_proposed"
+                | "rollback_starting"
+                | "rollback_completed"
+                | "rollback_failed"
+                | "rollback_blocked"
+                | "rollback_cancelled"
+                | "version_changed"
+                | "signal_stale"
+                | "dry_run"
+        ) {
+            self.status = format!("{}: {}", e.environment, e.message);
+        }
+    }
+
+    fn on_loaded(&mut self, snaps: Vec<EnvSnapshot>) {
+        let reviewing = self.mode == Mode::Review;
+        for s in snaps {
+            let Some(env) = self.env_mut(&s.name) else { continue };
+            env.deployments = s.deployments;
+            env.rollbacks = s.rollbacks;
+            env.timeline = s.timeline;
+            env.incident = s.incident;
+            env.lock = s.lock;
+            for item in &mut env.checklist {
+                item.passed = s.checklist_passed.contains(&item.title);
+            }
+            if reviewing {
+                for (name, samples) in s.samples {
+                    if let Some(sig) = env.signals.iter_mut().find(|x| x.name == name) {
+                        sig.values = samples.iter().filter(|x| x.ok).filter_map(|x| x.value).collect();
+                        sig.latest = samples.last().cloned();
+                    }
+                }
+                env.version = env.deployments.iter().find(|d| d.status != "failed").map(|d| d.version.clone());
+            }
+        }
+        if reviewing {
+            if let Some((events, i)) = &self.review {
+                if let Some(ev) = events.get(*i) {
+                    self.status = format!("{} / {}  {}  {}: {}", i + 1, events.len(), ev.at, ev.actor, ev.message);
+                }
+            }
+        }
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            self.quit = true;
+            return Vec::new();
+        }
+        if let Some(p) = self.popup.take() {
+            return self.on_popup_key(p, k);
+        }
+        let Some(cmd) = self.keymap.lookup(&k) else { return Vec::new() };
+        self.on_command(cmd)
+    }
+
+    fn needs_live(&mut self, what: &str) -> bool {
+        if self.can_act() {
+            return true;
+        }
+        self.status = format!("{what}: not possible in {} mode", self.mode.label());
+        false
+    }
+
+    fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
+        let env_name = self.env().map(|e| e.name.clone()).unwrap_or_default();
+        match cmd {
+            Command::Down | Command::Up => {
+                let down = cmd == Command::Down;
+                if self.focus == Pane::Environments {
+                    let visible = self.visible();
+                    let pos = visible.iter().position(|i| *i == self.selected).unwrap_or(0);
+                    let next =
+                        if down { (pos + 1).min(visible.len().saturating_sub(1)) } else { pos.saturating_sub(1) };
+                    if let Some(i) = visible.get(next) {
+                        self.selected = *i;
+                        self.row = 0;
+                    }
+                } else {
+                    self.row = if down { self.row + 1 } else { self.row.saturating_sub(1) };
+                    self.row = self.row.min(self.rows_in_focus().saturating_sub(1));
+                }
+                Vec::new()
+            }
+            Command::NextPane | Command::PrevPane => {
+                let i = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let n = PANES.len();
+                self.focus = PANES[if cmd == Command::NextPane { (i + 1) % n } else { (i + n - 1) % n }];
+                self.row = 0;
+                Vec::new()
+            }
+            Command::Zoom => {
+                self.zoom = if self.zoom.is_some() { None } else { Some(self.focus) };
+                Vec::new()
+            }
+            Command::Help => {
+                self.popup = Some(Popup::Help);
+                Vec::new()
+            }
+            Command::Details => {
+                self.popup = Some(Popup::Details(self.details()));
+                Vec::new()
+            }
+            Command::Filter => {
+                self.popup = Some(Popup::Prompt { purpose: PromptPurpose::Filter, text: self.filter.clone() });
+                Vec::new()
+            }
+            Command::Quit => {
+                if self.mode != Mode::Review && self.envs.iter().any(|e| e.incident.is_some()) {
+                    self.popup = Some(Popup::ConfirmQuit);
+                } else {
+                    self.quit = true;
+                }
+                Vec::new()
+            }
+            Command::Rollback | Command::ToggleFlag => {
+                if !self.needs_live("roll back") || env_name.is_empty() {
+                    return Vec::new();
+                }
+                self.popup = Some(Popup::Preparing { env: env_name.clone() });
+                vec![Effect::PrepareRollback { env: env_name, version: None }]
+            }
+            Command::RollbackPick => {
+                if !self.needs_live("roll back") {
+                    return Vec::new();
+                }
+                let Some(env) = self.env() else { return Vec::new() };
+                let current = env.version.clone();
+                let mut versions: Vec<String> = Vec::new();
+                for d in &env.deployments {
+                    if d.status != "failed" && Some(&d.version) != current.as_ref() && !versions.contains(&d.version) {
+                        versions.push(d.version.clone());
+                    }
+                }
+                if versions.is_empty() {
+                    self.status = format!("{env_name}: no earlier version in the history to pick");
+                } else {
+                    self.popup = Some(Popup::PickVersion { env: env_name, versions, selected: 0 });
+                }
+                Vec::new()
+            }
+            Command::CancelProposal => {
+                if self.needs_live("cancel") {
+                    vec![Effect::Engine(EngineCommand::Cancel { environment: env_name })]
+                } else {
+                    Vec::new()
+                }
+            }
+            Command::ToggleAutomatic => {
+                if !self.needs_live("automatic rollback") {
+                    return Vec::new();
+                }
+                let on = !self.env().is_some_and(|e| e.automatic);
+                vec![Effect::Engine(EngineCommand::SetAutomatic { environment: env_name, on })]
+            }
+            Command::Note => {
+                if self.needs_live("add a note") {
+                    self.popup = Some(Popup::Note { lines: vec![String::new()] });
+                }
+                Vec::new()
+            }
+            Command::TickChecklist => {
+                if !self.needs_live("tick") {
+                    return Vec::new();
+                }
+                let row = if self.focus == Pane::Checklist { self.row } else { 0 };
+                let Some(item) = self.env().and_then(|e| e.checklist.get(row)).cloned() else {
+                    self.status = "no checklist item selected (Tab to the checklist)".into();
+                    return Vec::new();
+                };
+                if let Some(e) = self.envs.get_mut(self.selected) {
+                    if let Some(it) = e.checklist.get_mut(row) {
+                        it.passed = !item.passed;
+                    }
+                }
+                vec![Effect::Checklist { env: env_name, item: item.title, passed: !item.passed }]
+            }
+            Command::StepDone => self.step_effect(env_name, "done", None),
+            Command::StepSkip => {
+                if self.needs_live("skip") {
+                    self.popup = Some(Popup::Prompt { purpose: PromptPurpose::SkipReason, text: String::new() });
+                }
+                Vec::new()
+            }
+            Command::ToggleIncident => {
+                if self.needs_live("incident") {
+                    vec![Effect::ToggleIncident { env: env_name }]
+                } else {
+                    Vec::new()
+                }
+            }
+            Command::StepBack | Command::StepForward => {
+                let Some((events, i)) = &mut self.review else { return Vec::new() };
+                *i = if cmd == Command::StepForward {
+                    (*i + 1).min(events.len().saturating_sub(1))
+                } else {
+                    i.saturating_sub(1)
+                };
+                vec![Effect::Refresh { at: self.review_time() }]
+            }
+        }
+    }
+
+    fn step_effect(&mut self, env: String, state: &str, reason: Option<String>) -> Vec<Effect> {
+        if !self.needs_live("runbook") {
+            return Vec::new();
+        }
+        let Some(step) = self.env().and_then(|e| e.runbook.iter().position(|(_, s)| s == "pending")) else {
+            self.status = "no pending runbook step".into();
+            return Vec::new();
+        };
+        vec![Effect::RunbookStep { env, step, state: state.to_string(), reason }]
+    }
+
+    fn rows_in_focus(&self) -> usize {
+        let Some(e) = self.env() else { return 0 };
+        match self.focus {
+            Pane::Checklist => e.checklist.len(),
+            Pane::Runbook => e.runbook.len(),
+            Pane::Deployments => e.deployments.len(),
+            Pane::Rollbacks => e.rollbacks.len(),
+            Pane::Timeline => e.timeline.len(),
+            Pane::Signals => e.signals.len(),
+            Pane::Environments => self.envs.len(),
+        }
+    }
+
+    fn details(&self) -> String {
+        let Some(e) = self.env() else { return "no environment".into() };
+        match self.focus {
+            Pane::Rollbacks => e.rollbacks.get(self.row).map_or("no rollback selected".into(), |r| {
+                format!(
+                    "rollback #{}  {} -> {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
+                    r.id,
+                    r.from_version.as_deref().unwrap_or("?"),
+                    r.target_version.as_deref().unwrap_or("?"),
+                    r.rollback_type,
+                    r.trigger,
+                    r.status,
+                    r.operator,
+                    r.driver,
+                    r.started_at,
+                    r.completed_at.as_deref().unwrap_or("-"),
+                    r.reason,
+                    r.error.as_deref().unwrap_or("-")
+                )
+            }),
+            Pane::Timeline => e.timeline.get(self.row).map_or("no event selected".into(), |t| {
+                format!("{}  {}  {}\n{}\n{}", t.at, t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
+            }),
+            Pane::Deployments => e.deployments.get(self.row).map_or("no deployment selected".into(), |d| {
+                format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), d.deployed_at, d.status)
+            }),
+            _ => format!(
+                "{} ({})  version {}  colour {}\nautomatic rollback {}  production {}",
+                e.name,
+                e.kind,
+                e.version.as_deref().unwrap_or("?"),
+                e.colour.as_deref().unwrap_or("-"),
+                if e.automatic { "on" } else { "off" },
+                e.production
+            ),
+        }
+    }
+
+    fn on_popup_key(&mut self, popup: Popup, k: KeyEvent) -> Vec<Effect> {
+        let esc = k.code == KeyCode::Esc;
+        match popup {
+            Popup::Help | Popup::Details(_) => Vec::new(),
+            Popup::Preparing { env } => {
+                if esc {
+                    self.status = "rollback cancelled".into();
+                    return vec![Effect::DropPrepared { env }];
+                }
+                self.popup = Some(Popup::Preparing { env });
+                Vec::new()
+            }
+            Popup::ConfirmQuit => {
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.quit = true;
+                }
+                Vec::new()
+            }
+            Popup::PickVersion { env, versions, mut selected } => {
+                match k.code {
+                    KeyCode::Esc => return Vec::new(),
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        selected = (selected + 1).min(versions.len().saturating_sub(1))
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => selected = selected.saturating_sub(1),
+                    KeyCode::Enter => {
+                        let version = versions.get(selected).cloned();
+                        self.popup = Some(Popup::Preparing { env: env.clone() });
+                        return vec![Effect::PrepareRollback { env, version }];
+                    }
+                    _ => {}
+                }
+                self.popup = Some(Popup::PickVersion { env, versions, selected });
+                Vec::new()
+            }
+            Popup::ConfirmRollback { env, plan, mut reason, mut typed_name, mut field, production } => {
+                match k.code {
+                    KeyCode::Esc => {
+                        self.status = format!("rollback of {env} cancelled; nothing was done");
+                        return vec![Effect::DropPrepared { env }];
+                    }
+                    KeyCode::Tab if production => field = 1 - field,
+                    KeyCode::Backspace => {
+                        let target = if field == 0 { &mut reason } else { &mut typed_name };
+                        target.pop();
+                    }
+                    KeyCode::Char(c) => {
+                        let target = if field == 0 { &mut reason } else { &mut typed_name };
+                        target.push(c);
+                    }
+                    KeyCode::Enter => {
+                        if reason.trim().is_empty() {
+                            self.status = "a reason is required: it is recorded with the rollback".into();
+                        } else if production && typed_name != env {
+                            self.status = format!("type {env:?} in the name field to confirm a production rollback");
+                            field = 1;
+                        } else {
+                            self.status = format!("rolling back {env}…");
+                            let started = self.now;
+                            if let Some(e) = self.env_mut(&env) {
+                                e.in_flight = Some(InFlight { phase: "requested".into(), since: started });
+                            }
+                            return vec![Effect::Rollback { env, reason: reason.trim().to_string() }];
+                        }
+                    }
+                    _ => {}
+                }
+                self.popup = Some(Popup::ConfirmRollback { env, plan, reason, typed_name, field, production });
+                Vec::new()
+            }
+            Popup::Note { mut lines } => {
+                let save = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('s');
+                if save {
+                    let text = lines.join("\n").trim().to_string();
+                    if text.is_empty() {
+                        self.status = "empty note not saved".into();
+                        return Vec::new();
+                    }
+                    let env = self.env().map(|e| e.name.clone()).unwrap_or_default();
+                    self.status = "saving note…".into();
+                    return vec![Effect::SaveNote { env, text }];
+                }
+                match k.code {
+                    KeyCode::Esc => {
+                        self.status = "note discarded".into();
+                        return Vec::new();
+                    }
+                    KeyCode::Enter => lines.push(String::new()),
+                    KeyCode::Backspace => {
+                        let empty_line = lines.last().is_some_and(String::is_empty);
+                        if empty_line && lines.len() > 1 {
+                            lines.pop();
+                        } else if let Some(l) = lines.last_mut() {
+                            l.pop();
+                        }
+                    }
+                    KeyCode::Char(c) => {
+                        if let Some(l) = lines.last_mut() {
+                            l.push(c);
+                        }
+                    }
+                    _ => {}
+                }
+                self.popup = Some(Popup::Note { lines });
+                Vec::new()
+            }
+            Popup::Prompt { purpose, mut text } => {
+                match k.code {
+                    KeyCode::Esc => return Vec::new(),
+                    KeyCode::Enter => {
+                        return match purpose {
+                            PromptPurpose::Filter => {
+                                self.filter = text;
+                                if let Some(first) = self.visible().first() {
+                                    self.selected = *first;
+                                }
+                                Vec::new()
+                            }
+                            PromptPurpose::SkipReason if text.trim().is_empty() => {
+                                self.status = "skipping a step needs a reason".into();
+                                Vec::new()
+                            }
+                            PromptPurpose::SkipReason => {
+                                let env = self.env().map(|e| e.name.clone()).unwrap_or_default();
+                                self.step_effect(env, "skipped", Some(text))
+                            }
+                        };
+                    }
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) => text.push(c),
+                    _ => {}
+                }
+                self.popup = Some(Popup::Prompt { purpose, text });
+                Vec::new()
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! One keymap table: every binding, the action it sends and what it does. The
+//! `?` help overlay is generated from it and config can rebind any action.
+
+use std::collections::BTreeMap;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    /// Move the selection down.
+    Down,
+    /// Move the selection up.
+    Up,
+    /// Focus the next pane.
+    NextPane,
+    /// Focus the previous pane.
+    PrevPane,
+    /// Show details of the selected thing.
+    Details,
+    /// Roll the selected environment back to its last known-good version.
+    Rollback,
+    /// Pick a version from the history to roll back to.
+    RollbackPick,
+    /// Toggle the environment's feature flag (flag-first rollback).
+    ToggleFlag,
+    /// Cancel a proposed automatic rollback.
+    CancelProposal,
+    /// Pause or resume automatic rollback.
+    ToggleAutomatic,
+    /// Write a note.
+    Note,
+    /// Tick or untick the selected checklist item.
+    TickChecklist,
+    /// Mark the current runbook step done.
+    StepDone,
+    /// Skip the current runbook step, with a reason.
+    StepSkip,
+    /// Open or close an incident.
+    ToggleIncident,
+    /// Filter the focused list.
+    Filter,
+    /// Zoom the focused pane to full screen, or back.
+    Zoom,
+    /// Show or hide this help.
+    Help,
+    /// Quit (asks first when an incident is open).
+    Quit,
+    /// Review: step back through the timeline.
+    StepBack,
+    /// Review: step forward through the timeline.
+    StepForward,
+}
+
+impl Command {
+    /// Name used in config (`[keys]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Down => "down",
+            Command::Up => "up",
+            Command::NextPane => "next_pane",
+            Command::PrevPane => "prev_pane",
+            Command::Details => "details",
+            Command::Rollback => "rollback",
+            Command::RollbackPick => "rollback_pick",
+            Command::ToggleFlag => "toggle_flag",
+            Command::CancelProposal => "cancel_proposal",
+            Command::ToggleAutomatic => "toggle_automatic",
+            Command::Note => "note",
+            Command::TickChecklist => "tick_checklist",
+            Command::StepDone => "step_done",
+            Command::StepSkip => "step_skip",
+            Command::ToggleIncident => "toggle_incident",
+            Command::Filter => "filter",
+            Command::Zoom => "zoom",
+            Command::Help => "help",
+            Command::Quit => "quit",
+            Command::StepBack => "step_back",
+            Command::StepForward => "step_forward",
+        }
+    }
+}
+
+/// A key with its modifiers, as written in config (`ctrl-r`, `R`, `space`, `tab`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    code: KeyCode,
+    ctrl: bool,
+}
+
+impl Key {
+    const fn ch(c: char) -> Key {
+        Key { code: KeyCode::Char(c), ctrl: false }
+    }
+
+    const fn code(code: KeyCode) -> Key {
+        Key { code, ctrl: false }
+    }
+
+    /// Parses `ctrl-x`, a single character, or a named key.
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let (ctrl, rest) = match s.strip_prefix("ctrl-") {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let code = match rest {
+            "space" => KeyCode::Char(' '),
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            r if r.chars().count() == 1 => KeyCode::Char(r.chars().next().unwrap_or(' ')),
+            other => {
+                return Err(format!(
+                    "unknown key {other:?}: use a character, ctrl-x, space, tab, enter, esc or an arrow"
+                ));
+            }
+        };
+        Ok(Key { code, ctrl })
+    }
+
+    /// How help shows it.
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            other => format!("{other:?}"),
+        };
+        if self.ctrl { format!("C-{base}") } else { base }
+    }
+
+    fn of(ev: &KeyEvent) -> Key {
+        Key { code: ev.code, ctrl: ev.modifiers.contains(KeyModifiers::CONTROL) }
+    }
+}
+
+/// The table: bindings in display order.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<(Key, Command, &'static str)>,
+}
+
+const DEFAULTS: [(Key, Command, &str); 24] = [
+    (Key::ch('j'), Command::Down, "move down"),
+    (Key::code(KeyCode::Down), Command::Down, "move down"),
+    (Key::ch('k'), Command::Up, "move up"),
+    (Key::code(KeyCode::Up), Command::Up, "move up"),
+    (Key::code(KeyCode::Tab), Command::NextPane, "next pane"),
+    (Key::code(KeyCode::BackTab), Command::PrevPane, "previous pane"),
+    (Key::code(KeyCode::Enter), Command::Details, "details"),
+    (Key::ch('r'), Command::Rollback, "roll back to the last known-good version"),
+    (Key::ch('R'), Command::RollbackPick, "roll back to a version picked from history"),
+    (Key::ch('f'), Command::ToggleFlag, "turn the feature flag off (flag rollback)"),
+    (Key::ch('c'), Command::CancelProposal, "cancel a proposed automatic rollback"),
+    (Key::ch('a'), Command::ToggleAutomatic, "pause / resume automatic rollback"),
+    (Key::ch('n'), Command::Note, "add a note (Ctrl-S saves)"),
+    (Key::ch(' '), Command::TickChecklist, "tick / untick checklist item"),
+    (Key::ch('s'), Command::StepDone, "mark runbook step done"),
+    (Key::ch('S'), Command::StepSkip, "skip runbook step (with reason)"),
+    (Key::ch('i'), Command::ToggleIncident, "open / close incident"),
+    (Key::ch('/'), Command::Filter, "filter"),
+    (Key::ch('z'), Command::Zoom, "zoom pane"),
+    (Key::ch('?'), Command::Help, "help"),
+    (Key::ch('q'), Command::Quit, "quit"),
+    (Key::code(KeyCode::Left), Command::StepBack, "review: earlier"),
+    (Key::code(KeyCode::Right), Command::StepForward, "review: later"),
+    (Key::ch('h'), Command::StepBack, "review: earlier"),
+];
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap { bindings: DEFAULTS.to_vec() }
+    }
+}
+
+impl Keymap {
+    /// The defaults with `overrides` (`action name -> key`) applied: an
+    /// overridden action loses its default keys.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Keymap, String> {
+        let mut map = Keymap::default();
+        for (action, key) in overrides {
+            let Some(command) = DEFAULTS.iter().map(|(_, c, _)| *c).find(|c| c.name() == action) else {
+                let names: Vec<&str> = DEFAULTS.iter().map(|(_, c, _)| c.name()).collect();
+                return Err(format!("[keys] names unknown action {action:?} (known: {})", names.join(", ")));
+            };
+            let key = Key::parse(key).map_err(|e| format!("[keys] {action}: {e}"))?;
+            let description = DEFAULTS.iter().find(|(_, c, _)| *c == command).map_or("", |(_, _, d)| d);
+            map.bindings.retain(|(k, c, _)| *c != command && *k != key);
+            map.bindings.push((key, command, description));
+        }
+        Ok(map)
+    }
+
+    /// The command bound to a key press.
+    pub fn lookup(&self, ev: &KeyEvent) -> Option<Command> {
+        let key = Key::of(ev);
+        // Shifted letters arrive as upper-case chars, sometimes with SHIFT set.
+        self.bindings.iter().find(|(k, _, _)| *k == key).map(|(_, c, _)| *c)
+    }
+
+    /// Rows of the help overlay: keys joined per command, in table order.
+    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+        let mut rows: Vec<(Command, Vec<String>, &'static str)> = Vec::new();
+        for (k, c, d) in &self.bindings {
+            match rows.iter_mut().find(|(rc, _, _)| rc == c) {
+                Some(row) => row.1.push(k.label()),
+                None => rows.push((*c, vec![k.label()], d)),
+            }
+        }
+        rows.into_iter().map(|(_, keys, d)| (keys.join("/"), d)).collect()
+    }
+
+    /// The first key bound to a command, for the status bar.
+    pub fn key_for(&self, c: Command) -> String {
+        self.bindings.iter().find(|(_, bc, _)| *bc == c).map_or("?".into(), |(k, _, _)| k.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let m = Keymap::default();
+        assert_eq!(m.lookup(&press('r')), Some(Command::Rollback));
+        assert_eq!(m.lookup(&press('R')), Some(Command::RollbackPick));
+        let o: BTreeMap<String, String> = [("rollback".to_string(), "ctrl-b".to_string())].into();
+        let m = Keymap::with_overrides(&o).unwrap();
+        assert_eq!(m.lookup(&press('r')), None, "the old key is freed");
+        assert_eq!(m.lookup(&KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL)), Some(Command::Rollback));
+        assert!(m.help_rows().iter().any(|(k, d)| k == "C-b" && d.starts_with("roll back to the last")));
+        let bad: BTreeMap<String, String> = [("explode".to_string(), "x".to_string())].into();
+        assert!(Keymap::with_overrides(&bad).unwrap_err().contains("unknown action \"explode\""));
+    }
+
+    #[test]
+    fn help_joins_keys_of_one_command() {
+        let rows = Keymap::default().help_rows();
+        assert_eq!(rows[0], ("j/↓".to_string(), "move down"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The interactive console: app state, keymap, theme, panes and the event loop.
+//!
+//! Data flows one way: workers (engine, store reads, actions) → [`app::Msg`] →
+//! [`app::App::update`] → [`ui::render`].
+
+pub mod app;
+pub mod keymap;
+pub mod panes;
+pub mod popups;
+pub mod theme;
+pub mod ui;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use app::{App, Effect, Mode, Msg};
+use keymap::Keymap;
+use theme::Theme;
+
+use crate::config::Config;
+use crate::engine::EngineOptions;
+use crate::notify::Notifier;
+
+/// Environment variable that makes the console panic after its first frame; the
+/// test that proves a panic restores the terminal uses it.
+pub const PANIC_FOR_TEST: &str = "BACKOUT_TEST_PANIC";
+
+/// How to open the console.
+pub struct ConsoleOptions {
+    /// The config.
+    pub config: Arc<Config>,
+    /// The database.
+    pub db: PathBuf,
+    /// Live, read-only or review.
+    pub mode: Mode,
+    /// Theme name or file; `None` uses the config's.
+    pub theme: Option<String>,
+    /// Review this incident.
+    pub review_incident: Option<i64>,
+}
+
+/// Opens the console and runs it until the operator quits. The terminal is
+/// restored on every exit path, panics included.
+pub fn run_console(rt: &tokio::runtime::Runtime, opts: ConsoleOptions) -> Result<()> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme_name = opts.theme.clone().unwrap_or_else(|| opts.config.theme.clone());
+    let theme = Theme::load(&theme_name, no_color).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let keymap = Keymap::with_overrides(&opts.config.keys).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    // ratatui::init installs a panic hook that restores the terminal before the
+    // panic message prints; color-eyre's hook was installed first, in main.
+    let mut terminal = ratatui::init();
+    let result = rt.block_on(event_loop(&mut terminal, opts, theme, keymap));
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme: Theme, keymap: Keymap) -> Result<()> {
+    let mut app = App::new(&opts.config, opts.mode, theme, keymap);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+
+    // The engine, unless reviewing. Read-only observers run it without writes,
+    // rollbacks or notifications.
+    let (engine_cmd, engine_task, engine_stop) = if opts.mode == Mode::Review {
+        (None, None, None)
+    } else {
+        let read_only = opts.mode == Mode::ReadOnly;
+        let engine_opts =
+            EngineOptions { dry_run: read_only, persist: !read_only, live_samples: true, ..EngineOptions::default() };
+        let notifier = if read_only { Notifier::disabled() } else { Notifier::from_config(&opts.config.notifications) };
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let fwd = tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = ev_rx.recv().await {
+                if fwd.send(Msg::Engine(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        let task = tokio::spawn(crate::engine::run(
+            Arc::clone(&opts.config),
+            opts.db.clone(),
+            notifier,
+            engine_opts,
+            ev_tx,
+            cmd_rx,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        (Some(cmd_tx), Some(task), Some(stop_tx))
+    };
+    let worker =
+        worker::Worker::new(Arc::clone(&opts.config), opts.db.clone(), tx.clone(), engine_cmd, opts.review_incident);
+
+    if let Some(incident) = opts.review_incident {
+        let db = opts.db.clone();
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let events = crate::store::Store::open(&db).and_then(|s| s.incident_timeline(incident));
+            match events {
+                Ok(ev) if !ev.is_empty() => drop(tx.send(Msg::ReviewTimeline(ev))),
+                Ok(_) => drop(tx.send(Msg::Done(format!("incident #{incident} has no recorded events")))),
+                Err(e) => drop(tx.send(Msg::Done(format!("cannot read incident #{incident}: {e}")))),
+            }
+        });
+    } else {
+        worker.handle(Effect::Refresh { at: None });
+    }
+
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut refresh = tokio::time::interval(Duration::from_secs(2));
+    let panic_for_test = std::env::var_os(PANIC_FOR_TEST).is_some();
+    let mut frames = 0u64;
+    loop {
+        if app.dirty {
+            terminal.draw(|f| ui::render(&app, f)).wrap_err("drawing the console")?;
+            app.dirty = false;
+            frames += 1;
+            if panic_for_test && frames == 1 {
+                panic!("{PANIC_FOR_TEST} is set: panicking after the first frame to test terminal restore");
+            }
+        }
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(Event::Resize(_, _))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
+                None => break,
+            },
+            Some(m) = rx.recv() => m,
+            _ = tick.tick() => Msg::Tick(chrono::Utc::now()),
+            _ = refresh.tick(), if opts.mode != Mode::Review => Msg::Done(String::new()),
+        };
+        let mut batch = vec![msg];
+        // Take whatever else is waiting, so a burst of samples costs one frame.
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for m in batch {
+            let keep_status = matches!(&m, Msg::Done(t) if t.is_empty());
+            let status = app.status.clone();
+            for effect in app.update(m) {
+                worker.handle(effect);
+            }
+            if keep_status {
+                app.status = status;
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    if let Some(stop) = engine_stop {
+        let _ = stop.send(());
+    }
+    if let Some(task) = engine_task {
+        // A rollback in flight is seen through and recorded before exit.
+        let _ = tokio::time::timeout(Duration::from_secs(120), task).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+//! The panes. Each draws one part of [`App`]; none does I/O.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::app::{App, EnvView, Pane, SignalView};
+use super::ui::{clock, pane_block, row_style};
+use crate::playbook::Health;
+
+/// Draws one pane into `area`.
+pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
+    let env = app.env();
+    let (extra, lines) = match (pane, env) {
+        (Pane::Environments, _) => (filter_note(app), environments(app, area.width.saturating_sub(2) as usize)),
+        (_, None) => (String::new(), vec![Line::from("no environment in the config")]),
+        (Pane::Signals, Some(e)) => (format!(": {}", e.name), signals(app, e, area.width.saturating_sub(2) as usize)),
+        (Pane::Deployments, Some(e)) => (String::new(), deployments(app, e)),
+        (Pane::Rollbacks, Some(e)) => (String::new(), rollbacks(app, e)),
+        (Pane::Checklist, Some(e)) => (checklist_note(e), checklist(app, e)),
+        (Pane::Runbook, Some(e)) => (String::new(), runbook(app, e)),
+        (Pane::Timeline, Some(e)) => (String::new(), timeline(app, e)),
+    };
+    // Keep the selected row in view in long lists.
+    let inner = area.height.saturating_sub(2) as usize;
+    let scroll =
+        if app.focus == pane && pane != Pane::Environments && app.row >= inner { app.row + 1 - inner } else { 0 };
+    let p = Paragraph::new(lines).block(pane_block(app, pane, &extra)).scroll((scroll as u16, 0));
+    let p = if pane == Pane::Timeline { p.wrap(Wrap { trim: true }) } else { p };
+    f.render_widget(p, area);
+}
+
+fn filter_note(app: &App) -> String {
+    if app.filter.is_empty() { String::new() } else { format!(" /{}", app.filter) }
+}
+
+fn checklist_note(e: &EnvView) -> String {
+    let done = e.checklist.iter().filter(|c| c.passed).count();
+    format!(" {done}/{}", e.checklist.len())
+}
+
+/// Text badge and symbol for a health state, never colour alone.
+pub fn badge(h: Option<Health>, stale: bool) -> &'static str {
+    match (stale, h) {
+        (true, _) => "⧗ STALE",
+        (_, Some(Health::Healthy)) => "✔ healthy",
+        (_, Some(Health::Degraded)) => "▲ degraded",
+        (_, Some(Health::Unhealthy)) => "✖ UNHEALTHY",
+        (_, None) => "? unknown",
+    }
+}
+
+fn environments(app: &App, width: usize) -> Vec<Line<'static>> {
+    let name_width = width.saturating_sub(14).clamp(6, 30);
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    for i in app.visible() {
+        let e = &app.envs[i];
+        let sel = i == app.selected;
+        let style = if sel { t.get("selected") } else { t.text() };
+        let health_style = if e.stale { t.get("stale") } else { t.health(e.health) };
+        lines.push(Line::from(vec![
+            Span::styled(if sel { "▶ " } else { "  " }, style),
+            Span::styled(format!("{:<name_width$}", truncate(&e.name, name_width)), style),
+            Span::styled(format!(" {}", badge(e.health, e.stale)), health_style),
+        ]));
+        let colour = e.colour.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        let auto = if e.automatic { "auto on" } else { "auto off" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("    {}{colour}", e.version.as_deref().unwrap_or("?")), t.dim()),
+            Span::styled(format!("  {auto}"), if e.automatic { t.get("ok") } else { t.dim() }),
+        ]));
+        if let Some(f) = &e.in_flight {
+            lines.push(Line::styled(format!("  ⟲ {} {}", f.phase, clock(app.now - f.since)), t.get("warn")));
+        } else if let Some(h) = &e.lock {
+            lines.push(Line::styled(format!("  ⟲ rollback #{} by {}", h.rollback_id, h.holder), t.get("warn")));
+        }
+        if let Some((deadline, _)) = &e.proposal {
+            let left = (*deadline - app.now).num_seconds().max(0);
+            lines.push(Line::styled(format!("  ⚠ rollback in {left}s (c cancels)"), t.get("alert")));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("no environment matches the filter", t.dim()));
+    }
+    lines
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+/// A value in its unit: ratios as percentages.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "ratio" => format!("{:.1}%", v * 100.0),
+        "s" => format!("{v:.2}s"),
+        "" => format!("{v:.3}"),
+        u => format!("{v:.2} {u}"),
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The last `width` values as block characters, scaled to the larger of their
+/// maximum and the threshold so a breach is visible at a glance.
+pub fn sparkline(values: &[f64], width: usize, threshold: Option<f64>) -> String {
+    let tail = &values[values.len().saturating_sub(width)..];
+    let max = tail.iter().copied().fold(threshold.unwrap_or(0.0), f64::max);
+    let min = tail.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
+    let span = (max - min).max(f64::EPSILON);
+    tail.iter()
+        .map(|v| {
+            let i = (((v - min) / span) * 7.0).round().clamp(0.0, 7.0) as usize;
+            BARS[i]
+        })
+        .collect()
+}
+
+fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'static> {
+    let t = &app.theme;
+    let (value, style) = match &s.latest {
+        Some(l) if l.ok => match l.value {
+            Some(_) if s.name == "health" => (l.text.clone().unwrap_or_default(), t.text()),
+            Some(v) => {
+                let breach = s.threshold.is_some_and(|th| if s.name == "quality" { v < th } else { v > th });
+                (fmt_value(v, &s.unit), if breach { t.get("alert") } else { t.text() })
+            }
+            None => (l.text.clone().unwrap_or_default(), t.text()),
+        },
+        Some(l) => (format!("✖ {}", truncate(l.error.as_deref().unwrap_or("failed"), 22)), t.get("warn")),
+        None => ("no data yet".into(), t.dim()),
+    };
+    let style = if stale { t.get("stale") } else { style };
+    let threshold = s.threshold.map(|th| format!("limit {}", fmt_value(th, &s.unit))).unwrap_or_default();
+    let label = format!("{:<11}{:>12} {:<13}", truncate(&s.name, 11), value, threshold);
+    let room = width.saturating_sub(label.chars().count() + 1);
+    let values: Vec<f64> = s.values.iter().copied().collect();
+    Line::from(vec![
+        Span::styled(label, style),
+        Span::raw(" "),
+        Span::styled(sparkline(&values, room, s.threshold), if stale { t.get("stale") } else { t.get("sparkline") }),
+    ])
+}
+
+fn signals(app: &App, e: &EnvView, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    if let Some(f) = &e.in_flight {
+        lines.push(Line::styled(
+            format!("⟲ ROLLBACK IN PROGRESS: {} — {} elapsed", f.phase, clock(app.now - f.since)),
+            t.get("alert"),
+        ));
+    }
+    if let Some((deadline, why)) = &e.proposal {
+        let left = (*deadline - app.now).num_seconds().max(0);
+        lines.push(Line::styled(
+            format!("⚠ ROLLBACK PROPOSED: runs in {left}s unless cancelled (c) — {why}"),
+            t.get("alert"),
+        ));
+    }
+    if e.stale {
+        let ago = e.last_seen.map_or("never".to_string(), |s| format!("{}s ago", (app.now - s).num_seconds()));
+        lines.push(Line::styled(format!("⧗ STALE: last answer {ago}; values below are old"), t.get("stale")));
+    }
+    for s in &e.signals {
+        lines.push(signal_line(app, s, e.stale, width));
+    }
+    lines
+}
+
+fn hhmm(ts: &str) -> String {
+    crate::store::parse_ts(ts).map_or_else(|| ts.to_string(), |t| t.format("%m-%d %H:%M").to_string())
+}
+
+fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    e.deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let style = match d.status.as_str() {
+                "failed" => t.get("unhealthy"),
+                "rolled_back" => t.get("warn"),
+                _ => t.text(),
+            };
+            let current = if Some(&d.version) == e.version.as_ref() { "●" } else { " " };
+            Line::styled(
+                format!(
+                    "{current} {:<12} {:<6} {:<11} {}",
+                    truncate(&d.version, 12),
+                    d.colour.as_deref().unwrap_or("-"),
+                    d.status,
+                    hhmm(&d.deployed_at)
+                ),
+                style.patch(row_style(app, Pane::Deployments, i)),
+            )
+        })
+        .collect()
+}
+
+fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    if e.rollbacks.is_empty() {
+        return vec![Line::styled("no rollbacks recorded", t.dim())];
+    }
+    e.rollbacks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            let (mark, style) = match r.status.as_str() {
+                "completed" => ("✔", t.get("ok")),
+                "failed" => ("✖", t.get("unhealthy")),
+                _ => ("⟲", t.get("warn")),
+            };
+            let dur = r.duration_ms.map_or("…".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+            let sel = row_style(app, Pane::Rollbacks, i);
+            vec![
+                Line::styled(
+                    format!(
+                        "{mark} #{} {}→{} {} {} {dur}",
+                        r.id,
+                        r.from_version.as_deref().unwrap_or("?"),
+                        r.target_version.as_deref().unwrap_or("?"),
+                        r.rollback_type,
+                        r.status,
+                    ),
+                    style.patch(sel),
+                ),
+                Line::styled(
+                    format!("   {} by {}: {}", r.trigger, r.operator, r.error.as_deref().unwrap_or(&r.reason)),
+                    t.dim().patch(sel),
+                ),
+            ]
+        })
+        .collect()
+}
+
+fn checklist(app: &App, e: &EnvView) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    if e.checklist.is_empty() {
+        return vec![Line::styled("no checklist in the config", t.dim())];
+    }
+    e.checklist
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mark = if c.passed { "[x]" } else { "[ ]" };
+            let req = if c.required { "" } else { " (optional)" };
+            let auto = if c.check == "manual" { "" } else { " ⚙" };
+            let style = if c.passed { t.get("ok") } else { t.text() };
+            Line::styled(format!("{mark} {}{auto}{req}", c.title), style.patch(row_style(app, Pane::Checklist, i)))
+        })
+        .collect()
+}
+
+fn runbook(app: &App, e: &EnvView) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    if e.runbook.is_empty() {
+        return vec![Line::styled("no runbook for this environment", t.dim())];
+    }
+    e.runbook
+        .iter()
+        .enumerate()
+        .map(|(i, (title, state))| {
+            let (mark, style) = match state.as_str() {
+                "done" => ("✔", t.get("ok")),
+                "skipped" => ("↷", t.dim()),
+                "failed" => ("✖", t.get("unhealthy")),
+                "overdue" => ("⏰", t.get("alert")),
+                _ => ("○", t.text()),
+            };
+            Line::styled(format!("{mark} {}. {title}", i + 1), style.patch(row_style(app, Pane::Runbook, i)))
+        })
+        .collect()
+}
+
+fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    if e.timeline.is_empty() {
+        return vec![Line::styled("nothing recorded yet", t.dim())];
+    }
+    e.timeline
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let at = crate::store::parse_ts(&ev.at).map_or_else(|| ev.at.clone(), |x| x.format("%H:%M:%S").to_string());
+            let style = match ev.kind.as_str() {
+                "note" => t.get("title"),
+                "alert" | "rollback_failed" => t.get("warn"),
+                _ => t.text(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{at} "), t.dim()),
+                Span::styled(format!("{}: ", truncate(&ev.actor, 18)), t.dim()),
+                Span::styled(ev.message.clone(), style),
+            ])
+            .style(row_style(app, Pane::Timeline, i))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_threshold_and_width() {
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 10, None), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 2, None), "▅█");
+        assert_eq!(sparkline(&[0.01, 0.01], 5, Some(0.05)), "▂▂", "small values stay small against the limit");
+        assert_eq!(sparkline(&[], 5, None), "");
+    }
+
+    #[test]
+    fn values_in_units() {
+        assert_eq!(fmt_value(0.072, "ratio"), "7.2%");
+        assert_eq!(fmt_value(3.2, "s"), "3.20s");
+    }
+}

@@ -1,0 +1,363 @@
+//! Snapshot tests of whole screens on ratatui's `TestBackend`, one per state the
+//! console must show, plus the key handling that leads to them.
+
+use chrono::{DateTime, TimeZone, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, EnvSnapshot, Mode, Msg, Pane, Popup};
+use super::keymap::Keymap;
+use super::theme::Theme;
+use super::ui;
+use crate::config::Config;
+use crate::engine::{EngineEvent, Sample};
+use crate::store::{DeploymentRow, IncidentRow, RollbackRow, TimelineEvent};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 14, 2, 0).single().unwrap()
+}
+
+fn config() -> Config {
+    let text = r#"
+[[environment]]
+name = "checkout"
+kind = "blue-green"
+base_url = "http://127.0.0.1:1/svc/checkout"
+auto_rollback = true
+production = true
+recovery_time_objective = "2m"
+[[environment.checklist]]
+title = "/health returns healthy"
+check = "health_healthy"
+[[environment.checklist]]
+title = "All metrics back to normal"
+[[environment]]
+name = "search"
+kind = "standard"
+base_url = "http://127.0.0.1:1/svc/search"
+"#;
+    Config::from_toml(text, std::path::Path::new("t.toml")).unwrap()
+}
+
+fn event(env: &str, kind: &'static str, at: DateTime<Utc>, message: &str, data: serde_json::Value) -> Msg {
+    Msg::Engine(EngineEvent { at, environment: env.into(), kind, message: message.into(), data })
+}
+
+fn sample(env: &str, signal: &str, at: DateTime<Utc>, value: f64, text: Option<&str>) -> Msg {
+    let s = Sample { at, value: Some(value), text: text.map(str::to_string), ok: true, error: None };
+    event(env, "sample", at, "", serde_json::json!({ "signal": signal, "sample": s }))
+}
+
+fn status(env: &str, version: &str, colour: &str) -> Msg {
+    event(env, "status", t0(), "", serde_json::json!({ "version": version, "current_environment": colour }))
+}
+
+fn deployment(id: &str, version: &str, colour: &str, status: &str) -> DeploymentRow {
+    DeploymentRow {
+        id: 1,
+        external_id: id.into(),
+        version: version.into(),
+        colour: Some(colour.into()),
+        deployed_at: "2026-11-21T13:55:00.000Z".into(),
+        status: status.into(),
+    }
+}
+
+fn rollback(id: i64, status: &str, error: Option<&str>) -> RollbackRow {
+    RollbackRow {
+        id,
+        environment: "checkout".into(),
+        incident_id: Some(7),
+        from_version: Some("2.0.0-bad".into()),
+        target_version: Some("1.4.3".into()),
+        rollback_type: "automatic".into(),
+        trigger: "error_rate".into(),
+        status: status.into(),
+        operator: "rule:error_rate above 0.05 for 2m".into(),
+        reason: "error_rate 7.2% > 5% for 2m".into(),
+        driver: "http".into(),
+        error: error.map(str::to_string),
+        started_at: "2026-11-21T14:01:00.000Z".into(),
+        completed_at: Some("2026-11-21T14:01:04.000Z".into()),
+        duration_ms: Some(4000),
+        notification_sent: true,
+        holder_host: "host".into(),
+        holder_pid: 1,
+    }
+}
+
+/// A console with an hour of healthy samples and a recorded history.
+fn healthy_app(theme: Theme) -> App {
+    let mut app = App::new(&config(), Mode::Live, theme, Keymap::default());
+    app.update(Msg::Tick(t0()));
+    for env in ["checkout", "search"] {
+        app.update(status(env, "1.4.3", if env == "checkout" { "blue" } else { "default" }));
+        for i in 0..120 {
+            let at = t0() - chrono::Duration::seconds(120 - i);
+            let wobble = (i % 7) as f64 / 1000.0;
+            app.update(sample(env, "health", at, 1.0, Some("healthy")));
+            app.update(sample(env, "error_rate", at, 0.004 + wobble, None));
+            app.update(sample(env, "latency", at, 0.2 + wobble * 10.0, None));
+            app.update(sample(env, "cpu", at, 0.3 + wobble, None));
+            app.update(sample(env, "memory", at, 0.5, None));
+        }
+    }
+    app.update(Msg::Loaded(vec![EnvSnapshot {
+        name: "checkout".into(),
+        deployments: vec![
+            deployment("d-5", "1.4.3", "blue", "succeeded"),
+            deployment("d-4", "1.4.3-rc1", "green", "failed"),
+        ],
+        rollbacks: vec![],
+        timeline: vec![TimelineEvent {
+            id: 1,
+            at: "2026-11-21T13:55:00.000Z".into(),
+            incident_id: None,
+            environment: Some("checkout".into()),
+            rollback_id: None,
+            actor: "backout".into(),
+            kind: "health_changed".into(),
+            message: "health: healthy".into(),
+            data: None,
+        }],
+        ..EnvSnapshot::default()
+    }]));
+    app.status = "ready".into();
+    app
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn snap(name: &str, screen: String) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{2}:\d{2}:\d{2}( UTC)?", "[clock]");
+    settings.add_filter(r"#\d+", "#[id]");
+    settings.bind(|| insta::assert_snapshot!(name, screen));
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+#[test]
+fn all_healthy() {
+    snap("all_healthy", draw(&healthy_app(Theme::dark()), 120, 40));
+}
+
+#[test]
+fn small_terminal_80x24_and_too_small() {
+    let app = healthy_app(Theme::dark());
+    snap("small_80x24", draw(&app, 80, 24));
+    let tiny = draw(&app, 60, 20);
+    assert!(tiny.contains("Enlarge the terminal"), "{tiny}");
+}
+
+fn degraded_app() -> App {
+    let mut app = healthy_app(Theme::dark());
+    for i in 0..30 {
+        let at = t0() + chrono::Duration::seconds(i);
+        app.update(sample("checkout", "health", at, 0.5, Some("degraded")));
+        app.update(sample("checkout", "error_rate", at, 0.02 + i as f64 * 0.002, None));
+        app.update(sample("checkout", "latency", at, 1.0 + i as f64 * 0.1, None));
+    }
+    app.update(status("checkout", "2.0.0-bad", "green"));
+    app.status = "ready".into();
+    app
+}
+
+#[test]
+fn degraded() {
+    snap("degraded", draw(&degraded_app(), 120, 40));
+}
+
+#[test]
+fn stale() {
+    let mut app = healthy_app(Theme::dark());
+    app.update(event(
+        "checkout",
+        "signal_stale",
+        t0(),
+        "health is stale: no answer for 16s (3 intervals)",
+        serde_json::Value::Null,
+    ));
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(20)));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("⧗ STALE"), "{screen}");
+    snap("stale", screen);
+}
+
+#[test]
+fn automatic_rollback_proposed() {
+    let mut app = degraded_app();
+    let deadline = t0() + chrono::Duration::seconds(90);
+    app.update(event(
+        "checkout",
+        "rollback_proposed",
+        t0(),
+        "rollback proposed: error_rate 7.2% > 5% for 2m",
+        serde_json::json!({ "deadline": deadline.to_rfc3339() }),
+    ));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("ROLLBACK PROPOSED: runs in 90s"), "{screen}");
+    assert!(screen.contains("⚠ rollback in 90s (c cancels)"), "{screen}");
+    snap("proposed", screen);
+    // c cancels through the engine.
+    let effects = app.update(key('c'));
+    assert!(matches!(&effects[..], [super::app::Effect::Engine(crate::engine::EngineCommand::Cancel { .. })]));
+}
+
+#[test]
+fn rollback_in_progress_shows_phase_and_time() {
+    let mut app = degraded_app();
+    app.update(event("checkout", "rollback_starting", t0(), "rolling back", serde_json::Value::Null));
+    app.update(event("checkout", "rollback_phase", t0(), "verifying health", serde_json::Value::Null));
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(3)));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("ROLLBACK IN PROGRESS: verifying health — 00:03 elapsed"), "{screen}");
+    snap("in_progress", screen);
+}
+
+#[test]
+fn rollback_failed() {
+    let mut app = degraded_app();
+    let incident = IncidentRow {
+        id: 7,
+        environment: Some("checkout".into()),
+        title: "rollback of checkout".into(),
+        severity: "critical".into(),
+        status: "open".into(),
+        drill: false,
+        opened_by: "rule".into(),
+        opened_at: "2026-11-21T14:00:30.000Z".into(),
+        closed_at: None,
+    };
+    app.update(Msg::Loaded(vec![EnvSnapshot {
+        name: "checkout".into(),
+        deployments: vec![deployment("d-6", "2.0.0-bad", "green", "succeeded")],
+        rollbacks: vec![rollback(
+            3,
+            "failed",
+            Some("service refused the rollback: HTTP 500: traffic switch timed out"),
+        )],
+        incident: Some(incident),
+        ..EnvSnapshot::default()
+    }]));
+    app.update(event("checkout", "rollback_failed", t0(), "rollback #3 failed: HTTP 500", serde_json::Value::Null));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("✖ #3 2.0.0-bad→1.4.3 automatic failed"), "{screen}");
+    assert!(screen.contains("incident #7 checkout 01:30 / RTO 02:00"), "{screen}");
+    snap("failed", screen);
+}
+
+#[test]
+fn confirmation_dialog_needs_reason_and_production_name() {
+    let mut app = degraded_app();
+    let effects = app.update(key('r'));
+    assert!(matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: None }] if env == "checkout"));
+    app.update(Msg::Prepared {
+        env: "checkout".into(),
+        plan: Ok("checkout: 2.0.0-bad → 1.4.3 (blue) via the http driver (blue_green_switch); current health degraded"
+            .into()),
+    });
+    for c in "errors up".chars() {
+        app.update(key(c));
+    }
+    snap("confirm", draw(&app, 120, 40));
+    // Production: Enter without the name is refused and moves to the name field.
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert!(app.status.contains("type \"checkout\""), "{}", app.status);
+    for c in "checkout".chars() {
+        app.update(key(c));
+    }
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [super::app::Effect::Rollback { reason, .. }] if reason == "errors up"));
+    assert!(app.popup.is_none());
+}
+
+#[test]
+fn help_overlay_is_the_keymap() {
+    let mut app = healthy_app(Theme::dark());
+    app.update(key('?'));
+    assert_eq!(app.popup, Some(Popup::Help));
+    let screen = draw(&app, 120, 40);
+    for (keys, what) in Keymap::default().help_rows() {
+        assert!(screen.contains(what), "help lacks {keys} {what}");
+    }
+    snap("help", screen);
+}
+
+#[test]
+fn every_pane_zoomed() {
+    let mut app = healthy_app(Theme::dark());
+    app.update(key('z'));
+    for pane in super::app::PANES {
+        app.focus = pane;
+        app.zoom = Some(pane);
+        snap(&format!("zoom_{pane:?}").to_lowercase(), draw(&app, 100, 30));
+    }
+    assert_eq!(app.focus, Pane::Timeline);
+}
+
+#[test]
+fn themes_give_meanings_their_own_styles() {
+    let mut summary = String::new();
+    for name in ["dark", "light", "high-contrast"] {
+        let app = healthy_app(Theme::load(name, false).unwrap());
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal.draw(|f| ui::render(&app, f)).unwrap();
+        let buf = terminal.backend().buffer().clone();
+        let header = &buf[(1, 0)];
+        let badge = &buf[(19, 2)];
+        summary.push_str(&format!(
+            "{name}: header fg={:?} bg={:?} mods={:?}; healthy badge {:?} fg={:?}\n",
+            header.fg,
+            header.bg,
+            header.modifier,
+            badge.symbol(),
+            badge.fg
+        ));
+        snap(&format!("theme_{name}"), draw(&app, 120, 40));
+    }
+    snap("theme_styles", summary);
+}
+
+#[test]
+fn read_only_and_review_refuse_changes() {
+    let mut app = healthy_app(Theme::dark());
+    app.mode = Mode::ReadOnly;
+    assert!(app.update(key('r')).is_empty());
+    assert!(app.status.contains("not possible in READ-ONLY mode"));
+    assert!(app.update(key('n')).is_empty());
+    assert!(app.popup.is_none());
+}
+
+#[test]
+fn note_editor_is_multi_line_and_saves_with_ctrl_s() {
+    let mut app = healthy_app(Theme::dark());
+    app.update(key('n'));
+    for c in "first".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Enter));
+    for c in "second".chars() {
+        app.update(key(c));
+    }
+    let effects = app.update(Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)));
+    assert!(matches!(&effects[..], [super::app::Effect::SaveNote { text, .. }] if text == "first\nsecond"));
+}

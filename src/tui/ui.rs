@@ -1,0 +1,172 @@
+//! Drawing: a pure function of [`App`]. No I/O, no clock reads, no SQL.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::{App, Pane};
+use super::keymap::Command;
+use super::{panes, popups};
+use crate::playbook::Health;
+
+/// Smallest usable terminal.
+pub const MIN_WIDTH: u16 = 80;
+/// Smallest usable terminal.
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Draws the whole screen.
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "The terminal is {}x{}; backout needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\nEnlarge the terminal (q quits).",
+            area.width, area.height
+        );
+        f.render_widget(Paragraph::new(msg).style(app.theme.get("warn")).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(10), Constraint::Length(1)]).areas(area);
+    header_line(app, f, header);
+    status_line(app, f, status);
+    match app.zoom {
+        Some(p) => panes::render_pane(app, f, body, p),
+        None => body_layout(app, f, body),
+    }
+    popups::render(app, f, area);
+}
+
+fn body_layout(app: &App, f: &mut Frame, area: Rect) {
+    let compact = area.height < 30;
+    let list_width = if area.width >= 110 { 34 } else { 26 };
+    let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(40)]).areas(area);
+    panes::render_pane(app, f, left, Pane::Environments);
+    let wanted = app.env().map_or(3, |e| e.signals.len() as u16 + 4);
+    let signals_height = if compact { wanted.min(8) } else { wanted.min(17) };
+    let [signals, history, bottom] =
+        Layout::vertical([Constraint::Length(signals_height), Constraint::Percentage(40), Constraint::Percentage(60)])
+            .areas(right);
+    panes::render_pane(app, f, signals, Pane::Signals);
+    let [deps, rbs] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(history);
+    panes::render_pane(app, f, deps, Pane::Deployments);
+    panes::render_pane(app, f, rbs, Pane::Rollbacks);
+    let [check, run, notes] =
+        Layout::horizontal([Constraint::Percentage(33), Constraint::Percentage(27), Constraint::Percentage(40)])
+            .areas(bottom);
+    panes::render_pane(app, f, check, Pane::Checklist);
+    panes::render_pane(app, f, run, Pane::Runbook);
+    panes::render_pane(app, f, notes, Pane::Timeline);
+}
+
+/// `mm:ss`, or `h:mm:ss` past an hour.
+pub fn clock(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn header_line(app: &App, f: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let header = t.get("header");
+    let mut spans =
+        vec![Span::styled(" BACKOUT ", header), Span::styled(format!(" {} ", app.mode.label()), t.get("alert"))];
+    let open = app.envs.iter().filter_map(|e| e.incident.as_ref().map(|i| (e, i))).max_by_key(|(_, i)| i.id);
+    match open {
+        Some((env, inc)) => {
+            let opened = crate::store::parse_ts(&inc.opened_at).unwrap_or(app.now);
+            let elapsed = app.now - opened;
+            let rto = chrono::Duration::from_std(env.rto).unwrap_or(chrono::Duration::MAX);
+            let over = elapsed > rto;
+            let style = if over { t.get("alert") } else { t.get("warn") };
+            let drill = if inc.drill { " DRILL" } else { "" };
+            spans.push(Span::styled(
+                format!(
+                    " incident #{}{drill} {} {} / RTO {}{} ",
+                    inc.id,
+                    env.name,
+                    clock(elapsed),
+                    clock(rto),
+                    if over { " OVER" } else { "" }
+                ),
+                style,
+            ));
+        }
+        None => spans.push(Span::styled(" no open incident ", t.dim())),
+    }
+    let count = |h: Option<Health>| app.envs.iter().filter(|e| e.health == h && !e.stale).count();
+    let stale = app.envs.iter().filter(|e| e.stale).count();
+    let wide = area.width >= 110;
+    for (h, mark, word) in [
+        (Some(Health::Healthy), "✔", "healthy"),
+        (Some(Health::Degraded), "▲", "degraded"),
+        (Some(Health::Unhealthy), "✖", "unhealthy"),
+        (None, "?", "unknown"),
+    ] {
+        let text = if wide { format!(" {mark} {} {word} ", count(h)) } else { format!(" {mark}{} ", count(h)) };
+        spans.push(Span::styled(text, t.health(h)));
+    }
+    if stale > 0 {
+        spans.push(Span::styled(format!(" ⧗ {stale} stale "), t.get("stale")));
+    }
+    let clock = app.now.format(" %H:%M:%S UTC ").to_string();
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let pad = (area.width as usize).saturating_sub(used + clock.chars().count());
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.push(Span::styled(clock, header));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn status_line(app: &App, f: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let k = |c: Command| app.keymap.key_for(c);
+    let keys: Vec<(String, &str)> = if app.can_act() {
+        vec![
+            (k(Command::Rollback), "rollback"),
+            (k(Command::RollbackPick), "pick version"),
+            (k(Command::Note), "note"),
+            (k(Command::TickChecklist), "tick"),
+            (k(Command::CancelProposal), "cancel"),
+            (k(Command::NextPane), "pane"),
+            (k(Command::Zoom), "zoom"),
+            (k(Command::Help), "help"),
+            (k(Command::Quit), "quit"),
+        ]
+    } else {
+        vec![
+            (k(Command::StepBack), "earlier"),
+            (k(Command::StepForward), "later"),
+            (k(Command::NextPane), "pane"),
+            (k(Command::Zoom), "zoom"),
+            (k(Command::Help), "help"),
+            (k(Command::Quit), "quit"),
+        ]
+    };
+    let mut spans = Vec::new();
+    for (key, what) in keys {
+        spans.push(Span::styled(key, t.get("key")));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    spans.push(Span::styled("│ ", t.dim()));
+    spans.push(Span::styled(app.status.clone(), t.text()));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A bordered block for a pane, its border telling whether it has focus.
+pub fn pane_block<'a>(app: &App, pane: Pane, extra: &str) -> Block<'a> {
+    let focused = app.focus == pane;
+    let title = format!(" {}{} ", pane.title(), extra);
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border(focused))
+        .title(Span::styled(title, if focused { app.theme.get("title") } else { app.theme.text() }))
+}
+
+/// A style for selected rows in the focused pane.
+pub fn row_style(app: &App, pane: Pane, i: usize) -> Style {
+    if app.focus == pane && app.row == i { app.theme.get("selected") } else { Style::default() }
+}

@@ -1,0 +1,308 @@
+//! The console's I/O: every [`Effect`] runs here, off the drawing path, and its
+//! result comes back as a [`Msg`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::app::{Effect, EnvSnapshot, Msg};
+use crate::config::Config;
+use crate::engine::{EngineCommand, EngineEvent};
+use crate::rollback::{Prepared, RollbackOptions};
+use crate::store::{RollbackStatus, RollbackTrigger, Store};
+
+/// Runs effects.
+#[derive(Clone)]
+pub struct Worker {
+    config: Arc<Config>,
+    db: PathBuf,
+    rt: tokio::runtime::Handle,
+    tx: UnboundedSender<Msg>,
+    engine: Option<UnboundedSender<EngineCommand>>,
+    prepared: Arc<Mutex<HashMap<String, Prepared>>>,
+    operator: String,
+    review_incident: Option<i64>,
+}
+
+impl Worker {
+    /// A worker sending results to `tx`.
+    pub fn new(
+        config: Arc<Config>,
+        db: PathBuf,
+        tx: UnboundedSender<Msg>,
+        engine: Option<UnboundedSender<EngineCommand>>,
+        review_incident: Option<i64>,
+    ) -> Self {
+        let operator = config.operator();
+        Worker {
+            config,
+            db,
+            rt: tokio::runtime::Handle::current(),
+            tx,
+            engine,
+            prepared: Arc::default(),
+            operator,
+            review_incident,
+        }
+    }
+
+    fn done(&self, text: String) {
+        let _ = self.tx.send(Msg::Done(text));
+    }
+
+    /// Starts an effect; never blocks.
+    pub fn handle(&self, effect: Effect) {
+        match effect {
+            Effect::Engine(cmd) => match &self.engine {
+                Some(e) => {
+                    let _ = e.send(cmd);
+                }
+                None => self.done("the engine is not running in this mode".into()),
+            },
+            Effect::DropPrepared { env } => {
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.remove(&env);
+                }
+            }
+            other => {
+                let w = self.clone();
+                self.rt.spawn_blocking(move || w.blocking(other));
+            }
+        }
+    }
+
+    fn blocking(&self, effect: Effect) {
+        let result = match effect {
+            Effect::Refresh { at } => self.refresh(at),
+            Effect::PrepareRollback { env, version } => self.prepare(env, version),
+            Effect::Rollback { env, reason } => self.rollback(env, reason),
+            Effect::SaveNote { env, text } => self.note(&env, &text),
+            Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
+            Effect::ToggleIncident { env } => self.toggle_incident(&env),
+            Effect::RunbookStep { .. } => Err("runbook steps are not wired into the console yet; use the CLI".into()),
+            Effect::Engine(_) | Effect::DropPrepared { .. } => Ok(()),
+        };
+        if let Err(e) = result {
+            self.done(format!("failed: {e}"));
+        }
+    }
+
+    fn store(&self) -> Result<Store, String> {
+        Store::open(&self.db).map_err(|e| e.to_string())
+    }
+
+    fn env_id(&self, store: &Store, env: &str) -> Result<i64, String> {
+        let cfg = self.config.environment(env).ok_or_else(|| format!("no environment {env}"))?;
+        store.ensure_environment(env, cfg.kind.as_str(), cfg.base_url.get_ref()).map_err(|e| e.to_string())
+    }
+
+    fn refresh(&self, at: Option<DateTime<Utc>>) -> Result<(), String> {
+        let store = self.store()?;
+        let snaps = load_snapshots(&store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
+        let _ = self.tx.send(Msg::Loaded(snaps));
+        Ok(())
+    }
+
+    fn prepare(&self, env: String, version: Option<String>) -> Result<(), String> {
+        let cfg = self.config.environment(&env).ok_or_else(|| format!("no environment {env}"))?;
+        let mut store = self.store()?;
+        let opts = self.options(version, String::new());
+        let plan = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
+            Ok(p) => {
+                let to = p.target.as_ref().map_or("the service's previous version".into(), |t| {
+                    t.colour.as_ref().map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
+                });
+                let health = match &p.health {
+                    Ok(h) => h.to_string(),
+                    Err(e) => format!("unknown ({e})"),
+                };
+                let text = format!(
+                    "{env}: {} → {to} via the {} driver ({}); current health {health}",
+                    p.from_version.as_deref().unwrap_or("?"),
+                    p.driver.name(),
+                    p.rollback_type(RollbackTrigger::Manual)
+                );
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.insert(env.clone(), p);
+                }
+                Ok(text)
+            }
+            Err(refusal) => Err(refusal.to_string()),
+        };
+        let _ = self.tx.send(Msg::Prepared { env, plan });
+        Ok(())
+    }
+
+    fn options(&self, version: Option<String>, reason: String) -> RollbackOptions {
+        RollbackOptions {
+            version,
+            // The operator pressed the key on purpose and sees the health in
+            // the confirmation; the CLI's --force guard is the dialog here.
+            force: true,
+            skip_validation: false,
+            reason,
+            operator: self.operator.clone(),
+            trigger: RollbackTrigger::Manual,
+            evidence: None,
+        }
+    }
+
+    fn rollback(&self, env: String, reason: String) -> Result<(), String> {
+        let prepared = self.prepared.lock().ok().and_then(|mut m| m.remove(&env));
+        let Some(prepared) = prepared else {
+            return Err(format!("the rollback of {env} was not prepared; press r again"));
+        };
+        let mut store = self.store()?;
+        let opts = self.options(None, reason);
+        let tx = self.tx.clone();
+        let name = env.clone();
+        let mut on_phase =
+            |p: crate::drivers::Phase| drop(tx.send(Msg::Phase { env: name.clone(), phase: p.as_str().to_string() }));
+        let outcome = crate::rollback::execute_with_phases(&self.rt, &mut store, prepared, &opts, &mut on_phase)
+            .map_err(|e| format!("{e:#}"))?;
+        let (kind, text) = match outcome {
+            Ok(row) if row.status == RollbackStatus::Completed.as_str() => (
+                "rollback_completed",
+                format!(
+                    "rollback #{} of {env} completed: now on {}",
+                    row.id,
+                    row.target_version.as_deref().unwrap_or("?")
+                ),
+            ),
+            Ok(row) => (
+                "rollback_failed",
+                format!("rollback #{} of {env} FAILED: {}", row.id, row.error.as_deref().unwrap_or("unknown error")),
+            ),
+            Err(refusal) => ("rollback_blocked", format!("rollback of {env} refused: {refusal}")),
+        };
+        let event = EngineEvent {
+            at: Utc::now(),
+            environment: env,
+            kind,
+            message: text.clone(),
+            data: serde_json::Value::Null,
+        };
+        let _ = self.tx.send(Msg::Engine(event));
+        self.done(text);
+        Ok(())
+    }
+
+    fn note(&self, env: &str, text: &str) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        let incident = store.open_incident_for(env_id).map_err(|e| e.to_string())?.map(|i| i.id);
+        let saved = store.add_note(incident, Some(env_id), &self.operator, text).map_err(|e| e.to_string())?;
+        match incident {
+            Some(i) => self.done(format!("note #{} saved to incident #{i}", saved.id)),
+            None => self.done(format!("note #{} saved (no open incident)", saved.id)),
+        }
+        Ok(())
+    }
+
+    fn checklist(&self, env: &str, item: &str, passed: bool) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        let Some(incident) = store.open_incident_for(env_id).map_err(|e| e.to_string())?.map(|i| i.id) else {
+            return Err(format!("no open incident on {env}: the checklist belongs to one (i opens it)"));
+        };
+        let result = crate::store::NewChecklistResult {
+            incident_id: incident,
+            environment_id: env_id,
+            item: item.to_string(),
+            passed,
+            waived: false,
+            actor: self.operator.clone(),
+            note: None,
+        };
+        store.record_checklist_result(&result).map_err(|e| e.to_string())?;
+        self.done(format!("checklist: {item} {}", if passed { "ticked" } else { "unticked" }));
+        Ok(())
+    }
+
+    fn toggle_incident(&self, env: &str) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        match store.open_incident_for(env_id).map_err(|e| e.to_string())? {
+            Some(i) => {
+                store.close_incident(i.id, &self.operator).map_err(|e| e.to_string())?;
+                self.done(format!("incident #{} closed", i.id));
+            }
+            None => {
+                let i = store
+                    .open_incident(Some(env_id), &format!("incident on {env}"), "unknown", false, &self.operator)
+                    .map_err(|e| e.to_string())?;
+                self.done(format!("incident #{} opened on {env}", i.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads what the panes show from the store; with `at`, as it was then.
+pub fn load_snapshots(
+    store: &Store,
+    config: &Config,
+    at: Option<DateTime<Utc>>,
+    review_incident: Option<i64>,
+) -> crate::store::Result<Vec<EnvSnapshot>> {
+    let mut out = Vec::new();
+    let before = |ts: &str| at.is_none_or(|t| crate::store::parse_ts(ts).is_some_and(|x| x <= t));
+    for env in &config.environments {
+        let Some(id) = store.environment_id(env.name())? else {
+            out.push(EnvSnapshot { name: env.name().to_string(), ..EnvSnapshot::default() });
+            continue;
+        };
+        let mut deployments = store.deployments(id)?;
+        deployments.retain(|d| before(&d.deployed_at));
+        deployments.reverse();
+        deployments.truncate(30);
+        let mut rollbacks = store.rollbacks(Some(id), 200)?;
+        rollbacks.retain(|r| before(&r.started_at));
+        if at.is_some() {
+            for r in &mut rollbacks {
+                if r.completed_at.as_deref().is_some_and(|c| !before(c)) {
+                    r.status = RollbackStatus::InProgress.as_str().into();
+                    r.completed_at = None;
+                    r.duration_ms = None;
+                    r.error = None;
+                }
+            }
+        }
+        rollbacks.truncate(30);
+        let incident = match review_incident {
+            Some(i) => store.incident(i)?.filter(|inc| inc.environment.as_deref() == Some(env.name())),
+            None => store.open_incident_for(id)?,
+        };
+        let mut timeline = match (review_incident, &incident) {
+            (Some(_), Some(inc)) => {
+                let mut t = store.incident_timeline(inc.id)?;
+                t.reverse();
+                t
+            }
+            _ => store.recent_events(Some(id), 60)?,
+        };
+        timeline.retain(|e| before(&e.at));
+        let checklist_passed = store.checklist_passed(incident.as_ref().map(|i| i.id), id, at)?;
+        let mut samples = Vec::new();
+        if let Some(t) = at {
+            for s in env.effective_signals() {
+                let name = s.name.get_ref();
+                samples.push((name.clone(), store.samples_between(id, name, t - chrono::Duration::minutes(15), t)?));
+            }
+        }
+        out.push(EnvSnapshot {
+            name: env.name().to_string(),
+            deployments,
+            rollbacks,
+            timeline,
+            incident,
+            checklist_passed,
+            lock: if at.is_none() { store.rollback_lock(id)? } else { None },
+            samples,
+        });
+    }
+    Ok(out)
+}

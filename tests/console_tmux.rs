@@ -1,0 +1,145 @@
+//! The real binary's console driven in tmux against the simulated fleet: the
+//! automatic rollback appears, a note and a checklist tick land in the database,
+//! and a panic leaves the terminal restored.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
+use common::{Drill, wait_until};
+
+/// A tmux session that is killed when dropped.
+struct Tmux(String);
+
+impl Tmux {
+    fn start(name: &str, command: &str) -> Tmux {
+        let _ = Command::new("tmux").args(["kill-session", "-t", name]).output();
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(ok.success());
+        Tmux(name.to_string())
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.0];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration) -> String {
+        let mut last = String::new();
+        let found = wait_until(limit, || {
+            last = self.screen();
+            last.contains(what)
+        });
+        assert!(found.is_some(), "{what:?} never appeared; screen:\n{last}");
+        last
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn console_shows_automatic_rollback_and_records_note_and_checklist() {
+    let timings =
+        Timings { deploy_after: Some(Duration::from_secs(2)), ramp: Duration::from_millis(500), ..Timings::default() };
+    let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
+    let text = std::fs::read_to_string(&d.config).unwrap().replace("auto_rollback = false", "auto_rollback = true");
+    std::fs::write(&d.config, text).unwrap();
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-e2e-{}", std::process::id()), &cmd);
+    tmux.wait_for("Environments", Duration::from_secs(15));
+    // The bad release is detected and rolled back on its own.
+    let screen = tmux.wait_for("2.0.0-bad→1.4.3", Duration::from_secs(40));
+    assert!(screen.contains("LIVE"), "{screen}");
+    tmux.wait_for("completed", Duration::from_secs(20));
+
+    // A multi-line note, saved with Ctrl-S.
+    tmux.keys(&["n"]);
+    tmux.wait_for("Ctrl-S saves", Duration::from_secs(5));
+    tmux.keys(&["-l", "rolled back by the error-rate rule"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["-l", "customers saw 500s"]);
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("saved to incident", Duration::from_secs(10));
+
+    // Tab to the checklist and tick its first item.
+    for _ in 0..4 {
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["Space"]);
+    tmux.wait_for("[x] /health", Duration::from_secs(10));
+
+    // Quit: an incident is open, so it asks first.
+    tmux.keys(&["q"]);
+    tmux.wait_for("Quit the console anyway?", Duration::from_secs(5));
+    tmux.keys(&["y"]);
+    wait_until(Duration::from_secs(20), || !tmux.screen().contains("Environments")).expect("console did not quit");
+
+    let db = d.db();
+    let body: String = db.query_row("SELECT body FROM notes", [], |r| r.get(0)).unwrap();
+    assert_eq!(body, "rolled back by the error-rate rule\ncustomers saw 500s");
+    let (item, passed, actor): (String, bool, String) = db
+        .query_row("SELECT item, passed, actor FROM checklist_results", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!((item.as_str(), passed, actor.as_str()), ("/health returns healthy", true, "tester"));
+    let rollbacks: i64 = db
+        .query_row("SELECT count(*) FROM rollbacks WHERE status = 'completed' AND trigger <> 'manual'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(rollbacks, 1);
+}
+
+#[test]
+fn a_panic_in_the_console_leaves_the_terminal_restored() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
+    let out = d.dir.path().join("stty.txt");
+    let cmd = format!(
+        "sh -c {}",
+        shell_quote(&format!(
+            "{} --config {} --db {} console; echo exit=$?; stty -a > {}; echo RESTORED; sleep 60",
+            env!("CARGO_BIN_EXE_backout"),
+            d.config.display(),
+            d.db.display(),
+            out.display()
+        ))
+    );
+    let tmux = Tmux::start(
+        &format!("backout-panic-{}", std::process::id()),
+        &format!("env BACKOUT_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 {cmd}"),
+    );
+    let screen = tmux.wait_for("RESTORED", Duration::from_secs(20));
+    // Back on the normal screen: the panic message is readable, the panes are gone.
+    assert!(screen.contains("BACKOUT_TEST_PANIC is set"), "{screen}");
+    assert!(!screen.contains("Environments"), "still on the console's screen:\n{screen}");
+    assert!(screen.contains("exit=101"), "{screen}");
+    // Raw mode is off: the line discipline echoes and edits lines again.
+    let stty = std::fs::read_to_string(&out).unwrap();
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    assert!(flags.contains(&"icanon") && flags.contains(&"echo"), "terminal left raw: {stty}");
+}
