@@ -62,7 +62,11 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     let timings =
         Timings { deploy_after: Some(Duration::from_secs(2)), ramp: Duration::from_millis(500), ..Timings::default() };
     let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
-    let text = std::fs::read_to_string(&d.config).unwrap().replace("auto_rollback = false", "auto_rollback = true");
+    let runbooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runbooks");
+    let text = std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace("auto_rollback = false", "auto_rollback = true\nrunbook = \"emergency-procedures\"");
+    let text = format!("runbooks_dir = {:?}\n{text}", runbooks.to_str().unwrap());
     std::fs::write(&d.config, text).unwrap();
     let cmd = format!(
         "env USER=tester {} --config {} --db {} console",
@@ -93,6 +97,11 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     tmux.keys(&["Space"]);
     tmux.wait_for("[x] /health", Duration::from_secs(10));
 
+    // The incident's runbook is on screen; `s` marks its first step done.
+    tmux.wait_for("○ 1. Critical: immedia", Duration::from_secs(10));
+    tmux.keys(&["s"]);
+    tmux.wait_for("runbook step 1.", Duration::from_secs(10));
+
     // Quit: an incident is open, so it asks first.
     tmux.keys(&["q"]);
     tmux.wait_for("Quit the console anyway?", Duration::from_secs(5));
@@ -106,6 +115,9 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
         .query_row("SELECT item, passed, actor FROM checklist_results", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap();
     assert_eq!((item.as_str(), passed, actor.as_str()), ("/health returns healthy", true, "tester"));
+    let (step, state): (String, String) =
+        db.query_row("SELECT step_title, state FROM runbook_progress", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((step.as_str(), state.as_str()), ("Critical: immediate rollback", "done"));
     let rollbacks: i64 = db
         .query_row("SELECT count(*) FROM rollbacks WHERE status = 'completed' AND trigger <> 'manual'", [], |r| {
             r.get(0)

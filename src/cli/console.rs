@@ -47,7 +47,11 @@ pub(super) fn console(ctx: &Context, args: &ConsoleArgs) -> Result<Exit> {
     }
     let db = crate::store::resolve_path(ctx.db_flag.as_deref());
     let mode = if args.read_only { Mode::ReadOnly } else { Mode::Live };
-    run_console(&ctx.rt, ConsoleOptions { config, db, mode, theme: args.theme.clone(), review_incident: None })?;
+    let config_path = crate::config::resolve_path(ctx.config_flag.as_deref());
+    run_console(
+        &ctx.rt,
+        ConsoleOptions { config, config_path, db, mode, theme: args.theme.clone(), review_incident: None },
+    )?;
     Ok(Exit::Ok)
 }
 
@@ -67,8 +71,10 @@ pub(super) fn review(ctx: &Context, args: &ReviewArgs) -> Result<Exit> {
     if let Some(code) = refuse_without_terminal() {
         return Ok(code);
     }
+    let config_path = crate::config::resolve_path(ctx.config_flag.as_deref());
     let opts = ConsoleOptions {
         config,
+        config_path,
         db,
         mode: Mode::Review,
         theme: args.theme.clone(),

@@ -66,6 +66,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         drop(store);
         let opts = crate::tui::ConsoleOptions {
             config: std::sync::Arc::new(config),
+            config_path: config_path.clone(),
             db: db_path.clone(),
             mode: crate::tui::app::Mode::Live,
             theme: args.theme.clone(),

@@ -236,8 +236,11 @@ pub struct EnvSnapshot {
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
     pub incident: Option<IncidentRow>,
-    /// Checklist items that passed (by title).
+    /// Checklist items that passed or were waived (by title).
     pub checklist_passed: Vec<String>,
+    /// Runbook steps of the open incident: title and state (`pending`,
+    /// `overdue`, `done`, `skipped`, `failed`).
+    pub runbook: Vec<(String, String)>,
     /// Lock holder.
     pub lock: Option<LockHolder>,
     /// Signals from stored samples (review mode).
@@ -620,6 +623,7 @@ impl App {
             env.timeline = s.timeline;
             env.incident = s.incident;
             env.lock = s.lock;
+            env.runbook = s.runbook;
             for item in &mut env.checklist {
                 item.passed = s.checklist_passed.contains(&item.title);
             }
@@ -805,7 +809,8 @@ impl App {
         if !self.needs_live("runbook") {
             return Vec::new();
         }
-        let Some(step) = self.env().and_then(|e| e.runbook.iter().position(|(_, s)| s == "pending")) else {
+        let Some(step) = self.env().and_then(|e| e.runbook.iter().position(|(_, s)| s == "pending" || s == "overdue"))
+        else {
             self.status = "no pending runbook step".into();
             return Vec::new();
         };

@@ -37,6 +37,8 @@ pub const PANIC_FOR_TEST: &str = "BACKOUT_TEST_PANIC";
 pub struct ConsoleOptions {
     /// The config.
     pub config: Arc<Config>,
+    /// Where the config was read from (runbooks are found relative to it).
+    pub config_path: PathBuf,
     /// The database.
     pub db: PathBuf,
     /// Live, read-only or review.
@@ -99,8 +101,14 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         ));
         (Some(cmd_tx), Some(task), Some(stop_tx))
     };
-    let worker =
-        worker::Worker::new(Arc::clone(&opts.config), opts.db.clone(), tx.clone(), engine_cmd, opts.review_incident);
+    let worker = worker::Worker::new(
+        Arc::clone(&opts.config),
+        opts.config_path.clone(),
+        opts.db.clone(),
+        tx.clone(),
+        engine_cmd,
+        opts.review_incident,
+    );
 
     if let Some(incident) = opts.review_incident {
         let db = opts.db.clone();

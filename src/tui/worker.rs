@@ -18,6 +18,7 @@ use crate::store::{RollbackStatus, RollbackTrigger, Store};
 #[derive(Clone)]
 pub struct Worker {
     config: Arc<Config>,
+    config_path: PathBuf,
     db: PathBuf,
     rt: tokio::runtime::Handle,
     tx: UnboundedSender<Msg>,
@@ -31,6 +32,7 @@ impl Worker {
     /// A worker sending results to `tx`.
     pub fn new(
         config: Arc<Config>,
+        config_path: PathBuf,
         db: PathBuf,
         tx: UnboundedSender<Msg>,
         engine: Option<UnboundedSender<EngineCommand>>,
@@ -39,6 +41,7 @@ impl Worker {
         let operator = config.operator();
         Worker {
             config,
+            config_path,
             db,
             rt: tokio::runtime::Handle::current(),
             tx,
@@ -82,7 +85,9 @@ impl Worker {
             Effect::SaveNote { env, text } => self.note(&env, &text),
             Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
             Effect::ToggleIncident { env } => self.toggle_incident(&env),
-            Effect::RunbookStep { .. } => Err("runbook steps are not wired into the console yet; use the CLI".into()),
+            Effect::RunbookStep { env, step, state, reason } => {
+                self.runbook_step(&env, step, &state, reason.as_deref())
+            }
             Effect::Engine(_) | Effect::DropPrepared { .. } => Ok(()),
         };
         if let Err(e) = result {
@@ -101,7 +106,11 @@ impl Worker {
 
     fn refresh(&self, at: Option<DateTime<Utc>>) -> Result<(), String> {
         let store = self.store()?;
-        let snaps = load_snapshots(&store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
+        let mut snaps = load_snapshots(&store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
+        for snap in &mut snaps {
+            snap.runbook =
+                self.runbook_lines(&store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
+        }
         let _ = self.tx.send(Msg::Loaded(snaps));
         Ok(())
     }
@@ -203,22 +212,68 @@ impl Worker {
     }
 
     fn checklist(&self, env: &str, item: &str, passed: bool) -> Result<(), String> {
+        let cfg = self.config.environment(env).ok_or_else(|| format!("no environment {env}"))?;
         let mut store = self.store()?;
         let env_id = self.env_id(&store, env)?;
         let Some(incident) = store.open_incident_for(env_id).map_err(|e| e.to_string())?.map(|i| i.id) else {
             return Err(format!("no open incident on {env}: the checklist belongs to one (i opens it)"));
         };
-        let result = crate::store::NewChecklistResult {
-            incident_id: incident,
-            environment_id: env_id,
-            item: item.to_string(),
-            passed,
-            waived: false,
-            actor: self.operator.clone(),
-            note: None,
+        if passed {
+            let validated = crate::incident::tick_item(&mut store, incident, cfg, item, &self.operator)
+                .map_err(|e| format!("{e:#}"))?;
+            let note = if validated { "; every required item holds: incident validated" } else { "" };
+            self.done(format!("checklist: {item} ticked{note}"));
+        } else {
+            crate::incident::untick_item(&mut store, incident, cfg, item, &self.operator)
+                .map_err(|e| format!("{e:#}"))?;
+            self.done(format!("checklist: {item} unticked"));
+        }
+        Ok(())
+    }
+
+    /// The open incident's runbook, or nothing when there is none or it cannot be read.
+    fn runbook_file(&self, store: &Store, incident: i64) -> Option<(String, crate::incident::Runbook)> {
+        let name = crate::incident::runbook::runbook_name(store, &self.config, incident).ok()??;
+        let path = crate::incident::runbook::runbook_path(&self.config, &self.config_path, &name).ok()?;
+        let book = crate::incident::Runbook::load(&path).ok()?;
+        Some((name, book))
+    }
+
+    fn runbook_lines(&self, store: &Store, incident: Option<i64>, now: DateTime<Utc>) -> Vec<(String, String)> {
+        let Some(incident) = incident else { return Vec::new() };
+        let Some((file, book)) = self.runbook_file(store, incident) else { return Vec::new() };
+        let Ok(view) = crate::incident::runbook::view(store, incident, &file, &book, now) else { return Vec::new() };
+        view.steps
+            .into_iter()
+            .map(|s| {
+                let state = if s.overdue && s.state == crate::incident::StepState::Pending {
+                    "overdue"
+                } else {
+                    s.state.as_str()
+                };
+                (s.title, state.to_string())
+            })
+            .collect()
+    }
+
+    fn runbook_step(&self, env: &str, step: usize, state: &str, reason: Option<&str>) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        let incident = store
+            .open_incident_for(env_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no open incident on {env}"))?
+            .id;
+        let (file, book) = self.runbook_file(&store, incident).ok_or_else(|| {
+            format!("incident #{incident} has no readable runbook (see `runbook` and `runbooks_dir` in the config)")
+        })?;
+        let how = match (state, reason) {
+            ("skipped", Some(r)) => crate::incident::runbook::StepMark::Skipped(r),
+            _ => crate::incident::runbook::StepMark::Done,
         };
-        store.record_checklist_result(&result).map_err(|e| e.to_string())?;
-        self.done(format!("checklist: {item} {}", if passed { "ticked" } else { "unticked" }));
+        let row = crate::incident::runbook::mark(&mut store, incident, &file, &book, step, how, &self.operator)
+            .map_err(|e| format!("{e:#}"))?;
+        self.done(format!("runbook step {}. {} {}", step + 1, row.step_title, row.state));
         Ok(())
     }
 
@@ -285,7 +340,12 @@ pub fn load_snapshots(
             _ => store.recent_events(Some(id), 60)?,
         };
         timeline.retain(|e| before(&e.at));
-        let checklist_passed = store.checklist_passed(incident.as_ref().map(|i| i.id), id, at)?;
+        let checklist_passed = match &incident {
+            Some(inc) if at.is_none() => crate::incident::checklist_state(store, inc.id, env)
+                .map(|items| items.into_iter().filter(|i| i.settled()).map(|i| i.title).collect())
+                .unwrap_or_default(),
+            _ => store.checklist_passed(incident.as_ref().map(|i| i.id), id, at)?,
+        };
         let mut samples = Vec::new();
         if let Some(t) = at {
             for s in env.effective_signals() {
@@ -302,6 +362,7 @@ pub fn load_snapshots(
             checklist_passed,
             lock: if at.is_none() { store.rollback_lock(id)? } else { None },
             samples,
+            runbook: Vec::new(),
         });
     }
     Ok(out)
