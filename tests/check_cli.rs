@@ -61,3 +61,15 @@ fn missing_config_is_a_usage_error_that_says_what_to_do() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
+
+#[test]
+fn bad_key_binding_and_theme_are_caught_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.toml");
+    std::fs::write(&path, "theme = \"neon\"\n[keys]\nexplode = \"x\"\n").unwrap();
+    let out = check(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown action \"explode\""), "{stderr}");
+    assert!(stderr.contains("theme \"neon\""), "{stderr}");
+}

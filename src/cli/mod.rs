@@ -201,6 +201,22 @@ pub fn run(cli: Cli) -> Result<Exit> {
 fn check(ctx: &Context) -> Result<Exit> {
     let path = crate::config::resolve_path(ctx.config_flag.as_deref());
     let result = Config::load(&path);
+    // The console's keys and theme are checked here too, so a typo shows now
+    // and not when the console opens during an incident.
+    let result = result.and_then(|config| {
+        let mut problems = Vec::new();
+        if let Err(e) = crate::tui::keymap::Keymap::with_overrides(&config.keys) {
+            problems.push(crate::config::ConfigError::whole_file(&path, e, "see README's keys table"));
+        }
+        if let Err(e) = crate::tui::theme::Theme::load(&config.theme, false) {
+            problems.push(crate::config::ConfigError::whole_file(
+                &path,
+                e,
+                "dark, light, high-contrast or a theme file",
+            ));
+        }
+        if problems.is_empty() { Ok(config) } else { Err(crate::config::ConfigErrors(problems)) }
+    });
     if ctx.format == Format::Json {
         let errors: Vec<serde_json::Value> = match &result {
             Ok(_) => vec![],

@@ -415,6 +415,7 @@ impl EnvState {
                 self.alert(sh, "backout", format!("automatic rollback not started: {why}"), "refused".into());
             }
             RollbackOutcome::Error(e) => {
+                self.failed_from = self.version.clone();
                 self.record(
                     sh,
                     "rollback_failed",
@@ -450,7 +451,20 @@ impl EnvState {
         if let Some(p) = &self.proposal {
             if now >= p.deadline && !self.rollback_in_flight {
                 let p = p.clone();
-                self.start_rollback(e, p.trigger, p.evidence, sh, rb);
+                self.proposal = None;
+                // The grace period is over: decide again on what holds now.
+                if let Some(why) = self.blocked(sh) {
+                    let msg = format!("proposed rollback not run: {why}");
+                    self.record(sh, "rollback_cancelled", "backout", msg, serde_json::Value::Null);
+                } else if !self.firing[p.trigger] {
+                    let msg = format!(
+                        "proposed rollback not run: {} no longer holds",
+                        rules::describe(&self.triggers[p.trigger])
+                    );
+                    self.record(sh, "rollback_cancelled", "backout", msg, serde_json::Value::Null);
+                } else {
+                    self.start_rollback(e, p.trigger, p.evidence, sh, rb);
+                }
             }
         }
     }

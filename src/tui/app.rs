@@ -750,6 +750,13 @@ impl App {
                     Vec::new()
                 }
             }
+            Command::ConfirmProposal => {
+                if self.needs_live("confirm") {
+                    vec![Effect::Engine(EngineCommand::Confirm { environment: env_name })]
+                } else {
+                    Vec::new()
+                }
+            }
             Command::ToggleAutomatic => {
                 if !self.needs_live("automatic rollback") {
                     return Vec::new();

@@ -26,6 +26,8 @@ pub enum Command {
     ToggleFlag,
     /// Cancel a proposed automatic rollback.
     CancelProposal,
+    /// Run a proposed automatic rollback now.
+    ConfirmProposal,
     /// Pause or resume automatic rollback.
     ToggleAutomatic,
     /// Write a note.
@@ -65,6 +67,7 @@ impl Command {
             Command::RollbackPick => "rollback_pick",
             Command::ToggleFlag => "toggle_flag",
             Command::CancelProposal => "cancel_proposal",
+            Command::ConfirmProposal => "confirm_proposal",
             Command::ToggleAutomatic => "toggle_automatic",
             Command::Note => "note",
             Command::TickChecklist => "tick_checklist",
@@ -152,7 +155,7 @@ pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 24] = [
+const DEFAULTS: [(Key, Command, &str); 26] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
@@ -164,6 +167,7 @@ const DEFAULTS: [(Key, Command, &str); 24] = [
     (Key::ch('R'), Command::RollbackPick, "roll back to a version picked from history"),
     (Key::ch('f'), Command::ToggleFlag, "turn the feature flag off (flag rollback)"),
     (Key::ch('c'), Command::CancelProposal, "cancel a proposed automatic rollback"),
+    (Key::ch('C'), Command::ConfirmProposal, "run a proposed automatic rollback now"),
     (Key::ch('a'), Command::ToggleAutomatic, "pause / resume automatic rollback"),
     (Key::ch('n'), Command::Note, "add a note (Ctrl-S saves)"),
     (Key::ch(' '), Command::TickChecklist, "tick / untick checklist item"),
@@ -177,6 +181,7 @@ const DEFAULTS: [(Key, Command, &str); 24] = [
     (Key::code(KeyCode::Left), Command::StepBack, "review: earlier"),
     (Key::code(KeyCode::Right), Command::StepForward, "review: later"),
     (Key::ch('h'), Command::StepBack, "review: earlier"),
+    (Key::ch('l'), Command::StepForward, "review: later"),
 ];
 
 impl Default for Keymap {

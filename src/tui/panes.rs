@@ -258,7 +258,7 @@ fn checklist(app: &App, e: &EnvView) -> Vec<Line<'static>> {
 fn runbook(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     let t = &app.theme;
     if e.runbook.is_empty() {
-        return vec![Line::styled("no runbook for this environment", t.dim())];
+        return vec![Line::styled("no open incident with a runbook (config: runbook, runbooks_dir)", t.dim())];
     }
     e.runbook
         .iter()
