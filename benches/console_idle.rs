@@ -55,6 +55,10 @@ fn main() {
             .success()
     );
     std::thread::sleep(Duration::from_secs(10));
+    let screen =
+        String::from_utf8(Command::new("tmux").args(["capture-pane", "-p", "-t", &session]).output().unwrap().stdout)
+            .unwrap();
+    assert!(screen.contains("Environments") && screen.contains("checkout"), "the console is not on screen:\n{screen}");
     let pid: u32 = String::from_utf8(
         Command::new("tmux").args(["display", "-p", "-t", &session, "#{pane_pid}"]).output().unwrap().stdout,
     )

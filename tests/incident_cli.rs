@@ -167,16 +167,20 @@ fn runbook_run_needs_confirmation_and_records_the_answer() {
 fn a_note_saved_right_before_kill_9_is_in_the_db_and_the_export() {
     let f = simulate();
     // A long-running drill holds the database open and writes to it all along.
+    let log = std::fs::File::create(f.dir.path().join("drill.log")).unwrap();
     let mut drill = f
         .cmd(&["drill", "--env", "checkout", "--manual", "--timeout", "60s"])
-        .stderr(Stdio::null())
+        .stderr(log)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     wait_until(Duration::from_secs(60), || {
         f.json(&["incidents"]).1["incidents"].as_array().is_some_and(|a| !a.is_empty())
     })
-    .expect("the drill never opened its incident");
+    .unwrap_or_else(|| {
+        let log = std::fs::read_to_string(f.dir.path().join("drill.log")).unwrap_or_default();
+        panic!("the drill never opened its incident; its output:\n{log}")
+    });
     let (_, list) = f.json(&["incidents"]);
     let id = list["incidents"][0]["id"].as_i64().unwrap().to_string();
     let out = f.run(&["note", "--incident", &id, "edge", "errors", "stopped", "at", "14:05"]);

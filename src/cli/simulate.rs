@@ -110,7 +110,10 @@ pub(super) fn run(ctx: &Context, args: &SimulateArgs) -> Result<Exit> {
         });
         match &args.write_config {
             Some(path) => {
-                std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?;
+                // Written whole or not at all: a drill script may be waiting to read it.
+                let tmp = path.with_extension("toml.tmp");
+                std::fs::write(&tmp, &text).wrap_err_with(|| format!("writing {}", tmp.display()))?;
+                std::fs::rename(&tmp, path).wrap_err_with(|| format!("writing {}", path.display()))?;
                 println!("config written to {}", path.display());
             }
             None => println!("{text}"),

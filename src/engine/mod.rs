@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 pub use persist::{StoreCmd, StoreWriter};
 pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
 pub use sample::{Sample, SampleRing};
-pub use sources::{Poll, SignalPoller, default_metric, parse_exposition, prometheus_value};
+pub use sources::{Poll, ScrapeCache, SignalPoller, default_metric, parse_exposition, prometheus_value};
 
 use crate::config::Config;
 use crate::notify::Notifier;
@@ -231,6 +231,7 @@ fn spawn_pollers(
 ) {
     let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap_or_else(|_| reqwest::Client::new());
     let permits = Arc::new(Semaphore::new(opts.max_concurrent_requests.max(1)));
+    let pages = Arc::new(sources::ScrapeCache::default());
     for (e, env) in config.environments.iter().enumerate() {
         let mut pollers: Vec<(Option<usize>, SignalPoller, Duration)> = env
             .effective_signals()
@@ -238,7 +239,10 @@ fn spawn_pollers(
             .enumerate()
             .map(|(s, sig)| {
                 let every = sig.interval.unwrap_or(config.poll_interval).get();
-                (Some(s), SignalPoller::new(env, sig, http.clone()), every)
+                // A page is reused for up to half the interval, so a signal never
+                // sees the same scrape twice and rates stay between real scrapes.
+                let poller = SignalPoller::new(env, sig, http.clone()).with_cache(Arc::clone(&pages), every / 2);
+                (Some(s), poller, every)
             })
             .collect();
         // Every environment's deployment status is followed, rules or not: it

@@ -43,12 +43,37 @@ enum Kind {
     Exposition { url: String, derive: Derivation, metric: String, prev: Option<Counters> },
 }
 
+/// Recent `/metrics` pages by URL, shared by the signals read from one page so
+/// five signals of a service cost one scrape, not five.
+#[derive(Debug, Default)]
+pub struct ScrapeCache {
+    pages: std::sync::Mutex<HashMap<String, CachedPage>>,
+}
+
+/// When a page was fetched, and what came back.
+type CachedPage = (tokio::time::Instant, Result<String, String>);
+
+impl ScrapeCache {
+    /// The page at `url` if it was fetched less than `fresh` ago.
+    fn get(&self, url: &str, fresh: Duration) -> Option<Result<String, String>> {
+        let pages = self.pages.lock().ok()?;
+        pages.get(url).filter(|(at, _)| at.elapsed() < fresh).map(|(_, page)| page.clone())
+    }
+
+    fn put(&self, url: &str, page: Result<String, String>) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.insert(url.to_string(), (tokio::time::Instant::now(), page));
+        }
+    }
+}
+
 /// Polls one signal.
 #[derive(Debug)]
 pub struct SignalPoller {
     kind: Kind,
     http: reqwest::Client,
     timeout: Duration,
+    cache: Option<(std::sync::Arc<ScrapeCache>, Duration)>,
 }
 
 impl SignalPoller {
@@ -72,13 +97,20 @@ impl SignalPoller {
                 Kind::Exposition { url, derive, metric, prev: None }
             }
         };
-        SignalPoller { kind, http, timeout }
+        SignalPoller { kind, http, timeout, cache: None }
+    }
+
+    /// Shares scrapes of the same page with other pollers: a page fetched less
+    /// than `fresh` ago is reused.
+    pub fn with_cache(mut self, cache: std::sync::Arc<ScrapeCache>, fresh: Duration) -> Self {
+        self.cache = Some((cache, fresh));
+        self
     }
 
     /// A poller of the playbook status endpoint, which every environment has.
     pub fn status(env: &EnvironmentConfig, http: reqwest::Client) -> Self {
         let timeout = env.timeout.get();
-        SignalPoller { kind: Kind::Status(PlaybookClient::new(env.endpoints(), timeout)), http, timeout }
+        SignalPoller { kind: Kind::Status(PlaybookClient::new(env.endpoints(), timeout)), http, timeout, cache: None }
     }
 
     /// One poll. Never panics; every failure becomes a failed sample.
@@ -117,7 +149,7 @@ impl SignalPoller {
             Kind::Json { url, pointer } => Poll::sample(poll_json(&http, url, pointer, timeout).await),
             Kind::Prometheus { url, query } => Poll::sample(poll_prometheus(&http, url, query, timeout).await),
             Kind::Exposition { url, derive, metric, prev } => Poll {
-                sample: poll_exposition(&http, url, *derive, metric, prev, timeout).await,
+                sample: poll_exposition(&http, url, *derive, metric, prev, timeout, self.cache.as_ref()).await,
                 status: None,
                 version: None,
             },
@@ -290,8 +322,19 @@ async fn poll_exposition(
     metric: &str,
     prev: &mut Option<Counters>,
     timeout: Duration,
+    cache: Option<&(std::sync::Arc<ScrapeCache>, Duration)>,
 ) -> Option<Sample> {
-    let body = match get_text(http.get(url), timeout).await {
+    let page = match cache.and_then(|(c, fresh)| c.get(url, *fresh)) {
+        Some(page) => page,
+        None => {
+            let page = get_text(http.get(url), timeout).await;
+            if let Some((c, _)) = cache {
+                c.put(url, page.clone());
+            }
+            page
+        }
+    };
+    let body = match page {
         Ok(b) => b,
         Err(e) => return Some(Sample::failed(Utc::now(), e)),
     };

@@ -123,7 +123,7 @@ impl Store {
         if found > known {
             return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
         }
-        schema::migrations().to_latest(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
+        migrate(&mut conn)?;
         Ok(Store { conn, path: path.to_path_buf() })
     }
 
@@ -159,6 +159,26 @@ impl Store {
         let answer: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(answer == "ok")
     }
+}
+
+/// Brings the schema up to date. Two processes opening a new file at once may
+/// both try; the loser finds the work done (or retries until it is).
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let mut last = None;
+    for attempt in 0..5 {
+        match schema::migrations().to_latest(conn) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let now: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                if usize::try_from(now).is_ok_and(|v| v == schema::latest_version()) {
+                    return Ok(());
+                }
+                last = Some(e.to_string());
+                std::thread::sleep(Duration::from_millis(50 * (attempt + 1)));
+            }
+        }
+    }
+    Err(StoreError::Migration(last.unwrap_or_default()))
 }
 
 /// This machine's name, for lock holders.

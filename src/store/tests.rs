@@ -92,3 +92,20 @@ fn notes_and_incidents_round_trip() {
     assert!(s.open_incident_for(env).unwrap().is_none());
     assert_eq!(s.notes(Some(inc.id)).unwrap()[0].body, "switched back to green");
 }
+
+#[test]
+fn many_processes_opening_a_new_file_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                Store::open(&path).map(|s| s.schema_version().unwrap()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), Ok(schema::latest_version()));
+    }
+}

@@ -127,11 +127,20 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
 
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut refresh = tokio::time::interval(Duration::from_secs(2));
+    // Other processes' writes (a CLI rollback, a note) are picked up this often;
+    // this console's own actions refresh at once.
+    let mut refresh = tokio::time::interval(Duration::from_secs(5));
     let panic_for_test = std::env::var_os(PANIC_FOR_TEST).is_some();
     let mut frames = 0u64;
+    // Data arriving from pollers is drawn at most every FRAME; keys and resizes
+    // are drawn at once. An idle console then costs a few frames a second.
+    const FRAME: Duration = Duration::from_millis(500);
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut urgent = true;
     loop {
-        if app.dirty {
+        if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
+            last_draw = tokio::time::Instant::now();
+            urgent = false;
             terminal.draw(|f| ui::render(&app, f)).wrap_err("drawing the console")?;
             app.dirty = false;
             frames += 1;
@@ -151,6 +160,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
             _ = tick.tick() => Msg::Tick(chrono::Utc::now()),
             _ = refresh.tick(), if opts.mode != Mode::Review => Msg::Done(String::new()),
         };
+        urgent |= matches!(msg, Msg::Key(_) | Msg::Resize);
         let mut batch = vec![msg];
         // Take whatever else is waiting, so a burst of samples costs one frame.
         while batch.len() < 512 {

@@ -24,6 +24,8 @@ pub struct Worker {
     tx: UnboundedSender<Msg>,
     engine: Option<UnboundedSender<EngineCommand>>,
     prepared: Arc<Mutex<HashMap<String, Prepared>>>,
+    /// The connection reads reuse; writes open their own.
+    reader: Arc<Mutex<Option<Store>>>,
     operator: String,
     review_incident: Option<i64>,
 }
@@ -47,6 +49,7 @@ impl Worker {
             tx,
             engine,
             prepared: Arc::default(),
+            reader: Arc::default(),
             operator,
             review_incident,
         }
@@ -105,11 +108,14 @@ impl Worker {
     }
 
     fn refresh(&self, at: Option<DateTime<Utc>>) -> Result<(), String> {
-        let store = self.store()?;
-        let mut snaps = load_snapshots(&store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
+        let mut guard = self.reader.lock().map_err(|_| "the store reader was poisoned".to_string())?;
+        if guard.is_none() {
+            *guard = Some(self.store()?);
+        }
+        let Some(store) = guard.as_ref() else { return Err("no store".into()) };
+        let mut snaps = load_snapshots(store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
         for snap in &mut snaps {
-            snap.runbook =
-                self.runbook_lines(&store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
+            snap.runbook = self.runbook_lines(store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
         }
         let _ = self.tx.send(Msg::Loaded(snaps));
         Ok(())
