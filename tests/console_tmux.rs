@@ -63,9 +63,10 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
         Timings { deploy_after: Some(Duration::from_secs(2)), ramp: Duration::from_millis(500), ..Timings::default() };
     let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
     let runbooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runbooks");
-    let text = std::fs::read_to_string(&d.config)
-        .unwrap()
-        .replace("auto_rollback = false", "auto_rollback = true\nrunbook = \"emergency-procedures\"");
+    let text = std::fs::read_to_string(&d.config).unwrap().replace(
+        "auto_rollback = false",
+        "auto_rollback = true\nrunbook = \"emergency-procedures\"\nchecklist_stable_for = \"1s\"",
+    );
     let text = format!("runbooks_dir = {:?}\n{text}", runbooks.to_str().unwrap());
     std::fs::write(&d.config, text).unwrap();
     let cmd = format!(
@@ -90,12 +91,17 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     tmux.keys(&["C-s"]);
     tmux.wait_for("saved to incident", Duration::from_secs(10));
 
-    // Tab to the checklist and tick its first item.
+    // Automatic items tick themselves once their check has held for 1 s.
+    tmux.wait_for("[x] /health", Duration::from_secs(20));
+    // Tab to the checklist and tick its last item, a manual one.
     for _ in 0..4 {
         tmux.keys(&["Tab"]);
     }
+    for _ in 0..6 {
+        tmux.keys(&["j"]);
+    }
     tmux.keys(&["Space"]);
-    tmux.wait_for("[x] /health", Duration::from_secs(10));
+    tmux.wait_for("[x] All metrics", Duration::from_secs(10));
 
     // The incident's runbook is on screen; `s` marks its first step done.
     tmux.wait_for("○ 1. Critical: immedia", Duration::from_secs(10));
@@ -111,10 +117,22 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     let db = d.db();
     let body: String = db.query_row("SELECT body FROM notes", [], |r| r.get(0)).unwrap();
     assert_eq!(body, "rolled back by the error-rate rule\ncustomers saw 500s");
-    let (item, passed, actor): (String, bool, String) = db
-        .query_row("SELECT item, passed, actor FROM checklist_results", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let (passed, actor): (bool, String) = db
+        .query_row(
+            "SELECT passed, actor FROM checklist_results WHERE item = 'All metrics back to normal levels'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
-    assert_eq!((item.as_str(), passed, actor.as_str()), ("/health returns healthy", true, "tester"));
+    assert_eq!((passed, actor.as_str()), (true, "tester"));
+    let auto: i64 = db
+        .query_row(
+            "SELECT count(*) FROM checklist_results WHERE item = '/health returns healthy' AND passed = 1 AND actor <> 'tester'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(auto, 1, "the health item ticked itself");
     let (step, state): (String, String) =
         db.query_row("SELECT step_title, state FROM runbook_progress", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((step.as_str(), state.as_str()), ("Critical: immediate rollback", "done"));

@@ -225,3 +225,58 @@ fn notes_join_the_open_incident_and_closing_it_starts_a_new_one() {
     assert_eq!(code, 0, "{r2}");
     assert_ne!(r2["incident_id"].as_i64(), Some(incident), "a closed incident is not reused");
 }
+
+/// A webhook receiver on loopback: answers 200 to each POST and keeps the bodies.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn manual_rollback_is_announced_on_the_webhook_and_recorded() {
+    let d = Drill::start(vec![service("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let text = format!("{text}\n[notifications]\ndesktop = false\nwebhook_url_env = \"BACKOUT_TEST_HOOK\"\n");
+    std::fs::write(&d.config, text).unwrap();
+    let (url, bodies) = webhook_receiver();
+    d.wait_health("checkout", "unhealthy");
+    let out = d
+        .cmd(&["--format", "json", "rollback", "--env", "checkout", "--yes", "--reason", "errors up"])
+        .env("BACKOUT_TEST_HOOK", &url)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "completed", "{}", stderr(&out));
+    assert_eq!(v["notification_sent"], true, "{v}");
+    let body = bodies.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let hook: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = hook["text"].as_str().unwrap();
+    assert!(text.contains("ROLLBACK COMPLETED") && text.contains("checkout"), "{text}");
+    let recorded: String =
+        d.db().query_row("SELECT message FROM timeline_events WHERE kind = 'notification'", [], |r| r.get(0)).unwrap();
+    assert!(recorded.starts_with("notified webhook"), "{recorded}");
+    assert!(!recorded.contains(&url), "the webhook URL is a secret and is never recorded");
+}

@@ -129,10 +129,16 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     if ctx.format == Format::Table {
         println!("rolling back {plan}");
     }
+    let prepared_env_id = prepared.environment_id;
     let row = match crate::rollback::execute(handle, &mut store, prepared, &opts)? {
         Ok(row) => row,
         Err(r) => return Ok(refuse(ctx, &r)),
     };
+    let notifier = crate::notify::Notifier::from_config(&config.notifications);
+    if let Err(e) = crate::rollback::announce(handle, &mut store, &notifier, &row) {
+        eprintln!("backout: rollback #{} is recorded, but recording its notification failed: {e:#}", row.id);
+    }
+    let row = store.rollbacks(Some(prepared_env_id), 1)?.into_iter().find(|r| r.id == row.id).unwrap_or(row);
     let completed = row.status == RollbackStatus::Completed.as_str();
     match ctx.format {
         Format::Json => output::json(&row),

@@ -558,24 +558,7 @@ fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, 
 }
 
 fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: NotificationKind, row: &RollbackRow) {
-    notify(sh, env_id, env_name.to_string(), Some(row.id), rollback_notification(kind, env_name, row));
-}
-
-fn rollback_notification(kind: NotificationKind, env_name: &str, row: &RollbackRow) -> Notification {
-    Notification {
-        kind,
-        environment: env_name.to_string(),
-        colour: None,
-        from_version: row.from_version.clone(),
-        target_version: row.target_version.clone(),
-        reason: row.reason.clone(),
-        impact: "unknown".into(),
-        duration: row.duration_ms.map(|ms| Duration::from_millis(ms.max(0) as u64)),
-        error: row.error.clone(),
-        actor: row.operator.clone(),
-        drill: false,
-        group_key: format!("{env_name}:rollback:{}", row.id),
-    }
+    notify(sh, env_id, env_name.to_string(), Some(row.id), Notification::for_rollback(kind, row));
 }
 
 type StartedNote = (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);

@@ -87,6 +87,26 @@ pub struct Delivery {
     pub errors: Vec<String>,
 }
 
+impl Notification {
+    /// The notice of a recorded rollback's start, completion or failure.
+    pub fn for_rollback(kind: NotificationKind, row: &crate::store::RollbackRow) -> Notification {
+        Notification {
+            kind,
+            environment: row.environment.clone(),
+            colour: None,
+            from_version: row.from_version.clone(),
+            target_version: row.target_version.clone(),
+            reason: row.reason.clone(),
+            impact: "unknown".into(),
+            duration: row.duration_ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            error: row.error.clone(),
+            actor: row.operator.clone(),
+            drill: false,
+            group_key: format!("{}:rollback:{}", row.environment, row.id),
+        }
+    }
+}
+
 impl Delivery {
     /// Whether any channel accepted it.
     pub fn sent(&self) -> bool {

@@ -440,3 +440,40 @@ pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id
     }
     Ok(out)
 }
+
+/// Announces a finished manual rollback (completed or failed) through the
+/// configured channels and records what went out. Called after the rollback is
+/// recorded, so a slow or failing channel can never hold it up or fail it.
+pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifier, row: &RollbackRow) -> Result<()> {
+    let kind = if row.status == RollbackStatus::Completed.as_str() {
+        crate::notify::NotificationKind::RollbackCompleted
+    } else {
+        crate::notify::NotificationKind::RollbackFailed
+    };
+    let delivery = rt.block_on(notifier.send(&crate::notify::Notification::for_rollback(kind, row)));
+    if delivery.sent() {
+        store.mark_notification_sent(row.id)?;
+    }
+    let message = if delivery.sent() {
+        format!("notified {}: {}", delivery.channels.join(", "), delivery.text.lines().next().unwrap_or(""))
+    } else if delivery.errors.is_empty() {
+        "notification not sent (no channel configured)".to_string()
+    } else {
+        format!("notification not sent ({})", delivery.errors.join("; "))
+    };
+    let env_id = store.environment_id(&row.environment)?;
+    store.append_event(&NewEvent {
+        at: Utc::now(),
+        incident_id: row.incident_id,
+        environment_id: env_id,
+        rollback_id: Some(row.id),
+        actor: "backout".into(),
+        kind: "notification".into(),
+        message,
+        data: Some(
+            serde_json::json!({ "text": delivery.text, "channels": delivery.channels, "errors": delivery.errors })
+                .to_string(),
+        ),
+    })?;
+    Ok(())
+}

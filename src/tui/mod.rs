@@ -109,6 +109,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         engine_cmd,
         opts.review_incident,
     );
+    let worker = if matches!(opts.mode, Mode::Live | Mode::Drill) { worker.evaluating_checklists() } else { worker };
 
     if let Some(incident) = opts.review_incident {
         let db = opts.db.clone();
