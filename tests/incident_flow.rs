@@ -98,6 +98,17 @@ fn a_full_drill_records_milestones_in_order_and_validates_after_the_window() {
     assert_eq!(dur.objective_ms, Some(120_000));
     let md = export::to_markdown(&report);
     assert!(md.contains("[DRILL] ✅ ROLLBACK COMPLETED"), "{md}");
+    // Every notice the engine wrote during the drill is marked as a drill.
+    let conn = rusqlite::Connection::open(&d.db).unwrap();
+    let texts: Vec<String> = conn
+        .prepare("SELECT json_extract(data, '$.text') FROM timeline_events WHERE kind = 'notification'")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+        .filter_map(|t| t.unwrap())
+        .collect();
+    assert!(!texts.is_empty());
+    assert!(texts.iter().all(|t| t.starts_with("[DRILL] ")), "{texts:?}");
     assert!(report.signals.iter().any(|s| s.name == "error_rate" && !s.points.is_empty()), "signals sampled");
 
     // `drills` lists it with its times.

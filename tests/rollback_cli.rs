@@ -217,6 +217,7 @@ fn notes_join_the_open_incident_and_closing_it_starts_a_new_one() {
 
     let (_, list) = d.json(&["incidents"]);
     assert_eq!(list["incidents"][0]["status"], "open");
+    assert_eq!(list["incidents"][0]["severity"], "critical", "from the 2m recovery-time objective");
     assert_eq!(d.run(&["incident", "close", &incident.to_string()]).status.code(), Some(0));
     assert_eq!(d.run(&["incident", "close", &incident.to_string()]).status.code(), Some(3), "already closed");
     let (_, list) = d.json(&["incidents"]);

@@ -50,6 +50,9 @@ pub struct EngineOptions {
     /// Also send every sample and status reading as events (`sample`, `status`),
     /// which the console draws; `watch` leaves this off.
     pub live_samples: bool,
+    /// A drill: every notification is marked as one (and so reaches only the
+    /// drill channel).
+    pub drill: bool,
 }
 
 impl Default for EngineOptions {
@@ -63,6 +66,7 @@ impl Default for EngineOptions {
             jitter: 0.1,
             persist: true,
             live_samples: false,
+            drill: false,
         }
     }
 }

@@ -338,7 +338,7 @@ impl EnvState {
             duration: None,
             error: None,
             actor: actor.to_string(),
-            drill: false,
+            drill: sh.opts.drill,
             group_key: format!("{}:{group}", self.name),
         };
         notify(sh, self.id, self.name.clone(), None, n);
@@ -375,9 +375,10 @@ impl EnvState {
         let db = sh.db_path.clone();
         let rt = sh.rt.clone();
         let irreversible = self.cfg.irreversible_versions.clone();
+        let drill = sh.opts.drill;
         let started_note = (sh.notifier.clone(), sh.writer.clone(), sh.inbox.clone(), self.name.clone(), self.id);
         rb.spawn_blocking(move || {
-            let outcome = automatic_rollback(&rt, &db, &env, &opts, &irreversible, started_note);
+            let outcome = automatic_rollback(&rt, &db, &env, &opts, &irreversible, started_note, drill);
             (e, outcome)
         });
     }
@@ -558,7 +559,8 @@ fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, 
 }
 
 fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: NotificationKind, row: &RollbackRow) {
-    notify(sh, env_id, env_name.to_string(), Some(row.id), Notification::for_rollback(kind, row));
+    let n = Notification { drill: sh.opts.drill, ..Notification::for_rollback(kind, row) };
+    notify(sh, env_id, env_name.to_string(), Some(row.id), n);
 }
 
 type StartedNote = (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);
@@ -572,6 +574,7 @@ fn automatic_rollback(
     opts: &RollbackOptions,
     irreversible: &[String],
     note: StartedNote,
+    drill: bool,
 ) -> RollbackOutcome {
     let mut store = match Store::open(db) {
         Ok(s) => s,
@@ -611,7 +614,7 @@ fn automatic_rollback(
         duration: None,
         error: None,
         actor: opts.operator.clone(),
-        drill: false,
+        drill,
         group_key: format!("{name}:rollback-start"),
     };
     // The start notice goes out now without being waited for: a slow webhook

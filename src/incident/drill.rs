@@ -131,7 +131,7 @@ pub fn run(
     let (events_tx, mut events) = mpsc::unbounded_channel::<EngineEvent>();
     let (_commands_tx, commands) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine_opts = EngineOptions { persist_every: Duration::from_secs(1), ..EngineOptions::default() };
+    let engine_opts = EngineOptions { persist_every: Duration::from_secs(1), drill: true, ..EngineOptions::default() };
     let engine = rt.spawn(crate::engine::run(
         Arc::new(drill_config),
         db_path.to_path_buf(),

@@ -119,6 +119,8 @@ pub struct Prepared {
     pub driver: Driver,
     /// The stored deployment the rollback leaves, when known.
     deployment_id: Option<i64>,
+    /// The environment's recovery-time objective, for an incident this opens.
+    rto: std::time::Duration,
 }
 
 impl Prepared {
@@ -249,6 +251,7 @@ pub fn prepare(
         target,
         driver,
         deployment_id,
+        rto: env.recovery_time_objective.get(),
     }))
 }
 
@@ -276,7 +279,19 @@ pub fn execute_with_phases(
         Some(i) => i.id,
         None => {
             let title = format!("rollback of {}: {}", prepared.environment, opts.reason);
-            store.open_incident(Some(env_id), &title, "unknown", false, &opts.operator)?.id
+            // Severity follows the environment's recovery-time objective (seed
+            // 001's bands), so the record can say whether it was met.
+            let objectives = crate::config::SeverityObjectives::default();
+            let severity = crate::incident::Severity::for_objective(prepared.rto, &objectives);
+            let row = store.open_incident(Some(env_id), &title, severity.as_str(), false, &opts.operator)?;
+            store.update_incident_fields(
+                row.id,
+                &crate::store::IncidentFields {
+                    objective_ms: Some(i64::try_from(prepared.rto.as_millis()).unwrap_or(i64::MAX)),
+                    ..Default::default()
+                },
+            )?;
+            row.id
         }
     };
     let new = NewRollback {
