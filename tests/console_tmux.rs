@@ -173,3 +173,39 @@ fn a_panic_in_the_console_leaves_the_terminal_restored() {
     let flags: Vec<&str> = stty.split_whitespace().collect();
     assert!(flags.contains(&"icanon") && flags.contains(&"echo"), "terminal left raw: {stty}");
 }
+
+#[test]
+fn review_steps_through_a_recorded_incident_read_only() {
+    let timings =
+        Timings { deploy_after: Some(Duration::ZERO), ramp: Duration::from_millis(100), ..Timings::default() };
+    let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
+    d.wait_health("checkout", "unhealthy");
+    let out = d.run(&["rollback", "--env", "checkout", "--yes", "--reason", "errors up"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = d.run(&["note", "--env", "checkout", "customers saw errors"]);
+    assert!(out.status.success());
+    let events: i64 =
+        d.db().query_row("SELECT count(*) FROM timeline_events WHERE incident_id = 1", [], |r| r.get(0)).unwrap();
+
+    let cmd = format!(
+        "{} --config {} --db {} review 1",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-review-{}", std::process::id()), &cmd);
+    // It opens on the last event: the note.
+    let screen = tmux.wait_for(&format!("{events} / {events}"), Duration::from_secs(15));
+    assert!(screen.contains("REVIEW"), "{screen}");
+    assert!(screen.contains("customers saw errors"), "{screen}");
+    // Back to the start: the rollback has not happened yet at the first event.
+    for _ in 0..events {
+        tmux.keys(&["Left"]);
+    }
+    let screen = tmux.wait_for(&format!("1 / {events}"), Duration::from_secs(10));
+    assert!(screen.contains("no rollbacks recorded"), "{screen}");
+    // Nothing can be changed.
+    tmux.keys(&["r"]);
+    tmux.wait_for("not possible in REVIEW mode", Duration::from_secs(5));
+    tmux.keys(&["q"]);
+}
