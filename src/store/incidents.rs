@@ -125,19 +125,7 @@ impl Store {
              WHERE t.environment_id = ?1 AND t.incident_id IS NULL AND t.at >= ?2 AND t.at <= ?3
              ORDER BY t.at, t.id",
         )?;
-        let rows = stmt.query_map(params![env_id, ts(from), ts(to)], |r| {
-            Ok(TimelineEvent {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                incident_id: r.get(2)?,
-                environment: r.get(3)?,
-                rollback_id: r.get(4)?,
-                actor: r.get(5)?,
-                kind: r.get(6)?,
-                message: r.get(7)?,
-                data: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![env_id, ts(from), ts(to)], super::timeline::event_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

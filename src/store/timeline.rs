@@ -106,7 +106,7 @@ pub(super) fn insert_event(conn: &Connection, e: &NewEvent) -> Result<()> {
     Ok(())
 }
 
-fn event_row(r: &Row<'_>) -> rusqlite::Result<TimelineEvent> {
+pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<TimelineEvent> {
     Ok(TimelineEvent {
         id: r.get(0)?,
         at: r.get(1)?,
