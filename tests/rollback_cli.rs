@@ -225,6 +225,17 @@ fn notes_join_the_open_incident_and_closing_it_starts_a_new_one() {
     let (code, r2) = d.json(&["rollback", "--env", "checkout", "--force", "--yes", "--reason", "again"]);
     assert_eq!(code, 0, "{r2}");
     assert_ne!(r2["incident_id"].as_i64(), Some(incident), "a closed incident is not reused");
+
+    // The spelling of the report forms works: `export N --format md|html`.
+    let md = d.run(&["export", &incident.to_string(), "--format", "md"]);
+    assert!(md.status.success(), "{}", stderr(&md));
+    assert!(String::from_utf8_lossy(&md.stdout).contains("customers saw 500s for 3 minutes"));
+    let html = d.run(&["export", &incident.to_string(), "--format", "html"]);
+    let page = String::from_utf8_lossy(&html.stdout).to_lowercase();
+    assert!(page.starts_with("<!doctype html") && page.contains("customers saw 500s"), "{page}");
+    let wrong = d.run(&["status", "--format", "md"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("report form for `export`"), "{}", stderr(&wrong));
 }
 
 /// A webhook receiver on loopback: answers 200 to each POST and keeps the bodies.

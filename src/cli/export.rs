@@ -45,9 +45,10 @@ pub(super) fn run(ctx: &Context, args: &ExportArgs) -> Result<Exit> {
     let config_path = crate::config::resolve_path(ctx.config_flag.as_deref());
     let config = Config::load(&config_path).ok();
     let report = export::build(&mut store, args.incident, config.as_ref().map(|c| (c, config_path.as_path())))?;
-    let form = args.report.unwrap_or(match ctx.format {
-        super::Format::Json => ReportFormat::Json,
-        super::Format::Table => ReportFormat::Md,
+    let form = args.report.unwrap_or(match ctx.format_arg {
+        super::FormatArg::Json => ReportFormat::Json,
+        super::FormatArg::Html => ReportFormat::Html,
+        super::FormatArg::Table | super::FormatArg::Md => ReportFormat::Md,
     });
     let text = match form {
         ReportFormat::Md => export::to_markdown(&report),

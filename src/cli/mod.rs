@@ -20,7 +20,7 @@ use color_eyre::eyre::Result;
 
 use crate::config::Config;
 use crate::store::Store;
-pub use output::{Exit, Format};
+pub use output::{Exit, Format, FormatArg};
 
 /// backout: a terminal incident console for deployment rollbacks.
 #[derive(Debug, Parser)]
@@ -33,8 +33,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -120,6 +120,8 @@ pub struct Context {
     pub db_flag: Option<PathBuf>,
     /// Output format.
     pub format: Format,
+    /// `--format` as typed (export also takes md and html).
+    pub format_arg: FormatArg,
     /// Runtime for network calls.
     pub rt: tokio::runtime::Runtime,
 }
@@ -176,7 +178,15 @@ pub fn pick_environments<'a>(
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let ctx = Context { config_flag: cli.config, db_flag: cli.db, format: cli.format, rt };
+    let format = match (cli.format, &cli.command) {
+        (FormatArg::Json, _) => Format::Json,
+        (FormatArg::Table, _) | (_, Command::Export(_)) => Format::Table,
+        (other, _) => {
+            eprintln!("backout: --format {other:?} is a report form for `export`; other commands take table or json");
+            return Ok(Exit::Usage);
+        }
+    };
+    let ctx = Context { config_flag: cli.config, db_flag: cli.db, format, format_arg: cli.format, rt };
     match cli.command {
         Command::Status { env } => status::run(&ctx, env.as_deref()),
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),

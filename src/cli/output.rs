@@ -13,6 +13,21 @@ pub enum Format {
     Json,
 }
 
+/// The global `--format` as typed: `md` and `html` are report forms that only
+/// `export` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FormatArg {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document (shapes in docs/cli-json.md).
+    Json,
+    /// Markdown (export only).
+    Md,
+    /// A self-contained HTML page (export only).
+    Html,
+}
+
 /// Process exit codes (documented in README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
