@@ -2,6 +2,7 @@
 //! rules, and rolls back, proposes or alerts, with every decision recorded with
 //! its evidence. It knows nothing of the terminal: it sends [`EngineEvent`]s.
 
+mod act;
 mod persist;
 mod rules;
 mod sample;

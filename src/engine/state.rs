@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::task::JoinSet;
 
+use super::act::{automatic_rollback, notify, notify_rollback};
 use super::rules::{self, Evidence};
 use super::sample::{Sample, SampleRing};
-use super::{EngineCommand, EngineEvent, EngineOptions, Msg, Poll, Shared, StoreCmd};
+use super::{EngineCommand, EngineEvent, EngineOptions, Poll, Shared, StoreCmd};
 use crate::config::{EnvironmentConfig, RuleAction, SignalConfig, SignalSource, TriggerConfig};
 use crate::notify::{Notification, NotificationKind};
-use crate::rollback::{Refusal, RollbackOptions};
-use crate::store::{NewEvent, RollbackRow, RollbackStatus, Store};
+use crate::rollback::RollbackOptions;
+use crate::store::{NewEvent, RollbackRow, RollbackStatus};
 
 /// Samples a signal's ring must hold: its longest rule window at its polling
 /// interval (plus room for a `drop` rule's pre-deploy baseline), capped by
@@ -507,153 +508,5 @@ impl EnvState {
                 self.record(sh, "automatic_changed", "operator", msg, json!({ "on": on }));
             }
         }
-    }
-}
-
-/// Sends a notification without waiting for it, and records what went out.
-fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, n: Notification) {
-    let notifier = sh.notifier.clone();
-    let writer = sh.writer.clone();
-    let inbox = sh.inbox.clone();
-    sh.rt.spawn(async move {
-        let delivery = notifier.send(&n).await;
-        if delivery.grouped {
-            return;
-        }
-        if delivery.sent() {
-            if let Some(id) = rollback_id {
-                writer.send(StoreCmd::Notified(id));
-            }
-        }
-        let msg = if delivery.sent() {
-            format!("notified {}: {}", delivery.channels.join(", "), delivery.text.lines().next().unwrap_or(""))
-        } else {
-            format!(
-                "notification not sent ({})",
-                if delivery.errors.is_empty() {
-                    "no channel configured".to_string()
-                } else {
-                    delivery.errors.join("; ")
-                }
-            )
-        };
-        let data = json!({ "text": delivery.text, "channels": delivery.channels, "errors": delivery.errors });
-        writer.send(StoreCmd::Event(NewEvent {
-            at: Utc::now(),
-            incident_id: None,
-            environment_id: Some(env_id),
-            rollback_id,
-            actor: "backout".into(),
-            kind: "notification".into(),
-            message: msg.clone(),
-            data: Some(data.to_string()),
-        }));
-        let _ = inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: env_name,
-            kind: "notification",
-            message: msg,
-            data,
-        }));
-    });
-}
-
-fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: NotificationKind, row: &RollbackRow) {
-    let n = Notification { drill: sh.opts.drill, ..Notification::for_rollback(kind, row) };
-    notify(sh, env_id, env_name.to_string(), Some(row.id), n);
-}
-
-type StartedNote = (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);
-
-/// Runs on a blocking thread: prepare, check the guardrails that need the
-/// history, execute, with its own database connection.
-fn automatic_rollback(
-    rt: &tokio::runtime::Handle,
-    db: &std::path::Path,
-    env: &EnvironmentConfig,
-    opts: &RollbackOptions,
-    irreversible: &[String],
-    note: StartedNote,
-    drill: bool,
-) -> RollbackOutcome {
-    let mut store = match Store::open(db) {
-        Ok(s) => s,
-        Err(e) => return RollbackOutcome::Error(e.to_string()),
-    };
-    let prepared = match crate::rollback::prepare(rt, &mut store, env, opts) {
-        Ok(Ok(p)) => p,
-        Ok(Err(r)) => return RollbackOutcome::Refused(r.to_string()),
-        Err(e) => return RollbackOutcome::Error(format!("{e:#}")),
-    };
-    if let Some(target) = &prepared.target {
-        let history = store.deployments(prepared.environment_id).unwrap_or_default();
-        let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at.clone());
-        let crossed: Vec<&str> = history
-            .iter()
-            .filter(|d| target_at.as_ref().is_some_and(|t| &d.deployed_at > t))
-            .filter(|d| irreversible.contains(&d.version))
-            .map(|d| d.version.as_str())
-            .collect();
-        if let Some(v) = crossed.first() {
-            return RollbackOutcome::Refused(format!(
-                "going back to {} would cross {v}, which is marked irreversible; roll back by hand if it is safe",
-                target.version
-            ));
-        }
-    }
-    let (notifier, writer, inbox, name, env_id) = note;
-    let (inbox_for_phases, name_for_phases) = (inbox.clone(), name.clone());
-    let n = Notification {
-        kind: NotificationKind::RollbackStarted,
-        environment: name.clone(),
-        colour: prepared.target.as_ref().and_then(|t| t.colour.clone()),
-        from_version: prepared.from_version.clone(),
-        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
-        reason: opts.reason.clone(),
-        impact: "unknown".into(),
-        duration: None,
-        error: None,
-        actor: opts.operator.clone(),
-        drill,
-        group_key: format!("{name}:rollback-start"),
-    };
-    // The start notice goes out now without being waited for: a slow webhook
-    // never delays a rollback. It learns the rollback's id once there is one.
-    let (id_tx, id_rx) = tokio::sync::oneshot::channel::<i64>();
-    rt.spawn(async move {
-        let d = notifier.send(&n).await;
-        let id = id_rx.await.ok();
-        if let (true, Some(id)) = (d.sent(), id) {
-            writer.send(StoreCmd::Notified(id));
-        }
-        let msg = format!("rollback notice: {}", if d.sent() { d.channels.join(", ") } else { "not sent".into() });
-        let _ = inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: name,
-            kind: "notification",
-            message: msg,
-            data: json!({ "text": d.text, "channels": d.channels, "errors": d.errors, "env_id": env_id, "rollback_id": id }),
-        }));
-    });
-    let (phase_inbox, phase_env) = (inbox_for_phases, name_for_phases);
-    let mut on_phase = |phase: crate::drivers::Phase| {
-        let _ = phase_inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: phase_env.clone(),
-            kind: "rollback_phase",
-            message: phase.as_str().to_string(),
-            data: serde_json::Value::Null,
-        }));
-    };
-    match crate::rollback::execute_with_phases(rt, &mut store, prepared, opts, &mut on_phase) {
-        Ok(Ok(row)) => {
-            let _ = id_tx.send(row.id);
-            RollbackOutcome::Finished(Box::new(row))
-        }
-        Ok(Err(Refusal::LockHeld(h))) => {
-            RollbackOutcome::Refused(format!("another rollback (#{}) held by {} is in flight", h.rollback_id, h.holder))
-        }
-        Ok(Err(r)) => RollbackOutcome::Refused(r.to_string()),
-        Err(e) => RollbackOutcome::Error(format!("{e:#}")),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod keymap;
+pub mod model;
 pub mod panes;
 pub mod popups;
 pub mod theme;

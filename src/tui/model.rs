@@ -1,0 +1,403 @@
+//! What the console shows and what passes between it and its workers: the
+//! view of each environment, popups, effects (work for workers) and messages.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::config::EnvironmentConfig;
+use crate::engine::{EngineCommand, EngineEvent, Sample};
+use crate::playbook::Health;
+use crate::store::{DeploymentRow, IncidentRow, LockHolder, RollbackRow, TimelineEvent};
+
+/// What the console is for right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Watching and acting.
+    Live,
+    /// Live, on a drill incident.
+    Drill,
+    /// Replaying a recorded incident.
+    Review,
+    /// Watching; nothing can be changed.
+    ReadOnly,
+}
+
+impl Mode {
+    /// Header label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Live => "LIVE",
+            Mode::Drill => "DRILL",
+            Mode::Review => "REVIEW",
+            Mode::ReadOnly => "READ-ONLY",
+        }
+    }
+}
+
+/// The panes, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// Environment list.
+    Environments,
+    /// Sparklines.
+    Signals,
+    /// Deployment history.
+    Deployments,
+    /// Rollback history.
+    Rollbacks,
+    /// Validation checklist.
+    Checklist,
+    /// Runbook.
+    Runbook,
+    /// Notes and timeline.
+    Timeline,
+}
+
+/// Tab order.
+pub const PANES: [Pane; 7] = [
+    Pane::Environments,
+    Pane::Signals,
+    Pane::Deployments,
+    Pane::Rollbacks,
+    Pane::Checklist,
+    Pane::Runbook,
+    Pane::Timeline,
+];
+
+impl Pane {
+    /// Title shown on the border.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Environments => "Environments",
+            Pane::Signals => "Signals",
+            Pane::Deployments => "Deployments",
+            Pane::Rollbacks => "Rollbacks",
+            Pane::Checklist => "Validation checklist",
+            Pane::Runbook => "Runbook",
+            Pane::Timeline => "Notes & timeline",
+        }
+    }
+}
+
+/// Points kept per sparkline (an hour of 1-second samples).
+pub const SPARK_POINTS: usize = 3600;
+
+/// One signal as drawn.
+#[derive(Debug, Clone, Default)]
+pub struct SignalView {
+    /// Name.
+    pub name: String,
+    /// Unit from config.
+    pub unit: String,
+    /// Threshold of the first rule on it.
+    pub threshold: Option<f64>,
+    /// Recent values (failed polls are gaps, not zeros: they are skipped).
+    pub values: VecDeque<f64>,
+    /// Newest sample.
+    pub latest: Option<Sample>,
+}
+
+/// One checklist item as drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistLine {
+    /// What is checked.
+    pub title: String,
+    /// `manual` or an automatic check.
+    pub check: String,
+    /// Needed for validation.
+    pub required: bool,
+    /// Passed (ticked by a person or held by a check).
+    pub passed: bool,
+}
+
+/// A rollback being carried out, shown live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    /// Current phase.
+    pub phase: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
+/// One environment as drawn.
+#[derive(Debug, Clone)]
+pub struct EnvView {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// Needs its name typed to confirm a rollback.
+    pub production: bool,
+    /// Automatic rollback on.
+    pub automatic: bool,
+    /// Health, when known.
+    pub health: Option<Health>,
+    /// Version serving.
+    pub version: Option<String>,
+    /// Colour serving.
+    pub colour: Option<String>,
+    /// When the engine last heard from it.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Marked stale by the engine.
+    pub stale: bool,
+    /// Signals.
+    pub signals: Vec<SignalView>,
+    /// Deployments, newest first.
+    pub deployments: Vec<DeploymentRow>,
+    /// Rollbacks, newest first.
+    pub rollbacks: Vec<RollbackRow>,
+    /// Checklist.
+    pub checklist: Vec<ChecklistLine>,
+    /// Runbook steps (title, state).
+    pub runbook: Vec<(String, String)>,
+    /// Recent timeline, newest first.
+    pub timeline: Vec<TimelineEvent>,
+    /// Open incident.
+    pub incident: Option<IncidentRow>,
+    /// Proposed automatic rollback: deadline and why.
+    pub proposal: Option<(DateTime<Utc>, String)>,
+    /// A rollback in flight.
+    pub in_flight: Option<InFlight>,
+    /// Lock holder seen in the store (another process's rollback).
+    pub lock: Option<LockHolder>,
+    /// Recovery-time objective.
+    pub rto: std::time::Duration,
+}
+
+impl EnvView {
+    /// An environment before anything is known about it.
+    pub fn new(cfg: &EnvironmentConfig) -> Self {
+        let triggers = cfg.effective_triggers();
+        let signals = cfg
+            .effective_signals()
+            .iter()
+            .filter(|s| s.source != crate::config::SignalSource::Status)
+            .map(|s| SignalView {
+                name: s.name.get_ref().clone(),
+                unit: s.unit.clone().unwrap_or_default(),
+                // Only absolute limits are drawn; a `drop` rule's threshold is a fall.
+                threshold: triggers
+                    .iter()
+                    .filter(|t| matches!(t.rule, crate::config::RuleKind::Above | crate::config::RuleKind::Below))
+                    .find(|t| t.signal.get_ref() == s.name.get_ref())
+                    .and_then(|t| t.threshold),
+                values: VecDeque::new(),
+                latest: None,
+            })
+            .collect();
+        EnvView {
+            name: cfg.name().to_string(),
+            kind: cfg.kind.as_str(),
+            production: cfg.production,
+            automatic: cfg.auto_rollback,
+            health: None,
+            version: None,
+            colour: None,
+            last_seen: None,
+            stale: false,
+            signals,
+            deployments: Vec::new(),
+            rollbacks: Vec::new(),
+            checklist: cfg
+                .checklist
+                .iter()
+                .map(|c| ChecklistLine {
+                    title: c.title.clone(),
+                    check: c.check.clone(),
+                    required: c.required,
+                    passed: false,
+                })
+                .collect(),
+            runbook: Vec::new(),
+            timeline: Vec::new(),
+            incident: None,
+            proposal: None,
+            in_flight: None,
+            lock: None,
+            rto: cfg.recovery_time_objective.get(),
+        }
+    }
+}
+
+/// What the store says about one environment (loaded by a worker).
+#[derive(Debug, Clone, Default)]
+pub struct EnvSnapshot {
+    /// Environment name.
+    pub name: String,
+    /// Deployments, newest first.
+    pub deployments: Vec<DeploymentRow>,
+    /// Rollbacks, newest first.
+    pub rollbacks: Vec<RollbackRow>,
+    /// Recent events, newest first.
+    pub timeline: Vec<TimelineEvent>,
+    /// Open incident.
+    pub incident: Option<IncidentRow>,
+    /// Checklist items that passed or were waived (by title).
+    pub checklist_passed: Vec<String>,
+    /// Runbook steps of the open incident: title and state (`pending`,
+    /// `overdue`, `done`, `skipped`, `failed`).
+    pub runbook: Vec<(String, String)>,
+    /// Lock holder.
+    pub lock: Option<LockHolder>,
+    /// Signals from stored samples (review mode).
+    pub samples: Vec<(String, Vec<Sample>)>,
+}
+
+/// A popup over the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// The generated key help.
+    Help,
+    /// Asking whether to quit with an incident open.
+    ConfirmQuit,
+    /// Waiting for the worker to read the service before confirming.
+    Preparing {
+        /// Environment.
+        env: String,
+    },
+    /// Rollback confirmation.
+    ConfirmRollback {
+        /// Environment.
+        env: String,
+        /// What will happen, as a sentence.
+        plan: String,
+        /// Reason typed so far.
+        reason: String,
+        /// Name typed so far (production only).
+        typed_name: String,
+        /// Which field has the cursor: 0 reason, 1 name.
+        field: usize,
+        /// Production: the name must be typed.
+        production: bool,
+    },
+    /// Picking a version from history.
+    PickVersion {
+        /// Environment.
+        env: String,
+        /// Versions, newest first.
+        versions: Vec<String>,
+        /// Selected row.
+        selected: usize,
+    },
+    /// Multi-line note editor.
+    Note {
+        /// Lines typed.
+        lines: Vec<String>,
+    },
+    /// A one-line text prompt (skip reason, filter).
+    Prompt {
+        /// What it is for.
+        purpose: PromptPurpose,
+        /// Text typed so far.
+        text: String,
+    },
+    /// Details of the selected item.
+    Details(String),
+}
+
+/// What a one-line prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptPurpose {
+    /// Reason for skipping a runbook step.
+    SkipReason,
+    /// Filter text.
+    Filter,
+}
+
+/// Work for the I/O workers.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Read the service and plan a rollback, for confirmation.
+    PrepareRollback {
+        /// Environment.
+        env: String,
+        /// Specific version, else last known-good.
+        version: Option<String>,
+    },
+    /// Run the rollback that was prepared.
+    Rollback {
+        /// Environment.
+        env: String,
+        /// Why.
+        reason: String,
+    },
+    /// Forget a prepared rollback (cancelled).
+    DropPrepared {
+        /// Environment.
+        env: String,
+    },
+    /// Save a note.
+    SaveNote {
+        /// Environment.
+        env: String,
+        /// Text.
+        text: String,
+    },
+    /// Record a checklist tick.
+    Checklist {
+        /// Environment.
+        env: String,
+        /// Item title.
+        item: String,
+        /// Ticked or unticked.
+        passed: bool,
+    },
+    /// Record a runbook step.
+    RunbookStep {
+        /// Environment.
+        env: String,
+        /// Step index.
+        step: usize,
+        /// done or skipped.
+        state: String,
+        /// Reason when skipped.
+        reason: Option<String>,
+    },
+    /// Open or close the environment's incident.
+    ToggleIncident {
+        /// Environment.
+        env: String,
+    },
+    /// Tell the engine.
+    Engine(EngineCommand),
+    /// Reload from the store (review: as of a time).
+    Refresh {
+        /// Review position.
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Everything that can change the console.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// The clock.
+    Tick(DateTime<Utc>),
+    /// The terminal was resized.
+    Resize,
+    /// The engine saw or did something.
+    Engine(EngineEvent),
+    /// The store was read.
+    Loaded(Vec<EnvSnapshot>),
+    /// A rollback was planned and awaits confirmation.
+    Prepared {
+        /// Environment.
+        env: String,
+        /// The plan, or why there is none.
+        plan: Result<String, String>,
+    },
+    /// A phase of a rollback started by this console.
+    Phase {
+        /// Environment.
+        env: String,
+        /// Phase.
+        phase: String,
+    },
+    /// A worker finished something; the sentence for the status bar.
+    Done(String),
+    /// Review: the incident's timeline to step through.
+    ReviewTimeline(Vec<TimelineEvent>),
+}
