@@ -114,7 +114,7 @@ async fn rollback_completed_reaches_the_webhook_as_slack_json() {
     assert!(text.contains("ROLLBACK COMPLETED"), "{text}");
     assert!(text.contains("Environment: checkout (blue)"), "{text}");
     assert!(text.contains("Duration: 1m 35s"), "{text}");
-    assert_eq!(text, d.text);
+    assert_eq!(text, backout::notify::slack_escape(&d.text), "Slack gets the text with its control characters escaped");
     assert_eq!(body["backout"]["kind"], "rollback_completed");
     assert_eq!(body["backout"]["environment"], "checkout");
     assert_eq!(body["backout"]["target_version"], "v2.4.0");

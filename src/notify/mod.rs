@@ -19,6 +19,7 @@ pub use webhook::WEBHOOK_TIMEOUT;
 
 use group::{AlertGroups, GroupDecision, repeats_line};
 use webhook::Webhook;
+pub use webhook::slack_escape;
 
 /// What happened, in the words of seed 001's communication templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

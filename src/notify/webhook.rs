@@ -113,10 +113,16 @@ impl std::fmt::Display for SansUrl<'_> {
     }
 }
 
+/// Escapes the three characters Slack's message format gives meaning to, so a
+/// reason such as `<!channel>` is shown, not acted on (a `>` in "7% > 5%" too).
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// The JSON sent: Slack reads `text`; other receivers may use the structured `backout` part.
 pub fn payload(text: &str, n: &Notification) -> serde_json::Value {
     json!({
-        "text": text,
+        "text": slack_escape(text),
         "backout": {
             "kind": n.kind.as_str(),
             "environment": n.environment,
@@ -152,5 +158,16 @@ mod tests {
         let msg = hook.scrub("failed for https://hooks.example/services/T0/B0/tok?x=1 and /services/T0/B0/tok");
         assert!(!msg.contains("tok"), "{msg}");
         assert!(!msg.contains("hooks.example/services"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn slack_control_sequences_are_shown_not_acted_on() {
+        assert_eq!(
+            super::slack_escape("<!channel> error 7% > 5% & rising"),
+            "&lt;!channel&gt; error 7% &gt; 5% &amp; rising"
+        );
     }
 }
