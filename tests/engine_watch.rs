@@ -345,3 +345,51 @@ async fn a_signal_that_stops_answering_is_marked_stale() {
     let stale = events.iter().find(|e| e.kind == "signal_stale").expect("stale");
     assert!(stale.message.contains("is stale: no answer for"), "{}", stale.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_incident_checklist_ticks_itself_after_its_window() {
+    let timings = Timings {
+        deploy_after: Some(Duration::from_millis(300)),
+        ramp: Duration::from_millis(300),
+        ..Timings::default()
+    };
+    let s = setup(Scenario::BadDeploy, timings, |t| {
+        t.replace("cooldown = \"1s\"", "cooldown = \"1s\"\nchecklist_stable_for = \"1s\"")
+    });
+    let opts = EngineOptions { check_incidents: true, ..EngineOptions::default() };
+    let db_path = s.db.clone();
+    let ticked = move || {
+        rusqlite::Connection::open(&db_path)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM checklist_results WHERE item = '/health returns healthy' AND passed = 1",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0)
+            > 0
+    };
+    let events =
+        run_engine(&s, Notifier::disabled(), opts, Duration::from_secs(25), |_, _| {}, move |_| ticked()).await;
+    assert_eq!(count(&events, "rollback_completed"), 1, "{:?}", kinds(&events));
+    let conn = db(&s.db);
+    let (actor, at): (String, String) = conn
+        .query_row(
+            "SELECT actor, at FROM checklist_results WHERE item = '/health returns healthy' AND passed = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_ne!(actor, "tester", "ticked by the check, not a person");
+    let completed: String =
+        conn.query_row("SELECT completed_at FROM rollbacks WHERE status = 'completed'", [], |r| r.get(0)).unwrap();
+    assert!(at > completed, "ticked after the rollback: {at} vs {completed}");
+    // Manual items are never ticked by the engine.
+    let manual: i64 = conn
+        .query_row("SELECT count(*) FROM checklist_results WHERE item = 'All metrics back to normal levels'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(manual, 0);
+}

@@ -46,7 +46,7 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
             notifier.describe()
         );
     }
-    let opts = EngineOptions { dry_run: args.dry_run, ..EngineOptions::default() };
+    let opts = EngineOptions { dry_run: args.dry_run, check_incidents: !args.dry_run, ..EngineOptions::default() };
     let format = ctx.format;
     let duration = args.duration;
     ctx.rt.block_on(async move {

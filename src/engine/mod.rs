@@ -54,6 +54,10 @@ pub struct EngineOptions {
     /// A drill: every notification is marked as one (and so reaches only the
     /// drill channel).
     pub drill: bool,
+    /// Every 5 s, run the automatic checklist checks of each open incident, so
+    /// items tick themselves after their stability window (off for read-only
+    /// observers and for drills, which run their own).
+    pub check_incidents: bool,
 }
 
 impl Default for EngineOptions {
@@ -68,6 +72,7 @@ impl Default for EngineOptions {
             persist: true,
             live_samples: false,
             drill: false,
+            check_incidents: false,
         }
     }
 }
@@ -168,6 +173,8 @@ pub async fn run(
     }
 
     let mut rollbacks = JoinSet::new();
+    let mut checks: JoinSet<()> = JoinSet::new();
+    let mut last_check = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tokio::pin!(shutdown);
     loop {
@@ -194,10 +201,18 @@ pub async fn run(
                 for (i, env) in envs.iter_mut().enumerate() {
                     env.on_tick(i, now, &shared, &mut rollbacks);
                 }
+                if shared.opts.check_incidents && last_check.elapsed() >= CHECKLIST_EVERY && checks.is_empty() {
+                    last_check = tokio::time::Instant::now();
+                    let (config, db, inbox, rt) =
+                        (Arc::clone(&shared.config), shared.db_path.clone(), shared.inbox.clone(), shared.rt.clone());
+                    checks.spawn_blocking(move || check_open_incidents(&rt, &config, &db, &inbox));
+                }
             }
+            Some(_) = checks.join_next(), if !checks.is_empty() => {}
         }
     }
     let _ = stop_tx.send(true);
+    while checks.join_next().await.is_some() {}
     pollers.shutdown().await;
     // A rollback in flight is seen through to its recorded end: stopping the
     // console must never leave one half-recorded.
@@ -217,6 +232,49 @@ pub async fn run(
     drop(inbox);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
+}
+
+/// How often open incidents' automatic checklist checks run.
+const CHECKLIST_EVERY: Duration = Duration::from_secs(5);
+
+/// One round of the automatic checklist checks of every open incident. Runs on a
+/// blocking thread with its own connection; results are recorded by the checks.
+fn check_open_incidents(
+    rt: &tokio::runtime::Handle,
+    config: &Config,
+    db: &std::path::Path,
+    inbox: &mpsc::UnboundedSender<Msg>,
+) {
+    let Ok(mut store) = Store::open(db) else { return };
+    for env in &config.environments {
+        if env.checklist.iter().all(|c| c.check == "manual") {
+            continue;
+        }
+        let Ok(Some(env_id)) = store.environment_id(env.name()) else { continue };
+        let Ok(Some(incident)) = store.open_incident_for(env_id) else { continue };
+        let already = store.milestones(incident.id).is_ok_and(|m| m.iter().any(|m| m.milestone == "validated"));
+        match crate::incident::evaluate_checklist(rt, &mut store, incident.id, env) {
+            Ok(round) if round.validated && !already => {
+                let _ = inbox.send(Msg::Event(EngineEvent {
+                    at: Utc::now(),
+                    environment: env.name().to_string(),
+                    kind: "validated",
+                    message: format!("incident #{}: every required checklist item holds: validated", incident.id),
+                    data: serde_json::Value::Null,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = inbox.send(Msg::Event(EngineEvent {
+                    at: Utc::now(),
+                    environment: env.name().to_string(),
+                    kind: "checklist_error",
+                    message: format!("checklist checks of incident #{} failed: {e:#}", incident.id),
+                    data: serde_json::Value::Null,
+                }));
+            }
+        }
+    }
 }
 
 fn command_env(cmd: &EngineCommand) -> &str {

@@ -220,6 +220,8 @@ impl App {
                 | "version_changed"
                 | "signal_stale"
                 | "dry_run"
+                | "validated"
+                | "checklist_error"
         ) {
             self.status = format!("{}: {}", e.environment, e.message);
         }

@@ -75,8 +75,13 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         (None, None, None)
     } else {
         let read_only = opts.mode == Mode::ReadOnly;
-        let engine_opts =
-            EngineOptions { dry_run: read_only, persist: !read_only, live_samples: true, ..EngineOptions::default() };
+        let engine_opts = EngineOptions {
+            dry_run: read_only,
+            persist: !read_only,
+            live_samples: true,
+            check_incidents: !read_only,
+            ..EngineOptions::default()
+        };
         let notifier = if read_only { Notifier::disabled() } else { Notifier::from_config(&opts.config.notifications) };
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -110,7 +115,6 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         engine_cmd,
         opts.review_incident,
     );
-    let worker = if matches!(opts.mode, Mode::Live | Mode::Drill) { worker.evaluating_checklists() } else { worker };
 
     if let Some(incident) = opts.review_incident {
         let db = opts.db.clone();

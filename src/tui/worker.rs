@@ -26,11 +26,6 @@ pub struct Worker {
     prepared: Arc<Mutex<HashMap<String, Prepared>>>,
     /// The connection reads reuse; writes open their own.
     reader: Arc<Mutex<Option<Store>>>,
-    /// Run open incidents' automatic checklist checks on each refresh (live
-    /// consoles only: it writes), one round at a time.
-    evaluate: bool,
-    evaluating: Arc<std::sync::atomic::AtomicBool>,
-    validated: Arc<Mutex<std::collections::HashSet<i64>>>,
     operator: String,
     review_incident: Option<i64>,
 }
@@ -55,18 +50,9 @@ impl Worker {
             engine,
             prepared: Arc::default(),
             reader: Arc::default(),
-            evaluate: false,
-            evaluating: Arc::default(),
-            validated: Arc::default(),
             operator,
             review_incident,
         }
-    }
-
-    /// Makes each refresh also run the automatic checklist checks of open incidents.
-    pub fn evaluating_checklists(mut self) -> Self {
-        self.evaluate = true;
-        self
     }
 
     fn done(&self, text: String) {
@@ -131,13 +117,7 @@ impl Worker {
         for snap in &mut snaps {
             snap.runbook = self.runbook_lines(store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
         }
-        let open: Vec<(String, i64)> =
-            snaps.iter().filter_map(|s| s.incident.as_ref().map(|i| (s.name.clone(), i.id))).collect();
         let _ = self.tx.send(Msg::Loaded(snaps));
-        drop(guard);
-        if self.evaluate && at.is_none() && !open.is_empty() {
-            self.evaluate_checklists(&open);
-        }
         Ok(())
     }
 
@@ -261,34 +241,6 @@ impl Worker {
             self.done(format!("checklist: {item} unticked"));
         }
         Ok(())
-    }
-
-    /// One round of the automatic checks of each open incident's checklist: an
-    /// item ticks itself once its check has held for its stability window.
-    fn evaluate_checklists(&self, open: &[(String, i64)]) {
-        use std::sync::atomic::Ordering;
-        if self.evaluating.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(mut store) = self.store() {
-            for (env, incident) in open {
-                let Some(cfg) = self.config.environment(env) else { continue };
-                if cfg.checklist.iter().all(|c| c.check == "manual") {
-                    continue;
-                }
-                match crate::incident::evaluate_checklist(&self.rt, &mut store, *incident, cfg) {
-                    Ok(round) if round.validated => {
-                        let first = self.validated.lock().is_ok_and(|mut v| v.insert(*incident));
-                        if first {
-                            self.done(format!("incident #{incident}: every required item holds: validated"));
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => self.done(format!("checklist checks of incident #{incident} failed: {e:#}")),
-                }
-            }
-        }
-        self.evaluating.store(false, Ordering::SeqCst);
     }
 
     /// The open incident's runbook, or nothing when there is none or it cannot be read.
