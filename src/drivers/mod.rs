@@ -88,9 +88,6 @@ pub enum Driver {
     Command(CommandDriver),
     /// A feature flag turned off.
     Flag(FlagDriver),
-    /// A driver type whose execution is not built. No config produces it any
-    /// more; it stays because `rollback::prepare` refuses it by name.
-    Unsupported(DriverKind),
 }
 
 impl Driver {
@@ -111,9 +108,6 @@ impl Driver {
             Driver::Http(_) => "http",
             Driver::Command(_) => "command",
             Driver::Flag(_) => "flag",
-            Driver::Unsupported(DriverKind::Command) => "command",
-            Driver::Unsupported(DriverKind::Flag) => "flag",
-            Driver::Unsupported(DriverKind::Http) => "http",
         }
     }
 
@@ -123,7 +117,6 @@ impl Driver {
             Driver::Http(d) => d.check_reachable().await,
             Driver::Command(d) => d.check_reachable(),
             Driver::Flag(d) => d.check_reachable().await,
-            Driver::Unsupported(k) => Err(unsupported(*k)),
         }
     }
 
@@ -137,7 +130,6 @@ impl Driver {
             Driver::Http(d) => d.roll_back(req, on_phase).await,
             Driver::Command(d) => d.roll_back(req, on_phase).await,
             Driver::Flag(d) => d.roll_back(req, on_phase).await,
-            Driver::Unsupported(k) => Err(DriverFailure { message: unsupported(*k), ambiguous: false }),
         }
     }
 
@@ -147,21 +139,8 @@ impl Driver {
             Driver::Http(d) => d.lease(),
             Driver::Command(d) => d.lease(),
             Driver::Flag(d) => d.lease(),
-            Driver::Unsupported(_) => Duration::from_secs(300),
         }
     }
-}
-
-fn unsupported(kind: DriverKind) -> String {
-    let name = match kind {
-        DriverKind::Http => "http",
-        DriverKind::Command => "command",
-        DriverKind::Flag => "flag",
-    };
-    format!(
-        "the {name} driver cannot carry out rollbacks in this build yet; only the http driver can \
-         (roll back with your deployment tool by hand, and record it with `backout note`)"
-    )
 }
 
 /// Polls the service until `target` (when given) is the current version and

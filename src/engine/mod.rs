@@ -227,8 +227,8 @@ pub async fn run(
         }
     }
     drop(shared);
-    writer.flush();
-    drop(writer);
+    // Flushing waits on the writer thread: do it off the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
     drop(inbox);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())

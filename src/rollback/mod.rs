@@ -54,8 +54,6 @@ pub enum Refusal {
     Unreachable(String),
     /// Another rollback of this environment is in flight.
     LockHeld(LockHolder),
-    /// The environment's driver cannot carry out rollbacks.
-    DriverUnavailable(String),
 }
 
 impl Refusal {
@@ -82,7 +80,6 @@ impl std::fmt::Display for Refusal {
                 f,
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
-            Refusal::DriverUnavailable(e) => f.write_str(e),
             Refusal::LockHeld(h) => {
                 write!(
                     f,
@@ -226,13 +223,6 @@ pub fn prepare(
             colour: None,
         }),
     };
-    // A driver that cannot run at all is refused even with --skip-validation:
-    // sending nothing and recording a failure would only add noise.
-    if let Driver::Unsupported(_) = driver {
-        if let Err(e) = rt.block_on(driver.check_reachable()) {
-            return Ok(Err(Refusal::DriverUnavailable(e)));
-        }
-    }
     // The http driver was just reached through the status call; the others
     // (a program, an env file, a flag service) are checked here.
     if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {

@@ -332,21 +332,6 @@ impl Store {
 }
 
 impl Store {
-    /// Stores samples of one signal in one transaction.
-    pub fn append_samples(&mut self, env_id: i64, signal: &str, samples: &[crate::engine::Sample]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO samples (environment_id, signal, at, value, text, ok, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for s in samples {
-                stmt.execute(params![env_id, signal, ts(s.at), s.value, s.text, s.ok, s.error])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Stores samples of many signals in one transaction.
     pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::engine::Sample)]) -> Result<()> {
         let tx = self.conn.transaction()?;
