@@ -84,7 +84,7 @@ fn rollback_abandoned_before_its_request_is_closed_as_failed() {
             driver: "http".into(),
             lease: chrono::Duration::minutes(5),
         };
-        store.begin_rollback(&new).unwrap().unwrap();
+        store.begin_rollback(&new, chrono::Utc::now()).unwrap().unwrap();
     }
     // Make the holder a process that does not exist, as after a crash.
     d.db().execute("UPDATE rollback_locks SET pid = 2147483646", []).unwrap();

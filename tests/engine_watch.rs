@@ -393,3 +393,47 @@ async fn open_incident_checklist_ticks_itself_after_its_window() {
         .unwrap();
     assert_eq!(manual, 0);
 }
+
+/// The incident an automatic rollback opens carries its facts as they happened:
+/// detected at the first breach of the rule that fired, impact from the bad
+/// deploy (not an older one), and a time to detect under the rule's window plus
+/// two poll intervals. Read straight from the file: nothing computes them later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_rollback_records_detection_at_the_first_breach() {
+    let timings = Timings {
+        deploy_after: Some(Duration::from_millis(1500)),
+        ramp: Duration::from_millis(100),
+        ..Timings::default()
+    };
+    let s = setup(Scenario::BadDeploy, timings, |t| t);
+    let events = run_engine(
+        &s,
+        Notifier::disabled(),
+        EngineOptions::default(),
+        Duration::from_secs(30),
+        |_, _| {},
+        |all| all.iter().any(|e| e.kind == "rollback_completed"),
+    )
+    .await;
+    assert_eq!(count(&events, "rollback_completed"), 1, "{:?}", kinds(&events));
+    let conn = db(&s.db);
+    let at = |m: &str| -> chrono::DateTime<chrono::Utc> {
+        let text: String = conn
+            .query_row("SELECT at FROM incident_milestones WHERE milestone = ?1", [m], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("milestone {m} not recorded: {e}"));
+        text.parse().unwrap()
+    };
+    let (impact, detected, started, mitigated) =
+        (at("impact_started"), at("detected"), at("rollback_started"), at("rollback_completed"));
+    let deployed: String = conn
+        .query_row("SELECT deployed_at FROM deployments ORDER BY deployed_at DESC LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(impact, deployed.parse::<chrono::DateTime<chrono::Utc>>().unwrap(), "impact is the bad deploy");
+    let ttd = detected - impact;
+    // Window 1 s, polls every 200 ms.
+    assert!(ttd >= chrono::Duration::zero() && ttd < chrono::Duration::milliseconds(1400), "time to detect {ttd}");
+    assert!(detected <= started && started <= mitigated);
+    let actor: String =
+        conn.query_row("SELECT actor FROM incident_milestones WHERE milestone = 'detected'", [], |r| r.get(0)).unwrap();
+    assert!(actor.starts_with("rule:"), "{actor}");
+}

@@ -42,9 +42,9 @@ fn open_incident(store: &mut Store, config: &Config, env: &str) -> i64 {
         by: "tester".into(),
         impact: None,
         runbook: None,
-        detected_now: true,
+        detected: Some(incident::Detection::now("tester")),
     };
-    incident::open(store, config, config.environment(env), &req).unwrap().id
+    incident::open(store, &config.severities, config.environment(env), &req).unwrap().id
 }
 
 #[test]
@@ -140,8 +140,13 @@ fn a_command_action_runs_only_after_confirmation_and_its_output_lands_in_the_tim
     let book = runbook::Runbook::load(&rb.join("test.toml")).unwrap();
     let mut store = Store::open(&d.db).unwrap();
     let id = open_incident(&mut store, &config, "checkout");
-    let ctx =
-        runbook::ActionContext { rt: rt.handle(), env: config.environment("checkout"), runbook_dir: &rb, by: "tester" };
+    let ctx = runbook::ActionContext {
+        rt: rt.handle(),
+        env: config.environment("checkout"),
+        runbook_dir: &rb,
+        by: "tester",
+        objectives: &config.severities,
+    };
 
     let refused = runbook::run_action(&mut store, &ctx, id, "test.toml", &book, 0, false);
     assert!(refused.unwrap_err().to_string().contains("confirms"));
@@ -171,8 +176,13 @@ fn an_http_action_against_the_simulated_fleet_records_the_answer() {
     let book = runbook::Runbook::load(&rb.join("test.toml")).unwrap();
     let mut store = Store::open(&d.db).unwrap();
     let id = open_incident(&mut store, &config, "checkout");
-    let ctx =
-        runbook::ActionContext { rt: rt.handle(), env: config.environment("checkout"), runbook_dir: &rb, by: "tester" };
+    let ctx = runbook::ActionContext {
+        rt: rt.handle(),
+        env: config.environment("checkout"),
+        runbook_dir: &rb,
+        by: "tester",
+        objectives: &config.severities,
+    };
     let ok = runbook::run_action(&mut store, &ctx, id, "test.toml", &book, 0, true).unwrap();
     assert!(ok.ok && ok.output.contains("200") && ok.output.contains("response"), "{ok:?}");
     let bad = runbook::run_action(&mut store, &ctx, id, "test.toml", &book, 1, true).unwrap();

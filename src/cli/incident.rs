@@ -82,7 +82,7 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
             let mut store = try_exit!(ctx.store());
             let row = incident::open(
                 &mut store,
-                &config,
+                &config.severities,
                 env_cfg,
                 &OpenRequest {
                     title: title.join(" "),
@@ -91,11 +91,11 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
                     by: config.operator(),
                     impact: impact.clone(),
                     runbook: runbook.clone(),
-                    detected_now: true,
+                    detected: Some(incident::Detection::now(&config.operator())),
                 },
             )?;
             match ctx.format {
-                Format::Json => output::json(&incident::show(&mut store, row.id)?),
+                Format::Json => output::json(&incident::show(&store, row.id)?),
                 Format::Table => println!("incident #{} opened ({})", row.id, row.severity),
             }
             Ok(Exit::Ok)
@@ -115,7 +115,7 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
                 return Ok(Exit::Refused);
             }
             match ctx.format {
-                Format::Json => output::json(&incident::show(&mut store, *id)?),
+                Format::Json => output::json(&incident::show(&store, *id)?),
                 Format::Table => println!("incident #{id} closed"),
             }
             Ok(Exit::Ok)
@@ -153,8 +153,8 @@ pub(super) fn list(ctx: &Context, limit: usize) -> Result<Exit> {
 }
 
 fn show(ctx: &Context, id: i64) -> Result<Exit> {
-    let mut store = try_exit!(ctx.store());
-    let Some(s) = incident::show(&mut store, id)? else {
+    let store = try_exit!(ctx.store());
+    let Some(s) = incident::show(&store, id)? else {
         eprintln!("backout: there is no incident #{id}; `backout incident list` lists them");
         return Ok(Exit::Usage);
     };
@@ -310,7 +310,13 @@ pub(super) fn runbook_cmd(ctx: &Context, args: &RunbookArgs) -> Result<Exit> {
             let env: Option<&EnvironmentConfig> =
                 incident.and_then(|i| i.environment).and_then(|n| config.environment(&n));
             let dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
-            let actx = runbook::ActionContext { rt: ctx.rt.handle(), env, runbook_dir: &dir, by: &by };
+            let actx = runbook::ActionContext {
+                rt: ctx.rt.handle(),
+                env,
+                runbook_dir: &dir,
+                by: &by,
+                objectives: &config.severities,
+            };
             let outcome = runbook::run_action(&mut store, &actx, id, &file, &book, index, true)?;
             match ctx.format {
                 Format::Json => output::json(&outcome),

@@ -98,6 +98,8 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         operator: config.operator(),
         trigger: RollbackTrigger::Manual,
         evidence: None,
+        detected: None,
+        objectives: config.severities.clone(),
     };
     let mut store = try_exit!(ctx.store());
     let handle = ctx.rt.handle();

@@ -7,11 +7,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file's text with every `KEY=...` (or `export KEY=...`) line set to
-/// `KEY=false`. Everything else is kept byte for byte; without such a line,
-/// `KEY=false` is appended in the file's line-ending style, keeping whether the
-/// file ended with a line break.
+/// `KEY=false`; see [`set_value`].
 pub(crate) fn set_false(text: &str, key: &str) -> String {
-    let mut out = String::with_capacity(text.len() + key.len() + 8);
+    set_value(text, key, "false")
+}
+
+/// The file's text with every `KEY=...` (or `export KEY=...`) line set to
+/// `KEY=value`. Everything else is kept byte for byte; without such a line,
+/// `KEY=value` is appended in the file's line-ending style, keeping whether the
+/// file ended with a line break.
+pub(crate) fn set_value(text: &str, key: &str, value: &str) -> String {
+    let assignment = format!("{key}={value}");
+    let mut out = String::with_capacity(text.len() + assignment.len() + 2);
     let mut found = false;
     for line in text.split_inclusive('\n') {
         let (body, eol) = split_eol(line);
@@ -19,8 +26,7 @@ pub(crate) fn set_false(text: &str, key: &str) -> String {
             Some(prefix) => {
                 found = true;
                 out.push_str(prefix);
-                out.push_str(key);
-                out.push_str("=false");
+                out.push_str(&assignment);
                 out.push_str(eol);
             }
             None => out.push_str(line),
@@ -30,16 +36,14 @@ pub(crate) fn set_false(text: &str, key: &str) -> String {
         let crlf = text.contains("\r\n");
         let eol = if crlf { "\r\n" } else { "\n" };
         if text.is_empty() {
-            out.push_str(key);
-            out.push_str("=false\n");
+            out.push_str(&assignment);
+            out.push('\n');
         } else if text.ends_with('\n') {
-            out.push_str(key);
-            out.push_str("=false");
+            out.push_str(&assignment);
             out.push_str(eol);
         } else {
             out.push_str(eol);
-            out.push_str(key);
-            out.push_str("=false");
+            out.push_str(&assignment);
         }
     }
     out
@@ -99,6 +103,25 @@ pub(crate) fn replace_atomically(path: &Path, contents: &str) -> std::io::Result
             format!("{} was replaced, but flushing its directory failed: {e}", path.display()),
         )
     })
+}
+
+/// Sets each of `keys` to `value` in the env file at `path` (see [`set_value`]),
+/// replacing it atomically, or creating it (flushed to disk) when it does not exist.
+pub(crate) fn set_values(path: &Path, keys: &[String], value: &str) -> std::io::Result<()> {
+    let existing = match fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let text = keys.iter().fold(existing.clone().unwrap_or_default(), |text, key| set_value(&text, key, value));
+    if existing.is_some() {
+        return replace_atomically(path, &text);
+    }
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    File::open(dir)?.sync_all()
 }
 
 /// Whether the flag file can be rewritten: it exists and is writable, and its

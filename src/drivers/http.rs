@@ -65,3 +65,47 @@ impl HttpDriver {
         Ok(DriverReport { answer: answer_text, verified })
     }
 }
+
+/// Most bytes of an answer kept by [`request`]; the rest is cut and the cut said.
+const ANSWER_CAP: usize = 16 * 1024;
+
+/// One HTTP request on the operator's behalf (a runbook step's action): never
+/// follows a redirect (a 3xx is a failure naming its `Location`), and reads at
+/// most [`ANSWER_CAP`] bytes of the answer. `Ok` is a 2xx, with a one-line
+/// summary and the answer's text; `Err` says what went wrong.
+pub async fn request(method: &str, url: &str, body: Option<String>, timeout: Duration) -> Result<String, String> {
+    let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+        return Err(format!("{method:?} is not an HTTP method"));
+    };
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let mut req = client.request(method.clone(), url);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let mut resp = req.send().await.map_err(|e| format!("{method} {url} failed: {e}"))?;
+    let status = resp.status();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut cut = 0usize;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{method} {url}: reading the answer: {e}"))? {
+        let room = ANSWER_CAP.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        cut += chunk.len().saturating_sub(room);
+        if cut > 0 {
+            break;
+        }
+    }
+    let mut text = String::from_utf8_lossy(&kept).into_owned();
+    if cut > 0 {
+        text.push_str(&format!("\n[answer cut at {ANSWER_CAP} bytes]"));
+    }
+    let line = format!("{method} {url} -> {status}");
+    if status.is_redirection() {
+        let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
+        return Err(format!("{line}: a redirect to {to}, not followed (fix the URL)"));
+    }
+    if status.is_success() { Ok(format!("{line}\n{text}")) } else { Err(format!("{line}\n{text}")) }
+}

@@ -1,11 +1,11 @@
 //! How a rollback is carried out. One interface; the environment's config picks
 //! the mechanism.
 
-mod argv;
+pub(crate) mod argv;
 mod command;
-mod envfile;
+pub(crate) mod envfile;
 mod flag;
-mod http;
+pub(crate) mod http;
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use super::state::RollbackOutcome;
 use super::{EngineEvent, Msg, Shared, StoreCmd};
 use crate::config::EnvironmentConfig;
 use crate::notify::{Notification, NotificationKind};
-use crate::rollback::{Refusal, RollbackOptions};
+use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{NewEvent, RollbackRow, Store};
 
 /// Sends a notification without waiting for it, and records what went out.
@@ -67,44 +67,50 @@ pub(super) fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: No
 pub(super) type StartedNote =
     (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);
 
-/// Runs on a blocking thread: prepare, check the guardrails that need the
-/// history, execute, with its own database connection.
-pub(super) fn automatic_rollback(
-    rt: &tokio::runtime::Handle,
-    db: &std::path::Path,
-    env: &EnvironmentConfig,
-    opts: &RollbackOptions,
-    irreversible: &[String],
-    note: StartedNote,
-    drill: bool,
-) -> RollbackOutcome {
-    let mut store = match Store::open(db) {
+/// What the engine is asked to roll back.
+pub(super) enum Planned {
+    /// A rule fired: plan now, from the environment's config.
+    Automatic(Box<EnvironmentConfig>),
+    /// An operator planned and confirmed it; the plan is re-checked under the lock.
+    Confirmed(Box<Prepared>),
+}
+
+/// Everything a rollback run on a blocking thread needs.
+pub(super) struct RunRollback {
+    pub rt: tokio::runtime::Handle,
+    pub db: std::path::PathBuf,
+    pub plan: Planned,
+    pub opts: RollbackOptions,
+    pub note: StartedNote,
+    pub drill: bool,
+}
+
+/// Runs on a blocking thread with its own database connection: plan (for a
+/// rule), check the guardrails that need the history, announce the start, and
+/// run the one rollback path.
+pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
+    let RunRollback { rt, db, plan, opts, note, drill } = run;
+    let automatic = matches!(plan, Planned::Automatic(_));
+    let what = if automatic { "automatic rollback".to_string() } else { format!("rollback by {}", opts.operator) };
+    let mut store = match Store::open(&db) {
         Ok(s) => s,
-        Err(e) => return RollbackOutcome::Error(e.to_string()),
+        Err(e) => return RollbackOutcome::Error(format!("{what} could not run: {e}")),
     };
-    let prepared = match crate::rollback::prepare(rt, &mut store, env, opts) {
-        Ok(Ok(p)) => p,
-        Ok(Err(r)) => return RollbackOutcome::Refused(r.to_string()),
-        Err(e) => return RollbackOutcome::Error(format!("{e:#}")),
-    };
-    if let Some(target) = &prepared.target {
-        let history = store.deployments(prepared.environment_id).unwrap_or_default();
-        let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at.clone());
-        let crossed: Vec<&str> = history
-            .iter()
-            .filter(|d| target_at.as_ref().is_some_and(|t| &d.deployed_at > t))
-            .filter(|d| irreversible.contains(&d.version))
-            .map(|d| d.version.as_str())
-            .collect();
-        if let Some(v) = crossed.first() {
-            return RollbackOutcome::Refused(format!(
-                "going back to {} would cross {v}, which is marked irreversible; roll back by hand if it is safe",
-                target.version
-            ));
+    let prepared = match plan {
+        Planned::Confirmed(p) => *p,
+        Planned::Automatic(env) => {
+            let prepared = match crate::rollback::prepare(&rt, &mut store, &env, &opts) {
+                Ok(Ok(p)) => p,
+                Ok(Err(r)) => return RollbackOutcome::Refused(format!("{what} not started: {r}")),
+                Err(e) => return RollbackOutcome::Error(format!("{what} could not run: {e:#}")),
+            };
+            if let Some(why) = crosses_irreversible(&store, &prepared, &env.irreversible_versions) {
+                return RollbackOutcome::Refused(format!("{what} not started: {why}"));
+            }
+            prepared
         }
-    }
+    };
     let (notifier, writer, inbox, name, env_id) = note;
-    let (inbox_for_phases, name_for_phases) = (inbox.clone(), name.clone());
     let n = Notification {
         kind: NotificationKind::RollbackStarted,
         environment: name.clone(),
@@ -122,6 +128,7 @@ pub(super) fn automatic_rollback(
     // The start notice goes out now without being waited for: a slow webhook
     // never delays a rollback. It learns the rollback's id once there is one.
     let (id_tx, id_rx) = tokio::sync::oneshot::channel::<i64>();
+    let (notice_inbox, notice_name) = (inbox.clone(), name.clone());
     rt.spawn(async move {
         let d = notifier.send(&n).await;
         let id = id_rx.await.ok();
@@ -129,33 +136,41 @@ pub(super) fn automatic_rollback(
             writer.send(StoreCmd::Notified(id));
         }
         let msg = format!("rollback notice: {}", if d.sent() { d.channels.join(", ") } else { "not sent".into() });
-        let _ = inbox.send(Msg::Event(EngineEvent {
+        let _ = notice_inbox.send(Msg::Event(EngineEvent {
             at: Utc::now(),
-            environment: name,
+            environment: notice_name,
             kind: "notification",
             message: msg,
             data: json!({ "text": d.text, "channels": d.channels, "errors": d.errors, "env_id": env_id, "rollback_id": id }),
         }));
     });
-    let (phase_inbox, phase_env) = (inbox_for_phases, name_for_phases);
     let mut on_phase = |phase: crate::drivers::Phase| {
-        let _ = phase_inbox.send(Msg::Event(EngineEvent {
+        let _ = inbox.send(Msg::Event(EngineEvent {
             at: Utc::now(),
-            environment: phase_env.clone(),
+            environment: name.clone(),
             kind: "rollback_phase",
             message: phase.as_str().to_string(),
             data: serde_json::Value::Null,
         }));
     };
-    match crate::rollback::execute_with_phases(rt, &mut store, prepared, opts, &mut on_phase) {
+    match crate::rollback::execute_with_phases(&rt, &mut store, prepared, &opts, &mut on_phase) {
         Ok(Ok(row)) => {
             let _ = id_tx.send(row.id);
             RollbackOutcome::Finished(Box::new(row))
         }
-        Ok(Err(Refusal::LockHeld(h))) => {
-            RollbackOutcome::Refused(format!("another rollback (#{}) held by {} is in flight", h.rollback_id, h.holder))
-        }
-        Ok(Err(r)) => RollbackOutcome::Refused(r.to_string()),
-        Err(e) => RollbackOutcome::Error(format!("{e:#}")),
+        Ok(Err(r)) => RollbackOutcome::Refused(format!("{what} not started: {r}")),
+        Err(e) => RollbackOutcome::Error(format!("{what} could not run: {e:#}")),
     }
+}
+
+/// Why going back to the planned target would cross a version marked irreversible.
+fn crosses_irreversible(store: &Store, prepared: &Prepared, irreversible: &[String]) -> Option<String> {
+    let target = prepared.target.as_ref()?;
+    let history = store.deployments(prepared.environment_id).unwrap_or_default();
+    let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at.clone())?;
+    let crossed = history.iter().filter(|d| d.deployed_at > target_at).find(|d| irreversible.contains(&d.version))?;
+    Some(format!(
+        "going back to {} would cross {}, which is marked irreversible; roll back by hand if it is safe",
+        target.version, crossed.version
+    ))
 }

@@ -105,6 +105,17 @@ pub enum EngineCommand {
         /// Environment name.
         environment: String,
     },
+    /// Run a rollback an operator planned and confirmed (the console's `r`/`R`):
+    /// the engine runs it through the one rollback path, re-checking the plan
+    /// under the lock, and reports it like its own.
+    Rollback {
+        /// Environment name.
+        environment: String,
+        /// The plan the operator confirmed.
+        plan: Box<crate::rollback::Prepared>,
+        /// Reason, operator and the rest.
+        opts: Box<crate::rollback::RollbackOptions>,
+    },
     /// Pause (`false`) or resume (`true`) automatic rollback.
     SetAutomatic {
         /// Environment name.
@@ -281,6 +292,7 @@ fn command_env(cmd: &EngineCommand) -> &str {
     match cmd {
         EngineCommand::Cancel { environment }
         | EngineCommand::Confirm { environment }
+        | EngineCommand::Rollback { environment, .. }
         | EngineCommand::SetAutomatic { environment, .. } => environment,
     }
 }

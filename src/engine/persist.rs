@@ -27,6 +27,14 @@ pub enum StoreCmd {
     Sync(i64, Vec<DeploymentRecord>),
     /// A notification about this rollback went out.
     Notified(i64),
+    /// A rule fired: the detection of the environment's open incident, if one
+    /// is open and has none yet.
+    Detected {
+        /// Environment row id.
+        env_id: i64,
+        /// The rule's first breach.
+        detection: crate::incident::Detection,
+    },
     /// Answers once everything sent before it is written.
     Flush(mpsc::Sender<()>),
 }
@@ -104,6 +112,12 @@ fn writer_loop(mut store: Store, rx: mpsc::Receiver<StoreCmd>, errors: tokio::sy
                 StoreCmd::Event(e) => store.append_event(&e),
                 StoreCmd::Sync(env_id, history) => store.sync_deployments(env_id, &history),
                 StoreCmd::Notified(id) => store.mark_notification_sent(id),
+                StoreCmd::Detected { env_id, detection } => {
+                    if let Err(e) = record_detection(&mut store, env_id, &detection) {
+                        let _ = errors.send(format!("recording a detection failed: {e:#}"));
+                    }
+                    Ok(())
+                }
                 StoreCmd::Flush(done) => {
                     let _ = done.send(());
                     Ok(())
@@ -116,4 +130,15 @@ fn writer_loop(mut store: Store, rx: mpsc::Receiver<StoreCmd>, errors: tokio::sy
             }
         }
     }
+}
+
+/// Records a rule's detection on the environment's open incident.
+fn record_detection(
+    store: &mut Store,
+    env_id: i64,
+    detection: &crate::incident::Detection,
+) -> color_eyre::eyre::Result<()> {
+    let Some(incident) = store.open_incident_for(env_id)? else { return Ok(()) };
+    crate::incident::record_detection(store, incident.id, detection)?;
+    Ok(())
 }

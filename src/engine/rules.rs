@@ -20,6 +20,8 @@ pub struct Evidence {
     pub baseline: Option<f64>,
     /// One line: "error_rate 0.072 > 0.05 for 2m (24 samples)".
     pub summary: String,
+    /// The first sample of the breach that made the rule hold: when it was detected.
+    pub first_breach: DateTime<Utc>,
 }
 
 /// Most samples kept as evidence.
@@ -58,10 +60,19 @@ pub fn rollback_trigger(signal: Option<&SignalConfig>, t: &TriggerConfig) -> Rol
 
 fn evidence(t: &TriggerConfig, mut samples: Vec<Sample>, baseline: Option<f64>, summary: String) -> Evidence {
     samples.reverse();
+    // Taken before the list is cut to its newest samples.
+    let first_breach = samples.first().map_or_else(Utc::now, |s| s.at);
     if samples.len() > EVIDENCE_SAMPLES {
         samples.drain(..samples.len() - EVIDENCE_SAMPLES);
     }
-    Evidence { rule: describe(t), window_secs: t.window.map_or(0, |w| w.get().as_secs()), samples, baseline, summary }
+    Evidence {
+        rule: describe(t),
+        window_secs: t.window.map_or(0, |w| w.get().as_secs()),
+        samples,
+        baseline,
+        summary,
+        first_breach,
+    }
 }
 
 /// Newest-first breaching streak among samples taken since `since`, and whether

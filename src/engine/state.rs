@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::act::{automatic_rollback, notify, notify_rollback};
+use super::act::{Planned, RunRollback, notify, notify_rollback, run_rollback};
 use super::rules::{self, Evidence};
 use super::sample::{Sample, SampleRing};
 use super::{EngineCommand, EngineEvent, EngineOptions, Poll, Shared, StoreCmd};
@@ -30,7 +30,7 @@ fn ring_capacity(sig: &SignalConfig, triggers: &[TriggerConfig], opts: &EngineOp
     needed.clamp(120, opts.ring_capacity.max(120))
 }
 
-/// How an automatic rollback ended.
+/// How a rollback run by the engine ended.
 #[derive(Debug)]
 pub(super) enum RollbackOutcome {
     /// Recorded as completed or failed.
@@ -264,6 +264,10 @@ impl EnvState {
         let trigger = self.triggers[t].clone();
         let actor = self.actor(t);
         self.record(sh, "rule_fired", &actor, ev.summary.clone(), json!(ev));
+        sh.writer.send(StoreCmd::Detected {
+            env_id: self.id,
+            detection: crate::incident::Detection { at: ev.first_breach, by: actor.clone() },
+        });
         if trigger.action == RuleAction::Alert {
             self.alert(sh, &actor, ev.summary.clone(), format!("rule-{t}"));
             return;
@@ -370,18 +374,19 @@ impl EnvState {
             operator: actor.clone(),
             trigger: rules::rollback_trigger(signal, &self.triggers[t]),
             evidence: Some(json!(ev)),
+            detected: Some(crate::incident::Detection { at: ev.first_breach, by: actor.clone() }),
+            objectives: sh.config.severities.clone(),
         };
         self.record(sh, "rollback_starting", &actor, format!("rolling back: {}", ev.summary), json!(ev));
-        let env = self.cfg.clone();
-        let db = sh.db_path.clone();
-        let rt = sh.rt.clone();
-        let irreversible = self.cfg.irreversible_versions.clone();
-        let drill = sh.opts.drill;
-        let started_note = (sh.notifier.clone(), sh.writer.clone(), sh.inbox.clone(), self.name.clone(), self.id);
-        rb.spawn_blocking(move || {
-            let outcome = automatic_rollback(&rt, &db, &env, &opts, &irreversible, started_note, drill);
-            (e, outcome)
-        });
+        let run = RunRollback {
+            rt: sh.rt.clone(),
+            db: sh.db_path.clone(),
+            plan: Planned::Automatic(Box::new(self.cfg.clone())),
+            opts,
+            note: (sh.notifier.clone(), sh.writer.clone(), sh.inbox.clone(), self.name.clone(), self.id),
+            drill: sh.opts.drill,
+        };
+        rb.spawn_blocking(move || (e, run_rollback(run)));
     }
 
     pub(super) fn on_rollback_done(&mut self, _e: usize, outcome: RollbackOutcome, sh: &Shared) {
@@ -406,25 +411,13 @@ impl EnvState {
                 self.record(sh, "alert", &row.operator, msg, serde_json::Value::Null);
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row);
             }
-            RollbackOutcome::Refused(why) => {
-                self.record(
-                    sh,
-                    "rollback_blocked",
-                    "backout",
-                    format!("automatic rollback not started: {why}"),
-                    serde_json::Value::Null,
-                );
-                self.alert(sh, "backout", format!("automatic rollback not started: {why}"), "refused".into());
+            RollbackOutcome::Refused(msg) => {
+                self.record(sh, "rollback_blocked", "backout", msg.clone(), serde_json::Value::Null);
+                self.alert(sh, "backout", msg, "refused".into());
             }
-            RollbackOutcome::Error(e) => {
+            RollbackOutcome::Error(msg) => {
                 self.failed_from = self.version.clone();
-                self.record(
-                    sh,
-                    "rollback_failed",
-                    "backout",
-                    format!("automatic rollback could not run: {e}"),
-                    serde_json::Value::Null,
-                );
+                self.record(sh, "rollback_failed", "backout", msg, serde_json::Value::Null);
             }
         }
     }
@@ -502,6 +495,26 @@ impl EnvState {
                     serde_json::Value::Null,
                 ),
             },
+            EngineCommand::Rollback { plan, opts, .. } if self.rollback_in_flight => {
+                let msg = format!("rollback by {} refused: a rollback is already in flight", opts.operator);
+                self.record(sh, "rollback_blocked", &opts.operator, msg, serde_json::Value::Null);
+                let _ = plan;
+            }
+            EngineCommand::Rollback { plan, opts, .. } => {
+                self.rollback_in_flight = true;
+                self.proposal = None;
+                let msg = format!("rolling back by hand ({}): {}", opts.operator, opts.reason);
+                self.record(sh, "rollback_starting", &opts.operator, msg, serde_json::Value::Null);
+                let run = RunRollback {
+                    rt: sh.rt.clone(),
+                    db: sh.db_path.clone(),
+                    plan: Planned::Confirmed(plan),
+                    opts: *opts,
+                    note: (sh.notifier.clone(), sh.writer.clone(), sh.inbox.clone(), self.name.clone(), self.id),
+                    drill: sh.opts.drill,
+                };
+                rb.spawn_blocking(move || (e, run_rollback(run)));
+            }
             EngineCommand::SetAutomatic { on, .. } => {
                 self.automatic = on;
                 let msg = format!("automatic rollback {}", if on { "resumed" } else { "paused" });

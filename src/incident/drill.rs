@@ -96,7 +96,7 @@ pub fn run(
     let operator = config.operator();
     let incident = super::open(
         &mut store,
-        config,
+        &config.severities,
         Some(&env),
         &OpenRequest {
             title: format!("drill: {} on {}", opts.scenario, env.name()),
@@ -105,7 +105,7 @@ pub fn run(
             by: operator.clone(),
             impact: Some("none: drill".into()),
             runbook: None,
-            detected_now: false,
+            detected: None,
         },
     )?;
     let id = incident.id;
@@ -164,7 +164,7 @@ pub fn run(
         &operator,
         &CloseDetails { impact: None, root_cause: Some("drill".into()), prevention: None },
     )?;
-    let summary = super::show(&mut store, id)?.ok_or_else(|| eyre!("drill incident #{id} vanished"))?;
+    let summary = super::show(&store, id)?.ok_or_else(|| eyre!("drill incident #{id} vanished"))?;
     let completed = problems.is_empty();
     Ok(DrillOutcome { incident: summary, completed, problems })
 }
@@ -213,16 +213,8 @@ fn drive(
                 continue;
             }
             match ev.kind {
-                "rule_fired"
-                    if store.set_milestone(
-                        id,
-                        Milestone::Detected.as_str(),
-                        ev.at,
-                        &format!("rule: {}", ev.message),
-                    )? =>
-                {
-                    progress(&format!("detected: {}", ev.message));
-                }
+                // The engine records the detection (the rule's first breach).
+                "rule_fired" => progress(&format!("detected: {}", ev.message)),
                 "rollback_starting" => progress(&ev.message),
                 "rollback_failed" | "rollback_blocked" => {
                     problems.push(ev.message.clone());
@@ -244,7 +236,6 @@ fn drive(
             None => {}
         }
     }
-    super::sync_milestones(store, id)?;
 
     // Validation: automatic items tick themselves after their window; in an
     // automatic drill nobody is at the keyboard, so required manual items are

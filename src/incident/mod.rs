@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
-use crate::config::{Config, EnvironmentConfig, SeverityObjectives};
+use crate::config::{EnvironmentConfig, SeverityObjectives};
 use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store, parse_ts};
 
 pub use checklist::{ItemState, checklist_state, evaluate_checklist, tick_item, untick_item, waive_item};
@@ -114,7 +114,24 @@ impl Milestone {
     }
 }
 
-/// What a person gives when opening an incident by hand.
+/// Who or what noticed the problem, and when: the first breach of the rule that
+/// fired, or the moment a person said so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `rule:...` or the person.
+    pub by: String,
+}
+
+impl Detection {
+    /// A person noticed it now.
+    pub fn now(by: &str) -> Detection {
+        Detection { at: Utc::now(), by: by.to_string() }
+    }
+}
+
+/// What is given when opening an incident.
 #[derive(Debug, Clone)]
 pub struct OpenRequest {
     /// Title.
@@ -129,15 +146,16 @@ pub struct OpenRequest {
     pub impact: Option<String>,
     /// Runbook file name; the environment's `runbook` when `None`.
     pub runbook: Option<String>,
-    /// Record `detected` now (a person noticed); drills leave it to the rule that fires.
-    pub detected_now: bool,
+    /// The detection to record (drills leave it to the rule that fires).
+    pub detected: Option<Detection>,
 }
 
 /// Opens an incident on `env` (or on no environment), with its severity and
-/// objective, and records `detected` now.
+/// objective (from `objectives`, the config's `[severities]`), and records its
+/// detection (with the impact start it implies) when given.
 pub fn open(
     store: &mut Store,
-    config: &Config,
+    objectives: &SeverityObjectives,
     env: Option<&EnvironmentConfig>,
     req: &OpenRequest,
 ) -> Result<IncidentRow> {
@@ -146,12 +164,12 @@ pub fn open(
         None => None,
     };
     let (severity, objective) = match (req.severity, env) {
-        (Some(s), _) => (s, s.objective(&config.severities)),
+        (Some(s), _) => (s, s.objective(objectives)),
         (None, Some(e)) => {
             let rto = e.recovery_time_objective.get();
-            (Severity::for_objective(rto, &config.severities), rto)
+            (Severity::for_objective(rto, objectives), rto)
         }
-        (None, None) => (Severity::Critical, Severity::Critical.objective(&config.severities)),
+        (None, None) => (Severity::Critical, Severity::Critical.objective(objectives)),
     };
     let row = store.open_incident(env_id, &req.title, severity.as_str(), req.drill, &req.by)?;
     store.update_incident_fields(
@@ -164,10 +182,31 @@ pub fn open(
             prevention: None,
         },
     )?;
-    if req.detected_now {
-        store.set_milestone(row.id, Milestone::Detected.as_str(), Utc::now(), &req.by)?;
+    if let Some(d) = &req.detected {
+        record_detection(store, row.id, d)?;
     }
     Ok(row)
+}
+
+/// Records `detected` (once: the first detection wins) and, with it, the impact
+/// start: the newest deploy of the environment at or before the detection, the
+/// one the incident is about. Nothing older is ever taken.
+pub fn record_detection(store: &mut Store, incident_id: i64, d: &Detection) -> Result<bool> {
+    if !store.set_milestone(incident_id, Milestone::Detected.as_str(), d.at, &d.by)? {
+        return Ok(false);
+    }
+    if let Some(env_id) = store.incident_environment_id(incident_id)? {
+        let newest = store
+            .deployments(env_id)?
+            .into_iter()
+            .filter_map(|dep| Some((parse_ts(&dep.deployed_at)?, dep.version)))
+            .filter(|(at, _)| *at <= d.at)
+            .max_by_key(|(at, _)| *at);
+        if let Some((at, version)) = newest {
+            store.set_milestone(incident_id, Milestone::ImpactStarted.as_str(), at, &format!("deploy of {version}"))?;
+        }
+    }
+    Ok(true)
 }
 
 /// What a person records when closing an incident.
@@ -186,7 +225,6 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
     if store.incident(id)?.is_none() {
         return Err(eyre!("there is no incident #{id}; `backout incident list` lists them"));
     }
-    sync_milestones(store, id)?;
     store.update_incident_fields(
         id,
         &IncidentFields {
@@ -202,60 +240,6 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
     }
     store.set_milestone(id, Milestone::Resolved.as_str(), Utc::now(), by)?;
     Ok(true)
-}
-
-/// How far back before an incident opened a rule firing counts as its detection.
-const DETECTION_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
-
-/// Fills in the milestones the record already proves: rollback started and
-/// completed (from the incident's rollbacks), detected (the first rule that fired
-/// on the environment shortly before the incident opened, else the opening) and
-/// impact started (when the version rolled back from was deployed).
-pub fn sync_milestones(store: &mut Store, id: i64) -> Result<Vec<MilestoneRow>> {
-    let incident = store.incident(id)?.ok_or_else(|| eyre!("there is no incident #{id}"))?;
-    let opened = parse_ts(&incident.opened_at).unwrap_or_else(Utc::now);
-    let have = store.milestones(id)?;
-    let has = |m: Milestone| have.iter().any(|r| r.milestone == m.as_str());
-    let rollbacks = store.incident_rollbacks(id)?;
-    let env_id = store.incident_environment_id(id)?;
-    if !has(Milestone::Detected) {
-        let fired = match env_id {
-            Some(e) => store
-                .environment_events_between(e, opened - DETECTION_LOOKBACK, opened)?
-                .into_iter()
-                .find(|ev| ev.kind == "rule_fired"),
-            None => None,
-        };
-        match fired.and_then(|ev| Some((parse_ts(&ev.at)?, ev.actor))) {
-            Some((at, actor)) => store.set_milestone(id, Milestone::Detected.as_str(), at, &actor)?,
-            None => store.set_milestone(id, Milestone::Detected.as_str(), opened, &incident.opened_by)?,
-        };
-    }
-    if let Some(first) = rollbacks.first() {
-        if let Some(at) = parse_ts(&first.started_at) {
-            store.set_milestone(id, Milestone::RollbackStarted.as_str(), at, &first.operator)?;
-        }
-        if !has(Milestone::ImpactStarted) {
-            if let (Some(e), Some(from)) = (env_id, &first.from_version) {
-                let deployed = store
-                    .deployments(e)?
-                    .into_iter()
-                    .filter(|d| &d.version == from)
-                    .filter_map(|d| parse_ts(&d.deployed_at))
-                    .filter(|t| *t <= opened)
-                    .max();
-                if let Some(at) = deployed {
-                    store.set_milestone(id, Milestone::ImpactStarted.as_str(), at, "backout")?;
-                }
-            }
-        }
-    }
-    if let Some(done) = rollbacks.iter().find(|r| r.status == "completed") {
-        if let Some(at) = done.completed_at.as_deref().and_then(parse_ts) {
-            store.set_milestone(id, Milestone::RollbackCompleted.as_str(), at, &done.operator)?;
-        }
-    }
-    Ok(store.milestones(id)?)
 }
 
 /// Times between milestones, and how they compare with the objective.
@@ -285,8 +269,9 @@ pub fn milestone_at(rows: &[MilestoneRow], m: Milestone) -> Option<DateTime<Utc>
 /// The durations the milestones give.
 pub fn durations(rows: &[MilestoneRow], objective_ms: Option<i64>) -> Durations {
     let at = |m| milestone_at(rows, m);
+    // A span whose end was recorded before its start is unknown, never negative.
     let between = |a, b| match (at(a), at(b)) {
-        (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
+        (Some(a), Some(b)) if b >= a => Some((b - a).num_milliseconds()),
         _ => None,
     };
     let mitigate = between(Milestone::Detected, Milestone::RollbackCompleted);
@@ -318,10 +303,10 @@ pub struct IncidentSummary {
     pub durations: Durations,
 }
 
-/// Reads one incident with its milestones (filling in those the record proves).
-pub fn show(store: &mut Store, id: i64) -> Result<Option<IncidentSummary>> {
+/// Reads one incident with its milestones, as recorded when they happened.
+pub fn show(store: &Store, id: i64) -> Result<Option<IncidentSummary>> {
     let Some(incident) = store.incident(id)? else { return Ok(None) };
-    let milestones = sync_milestones(store, id)?;
+    let milestones = store.milestones(id)?;
     let fields = store.incident_fields(id)?.unwrap_or_default();
     let durations = durations(&milestones, fields.objective_ms);
     Ok(Some(IncidentSummary { incident, fields, milestones, durations }))
@@ -353,7 +338,8 @@ mod tests {
     #[test]
     fn severity_objectives_are_configurable() {
         let text = "[severities]\ncritical = \"1m\"\nnon-critical = \"1h\"\n";
-        let c = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let c =
+            crate::config::Config::from_toml(text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Severity::Critical.objective(&c.severities), Duration::from_secs(60));
         assert_eq!(Severity::Performance.objective(&c.severities), Duration::from_secs(300));
         assert_eq!(Severity::NonCritical.objective(&c.severities), Duration::from_secs(3600));

@@ -344,6 +344,8 @@ pub struct ActionContext<'a> {
     pub runbook_dir: &'a Path,
     /// Who confirmed it.
     pub by: &'a str,
+    /// The config's `[severities]`, for an incident a rollback step opens.
+    pub objectives: &'a crate::config::SeverityObjectives,
 }
 
 /// Runs a step's action, once the operator has confirmed (`confirmed` must be
@@ -398,6 +400,10 @@ fn fill(text: &str, ctx: &ActionContext<'_>, incident_id: i64) -> String {
 
 fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action: &Action) -> ActionOutcome {
     let failed = |output: String| ActionOutcome { ok: false, output };
+    let outcome = |r: std::result::Result<String, String>| match r {
+        Ok(output) => ActionOutcome { ok: true, output },
+        Err(output) => ActionOutcome { ok: false, output },
+    };
     match action {
         Action::Http { method, path, url, body } => {
             let target = match (url, path, ctx.env) {
@@ -408,15 +414,23 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
                 _ => return failed("the step names a path but the incident has no environment; give `url`".into()),
             };
             let timeout = ctx.env.map_or(Duration::from_secs(10), |e| e.timeout.get().max(Duration::from_secs(5)));
-            http(ctx.rt, method, &target, body.as_deref().map(|b| fill(b, ctx, incident_id)), timeout)
+            let body = body.as_deref().map(|b| fill(b, ctx, incident_id));
+            outcome(ctx.rt.block_on(crate::drivers::http::request(method, &target, body, timeout)))
         }
         Action::Command { argv, timeout } => {
             let argv: Vec<String> = argv.iter().map(|a| fill(a, ctx, incident_id)).collect();
-            command(&argv, timeout.map_or(Duration::from_secs(60), |t| t.get()))
+            let limit = timeout.map_or(Duration::from_secs(60), |t| t.get());
+            match ctx.rt.block_on(crate::drivers::argv::run(&argv, limit)) {
+                Ok(out) => ActionOutcome {
+                    ok: out.status.success(),
+                    output: format!("$ {}\n{}", argv.join(" "), out.summary()),
+                },
+                Err(e) => failed(e.message),
+            }
         }
         Action::Flag { env_file, flags, value } => {
             let path = ctx.runbook_dir.join(env_file);
-            match set_flags(&path, flags, value) {
+            match crate::drivers::envfile::set_values(&path, flags, value) {
                 Ok(()) => ActionOutcome {
                     ok: true,
                     output: format!("{} set to {value} in {}", flags.join(", "), path.display()),
@@ -435,6 +449,8 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
                     operator: ctx.by.to_string(),
                     trigger: crate::store::RollbackTrigger::Manual,
                     evidence: None,
+                    detected: None,
+                    objectives: ctx.objectives.clone(),
                 };
                 let result = crate::rollback::prepare(ctx.rt, store, env, &opts).and_then(|p| match p {
                     Ok(p) => crate::rollback::execute(ctx.rt, store, p, &opts),
@@ -444,11 +460,10 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
                     Ok(Ok(row)) => ActionOutcome {
                         ok: row.status == "completed",
                         output: format!(
-                            "rollback #{} {}: {} -> {}{}",
+                            "rollback #{} {}: {}{}",
                             row.id,
                             row.status,
-                            row.from_version.as_deref().unwrap_or("?"),
-                            row.target_version.as_deref().unwrap_or("?"),
+                            crate::rollback::from_to(&row),
                             row.error.map(|e| format!(" ({e})")).unwrap_or_default()
                         ),
                     },
@@ -458,104 +473,6 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
             }
         },
     }
-}
-
-fn http(rt: &Handle, method: &str, url: &str, body: Option<String>, timeout: Duration) -> ActionOutcome {
-    let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
-        return ActionOutcome { ok: false, output: format!("{method:?} is not an HTTP method") };
-    };
-    rt.block_on(async {
-        let client = match reqwest::Client::builder().timeout(timeout).build() {
-            Ok(c) => c,
-            Err(e) => return ActionOutcome { ok: false, output: format!("HTTP client: {e}") },
-        };
-        let mut req = client.request(method.clone(), url);
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        match req.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                let text = resp.text().await.unwrap_or_default();
-                ActionOutcome { ok: status.is_success(), output: format!("{method} {url} -> {status}\n{text}") }
-            }
-            Err(e) => ActionOutcome { ok: false, output: format!("{method} {url} failed: {e}") },
-        }
-    })
-}
-
-fn command(argv: &[String], timeout: Duration) -> ActionOutcome {
-    let Some((program, args)) = argv.split_first() else {
-        return ActionOutcome { ok: false, output: "the command is empty".into() };
-    };
-    let child = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return ActionOutcome { ok: false, output: format!("cannot run {program}: {e}") },
-    };
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return ActionOutcome {
-                    ok: false,
-                    output: format!("{program} did not finish within {}s and was stopped", timeout.as_secs()),
-                };
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return ActionOutcome { ok: false, output: format!("waiting for {program}: {e}") },
-        }
-    }
-    match child.wait_with_output() {
-        Ok(out) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let err = String::from_utf8_lossy(&out.stderr);
-            if !err.trim().is_empty() {
-                text.push_str(&err);
-            }
-            let status = match out.status.code() {
-                Some(c) => format!("exit {c}"),
-                None => "killed by a signal".into(),
-            };
-            ActionOutcome { ok: out.status.success(), output: format!("$ {}\n{text}[{status}]", argv.join(" ")) }
-        }
-        Err(e) => ActionOutcome { ok: false, output: format!("reading {program}'s output: {e}") },
-    }
-}
-
-/// Sets every `KEY=...` line of each flag to `KEY=value`, appending missing
-/// ones, and replaces the file in one rename.
-fn set_flags(path: &Path, flags: &[String], value: &str) -> std::io::Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for flag in flags {
-        let mut found = false;
-        for line in &mut lines {
-            let body = line.trim_start().strip_prefix("export ").unwrap_or(line.trim_start());
-            if body.split('=').next().map(str::trim) == Some(flag.as_str()) && body.contains('=') {
-                *line = format!("{flag}={value}");
-                found = true;
-            }
-        }
-        if !found {
-            lines.push(format!("{flag}={value}"));
-        }
-    }
-    let tmp = path.with_extension("backout-tmp");
-    std::fs::write(&tmp, lines.join("\n") + "\n")?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -582,8 +499,12 @@ mod tests {
     fn flags_are_set_in_place_or_appended() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".env");
-        std::fs::write(&p, "A=1\nUSE_X=true\nexport USE_Y=true\n").unwrap();
-        set_flags(&p, &["USE_X".into(), "USE_Y".into(), "USE_Z".into()], "false").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "A=1\nUSE_X=false\nUSE_Y=false\nUSE_Z=false\n");
+        std::fs::write(&p, "A=1\r\nUSE_X=true\r\nexport USE_Y=true\r\n").unwrap();
+        crate::drivers::envfile::set_values(&p, &["USE_X".into(), "USE_Y".into(), "USE_Z".into()], "false").unwrap();
+        // The same writer as the flag driver: CRLF and `export` are kept.
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "A=1\r\nUSE_X=false\r\nexport USE_Y=false\r\nUSE_Z=false\r\n");
+        let fresh = dir.path().join("new.env");
+        crate::drivers::envfile::set_values(&fresh, &["USE_X".into()], "off").unwrap();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "USE_X=off\n");
     }
 }

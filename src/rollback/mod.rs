@@ -9,7 +9,7 @@ pub mod plan;
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::runtime::Handle;
 
@@ -18,7 +18,9 @@ use crate::drivers::{Driver, DriverRequest, Phase};
 use crate::playbook::{
     CallError, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport, PlaybookClient,
 };
-use crate::store::{LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name};
+use crate::store::{
+    BeginRefused, LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name,
+};
 pub use plan::{PlanRefusal, RollbackTarget};
 
 /// What the operator (or a rule) asked for.
@@ -38,6 +40,10 @@ pub struct RollbackOptions {
     pub trigger: RollbackTrigger,
     /// For automatic rollbacks: the rule, window and samples that broke it.
     pub evidence: Option<serde_json::Value>,
+    /// What detected the problem (the rule's first breach); a person, now, when `None`.
+    pub detected: Option<crate::incident::Detection>,
+    /// The config's `[severities]`, for an incident this rollback opens.
+    pub objectives: crate::config::SeverityObjectives,
 }
 
 /// Why a rollback was not started.
@@ -54,6 +60,8 @@ pub enum Refusal {
     Unreachable(String),
     /// Another rollback of this environment is in flight.
     LockHeld(LockHolder),
+    /// The service or the record changed between the plan and the lock.
+    Changed(String),
 }
 
 impl Refusal {
@@ -80,6 +88,7 @@ impl std::fmt::Display for Refusal {
                 f,
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
+            Refusal::Changed(what) => write!(f, "the service changed since the plan: {what}; plan again"),
             Refusal::LockHeld(h) => {
                 write!(
                     f,
@@ -100,7 +109,7 @@ impl std::fmt::Display for Refusal {
 }
 
 /// A rollback ready to run, shown to the operator for confirmation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     /// Environment name.
     pub environment: String,
@@ -114,10 +123,14 @@ pub struct Prepared {
     pub target: Option<RollbackTarget>,
     /// How it is carried out.
     pub driver: Driver,
+    /// The colour serving now (blue/green), when known.
+    pub colour: Option<String>,
+    /// When the service was read for this plan.
+    pub planned_at: DateTime<Utc>,
     /// The stored deployment the rollback leaves, when known.
     deployment_id: Option<i64>,
-    /// The environment's recovery-time objective, for an incident this opens.
-    rto: std::time::Duration,
+    /// The environment, for the incident this may open and the re-check.
+    env: EnvironmentConfig,
 }
 
 impl Prepared {
@@ -181,12 +194,16 @@ pub fn prepare(
         return Ok(Err(Refusal::LockHeld(holder)));
     }
     let driver = Driver::for_environment(env);
+    // The plan is as old as the reading it is made from: anything that ended
+    // after this instant makes it stale.
+    let planned_at = Utc::now();
     let (status, health) = read_service(rt, env);
     if let Ok(s) = &status {
         store.sync_deployments(env_id, &s.deployment_history).wrap_err("recording the deployment history")?;
     }
     let health = health.map(|h| h.health).map_err(|e| e.to_string());
     let from_version = status.as_ref().ok().map(|s| s.version.clone());
+    let colour = status.as_ref().ok().and_then(|s| s.current_environment.clone());
     if health == Ok(Health::Healthy) && !opts.force {
         let version = from_version.clone().unwrap_or_else(|| "version unknown".into());
         return Ok(Err(Refusal::Healthy { version }));
@@ -240,8 +257,10 @@ pub fn prepare(
         health,
         target,
         driver,
+        colour,
+        planned_at,
         deployment_id,
-        rto: env.recovery_time_objective.get(),
+        env: env.clone(),
     }))
 }
 
@@ -257,6 +276,11 @@ pub fn execute(
 }
 
 /// [`execute`], telling `phase_seen` each phase as it starts (for a live display).
+///
+/// The one way a rollback runs: take the lock (refused if another rollback of the
+/// environment ended after the plan was made), re-read the service and refuse if
+/// it no longer matches the plan, file it under the environment's incident
+/// (opening one, with its detection, if none is open), drive, verify, record.
 pub fn execute_with_phases(
     rt: &Handle,
     store: &mut Store,
@@ -265,28 +289,9 @@ pub fn execute_with_phases(
     phase_seen: &mut dyn FnMut(Phase),
 ) -> Result<std::result::Result<RollbackRow, Refusal>> {
     let env_id = prepared.environment_id;
-    let incident_id = match store.open_incident_for(env_id)? {
-        Some(i) => i.id,
-        None => {
-            let title = format!("rollback of {}: {}", prepared.environment, opts.reason);
-            // Severity follows the environment's recovery-time objective (seed
-            // 001's bands), so the record can say whether it was met.
-            let objectives = crate::config::SeverityObjectives::default();
-            let severity = crate::incident::Severity::for_objective(prepared.rto, &objectives);
-            let row = store.open_incident(Some(env_id), &title, severity.as_str(), false, &opts.operator)?;
-            store.update_incident_fields(
-                row.id,
-                &crate::store::IncidentFields {
-                    objective_ms: Some(i64::try_from(prepared.rto.as_millis()).unwrap_or(i64::MAX)),
-                    ..Default::default()
-                },
-            )?;
-            row.id
-        }
-    };
     let new = NewRollback {
         environment_id: env_id,
-        incident_id: Some(incident_id),
+        incident_id: store.open_incident_for(env_id)?.map(|i| i.id),
         deployment_id: prepared.deployment_id,
         from_version: prepared.from_version.clone(),
         target_version: prepared.target.as_ref().map(|t| t.version.clone()),
@@ -297,10 +302,25 @@ pub fn execute_with_phases(
         driver: prepared.driver.name().to_string(),
         lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
     };
-    let row = match store.begin_rollback(&new)? {
+    let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
-        Err(holder) => return Ok(Err(Refusal::LockHeld(holder))),
+        Err(BeginRefused::LockHeld(holder)) => return Ok(Err(Refusal::LockHeld(holder))),
+        Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }) => {
+            return Ok(Err(Refusal::Changed(format!(
+                "rollback #{rollback_id} of this environment ended at {completed_at}"
+            ))));
+        }
     };
+    if let Some(changed) = changed_since_plan(rt, &prepared, opts) {
+        let why = format!("refused after taking the lock: the service changed since the plan: {changed}");
+        store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
+        return Ok(Err(Refusal::Changed(changed)));
+    }
+    let incident_id = file_under_incident(store, &prepared, opts, &row)?;
+    let milestone_actor = opts.operator.clone();
+    if let Ok(at) = row.started_at.parse::<DateTime<Utc>>() {
+        store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted.as_str(), at, &milestone_actor)?;
+    }
     if let Some(evidence) = &opts.evidence {
         store.append_event(&NewEvent {
             at: Utc::now(),
@@ -361,7 +381,17 @@ pub fn execute_with_phases(
                 message: format!("{}; {}", report.answer, report.verified),
                 data: None,
             })?;
-            store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?
+            let done = store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?;
+            // Mitigated: the driver saw the target serving and healthy, just now.
+            if let Some(at) = done.completed_at.as_deref().and_then(crate::store::parse_ts) {
+                store.set_milestone(
+                    incident_id,
+                    crate::incident::Milestone::RollbackCompleted.as_str(),
+                    at,
+                    &milestone_actor,
+                )?;
+            }
+            done
         }
         Err(failure) => {
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&failure.message), &opts.operator)?
@@ -371,6 +401,67 @@ pub fn execute_with_phases(
         return Err(e).wrap_err("recording a rollback phase");
     }
     Ok(Ok(finished))
+}
+
+/// What changed on the service since `prepared` was planned, if anything: the
+/// serving version or colour. Read after the lock is taken, so no other rollback
+/// of the environment can change it between this reading and the request.
+fn changed_since_plan(rt: &Handle, prepared: &Prepared, opts: &RollbackOptions) -> Option<String> {
+    let client = PlaybookClient::new(prepared.env.endpoints(), prepared.env.timeout.get());
+    match rt.block_on(client.status()) {
+        Ok(now) => {
+            if prepared.from_version.as_deref().is_some_and(|v| v != now.version) {
+                return Some(format!(
+                    "now serving {} (the plan was made against {})",
+                    now.version,
+                    prepared.from_version.as_deref().unwrap_or("?")
+                ));
+            }
+            if prepared.colour.is_some() && prepared.colour != now.current_environment {
+                return Some(format!(
+                    "now serving the {} colour (the plan was made against {})",
+                    now.current_environment.as_deref().unwrap_or("unknown"),
+                    prepared.colour.as_deref().unwrap_or("?")
+                ));
+            }
+            None
+        }
+        // Without validation the plan was made without a reading to compare with.
+        Err(_) if opts.skip_validation => None,
+        Err(e) => Some(format!("it could not be read again after taking the lock ({e})")),
+    }
+}
+
+/// The incident the rollback belongs to: the environment's open one (recording
+/// its detection if it had none), else a new one with the environment's severity
+/// and objective, detected by the rule that fired or by the operator now.
+fn file_under_incident(
+    store: &mut Store,
+    prepared: &Prepared,
+    opts: &RollbackOptions,
+    row: &RollbackRow,
+) -> Result<i64> {
+    // A person noticed it at the latest when they asked for the plan.
+    let detection = opts
+        .detected
+        .clone()
+        .unwrap_or_else(|| crate::incident::Detection { at: prepared.planned_at, by: opts.operator.clone() });
+    if let Some(id) = row.incident_id {
+        crate::incident::record_detection(store, id, &detection)?;
+        return Ok(id);
+    }
+    let req = crate::incident::OpenRequest {
+        title: format!("rollback of {}: {}", prepared.environment, opts.reason),
+        severity: None,
+        drill: false,
+        by: opts.operator.clone(),
+        impact: None,
+        runbook: None,
+        detected: Some(detection),
+    };
+    let incident = crate::incident::open(store, &opts.objectives, Some(&prepared.env), &req)?;
+    store.attach_rollback_to_incident(row.id, incident.id)?;
+    Ok(incident.id)
 }
 
 /// Whether a rollback started recently enough that its driver would still be
@@ -481,4 +572,9 @@ pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifi
         ),
     })?;
     Ok(())
+}
+
+/// `1.4.3 → 1.4.2`: where a rollback went, as every view writes it.
+pub fn from_to(row: &RollbackRow) -> String {
+    format!("{} → {}", row.from_version.as_deref().unwrap_or("?"), row.target_version.as_deref().unwrap_or("previous"))
 }

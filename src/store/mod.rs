@@ -21,7 +21,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;
 pub use incidents::{IncidentFields, MilestoneRow};
-pub use rollbacks::{LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType};
+pub use rollbacks::{
+    BeginRefused, LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType,
+};
 pub use runbooks::{NewStepOutcome, StepOutcomeRow};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 

@@ -152,6 +152,20 @@ pub struct RollbackRow {
     pub holder_pid: i64,
 }
 
+/// Why a rollback could not be begun.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeginRefused {
+    /// Another rollback of the environment holds the lock.
+    LockHeld(LockHolder),
+    /// Another rollback of the environment ended after the plan was made.
+    FinishedSincePlan {
+        /// That rollback.
+        rollback_id: i64,
+        /// When it ended (RFC 3339).
+        completed_at: String,
+    },
+}
+
 /// Who holds an environment's rollback lock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LockHolder {
@@ -215,13 +229,31 @@ impl Store {
     /// Records a new rollback and takes the environment's lock, in one immediate
     /// transaction, so two processes on one file cannot both start one.
     /// `Ok(Err(holder))` when someone else holds it.
-    pub fn begin_rollback(&mut self, new: &NewRollback) -> Result<std::result::Result<RollbackRow, LockHolder>> {
+    pub fn begin_rollback(
+        &mut self,
+        new: &NewRollback,
+        planned_at: DateTime<Utc>,
+    ) -> Result<std::result::Result<RollbackRow, BeginRefused>> {
         let now = Utc::now();
         let host = super::host_name();
         let pid = i64::from(std::process::id());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(holder) = lock_holder(&tx, new.environment_id)? {
-            return Ok(Err(holder));
+            return Ok(Err(BeginRefused::LockHeld(holder)));
+        }
+        // A plan made before another rollback of this environment ended is a guess
+        // about a service that has since changed; checked under the same write
+        // lock that takes the rollback lock, so no rollback can slip in between.
+        let since: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at > ?2
+                 ORDER BY completed_at DESC LIMIT 1",
+                params![new.environment_id, ts(planned_at)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((rollback_id, completed_at)) = since {
+            return Ok(Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }));
         }
         tx.execute(
             "INSERT INTO rollbacks (environment_id, incident_id, deployment_id, from_version, target_version,
@@ -333,6 +365,18 @@ impl Store {
     }
 
     /// Records that a notification about this rollback went out.
+    /// Files a rollback (and the events recorded about it so far) under an incident.
+    pub fn attach_rollback_to_incident(&mut self, rollback_id: i64, incident_id: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE rollbacks SET incident_id = ?2 WHERE id = ?1", params![rollback_id, incident_id])?;
+        tx.execute(
+            "UPDATE timeline_events SET incident_id = ?2 WHERE rollback_id = ?1 AND incident_id IS NULL",
+            params![rollback_id, incident_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn mark_notification_sent(&self, id: i64) -> Result<()> {
         self.conn.execute("UPDATE rollbacks SET notification_sent = 1 WHERE id = ?1", [id])?;
         Ok(())

@@ -25,18 +25,26 @@ fn lock_allows_one_rollback_per_environment_until_finished() {
     let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
     let other = a.ensure_environment("search", "standard", "http://y").unwrap();
 
-    let first = a.begin_rollback(&new_rollback(env)).unwrap().unwrap();
-    let refused = b.begin_rollback(&new_rollback(env)).unwrap().unwrap_err();
+    let planned = chrono::Utc::now();
+    let first = a.begin_rollback(&new_rollback(env), planned).unwrap().unwrap();
+    let Err(BeginRefused::LockHeld(refused)) = b.begin_rollback(&new_rollback(env), planned).unwrap() else {
+        panic!("the lock is held")
+    };
     assert_eq!(refused.rollback_id, first.id);
     assert!(refused.holder.starts_with("alice@"), "{}", refused.holder);
     assert!(!refused.is_stale(&host_name(), chrono::Utc::now()), "our own pid is alive");
-    b.begin_rollback(&new_rollback(other)).unwrap().expect("another environment is free");
+    b.begin_rollback(&new_rollback(other), planned).unwrap().expect("another environment is free");
 
     let done = a.finish_rollback(first.id, RollbackStatus::Failed, Some("HTTP 500: boom"), "alice").unwrap();
     assert_eq!(done.status, "failed");
     assert_eq!(done.error.as_deref(), Some("HTTP 500: boom"));
     assert!(done.duration_ms.is_some());
-    b.begin_rollback(&new_rollback(env)).unwrap().expect("lock released after finish");
+    // A plan made before that rollback ended is stale: refused, nothing recorded.
+    match b.begin_rollback(&new_rollback(env), planned).unwrap() {
+        Err(BeginRefused::FinishedSincePlan { rollback_id, .. }) => assert_eq!(rollback_id, first.id),
+        other => panic!("a plan older than the last rollback's end must be refused: {other:?}"),
+    }
+    b.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("lock released after finish");
 
     let kinds: Vec<String> = a.recent_events(Some(env), 10).unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::app::{Effect, EnvSnapshot, Msg};
 use crate::config::Config;
-use crate::engine::{EngineCommand, EngineEvent};
+use crate::engine::EngineCommand;
 use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
 
@@ -162,52 +162,26 @@ impl Worker {
             operator: self.operator.clone(),
             trigger: RollbackTrigger::Manual,
             evidence: None,
+            detected: None,
+            objectives: self.config.severities.clone(),
         }
     }
 
+    /// Hands the confirmed plan to the engine, which runs it through the one
+    /// rollback path (re-checked under the lock) and reports every step as
+    /// events the screen draws; nothing is invented here.
     fn rollback(&self, env: String, reason: String) -> Result<(), String> {
-        let prepared = self.prepared.lock().ok().and_then(|mut m| m.remove(&env));
+        let prepared = self.prepared.lock().map_err(|_| "the rollback plans were poisoned".to_string())?.remove(&env);
         let Some(prepared) = prepared else {
             return Err(format!("the rollback of {env} was not prepared; press r again"));
         };
-        let mut store = self.store()?;
+        let Some(engine) = &self.engine else {
+            return Err("the engine is not running in this mode; nothing was rolled back".into());
+        };
         let opts = self.options(None, reason);
-        let tx = self.tx.clone();
-        let name = env.clone();
-        let mut on_phase =
-            |p: crate::drivers::Phase| drop(tx.send(Msg::Phase { env: name.clone(), phase: p.as_str().to_string() }));
-        let outcome = crate::rollback::execute_with_phases(&self.rt, &mut store, prepared, &opts, &mut on_phase)
-            .map_err(|e| format!("{e:#}"))?;
-        if let Ok(row) = &outcome {
-            let notifier = crate::notify::Notifier::from_config(&self.config.notifications);
-            if let Err(e) = crate::rollback::announce(&self.rt, &mut store, &notifier, row) {
-                self.done(format!("rollback #{} recorded; its notification could not be recorded: {e:#}", row.id));
-            }
-        }
-        let (kind, text) = match outcome {
-            Ok(row) if row.status == RollbackStatus::Completed.as_str() => (
-                "rollback_completed",
-                format!(
-                    "rollback #{} of {env} completed: now on {}",
-                    row.id,
-                    row.target_version.as_deref().unwrap_or("?")
-                ),
-            ),
-            Ok(row) => (
-                "rollback_failed",
-                format!("rollback #{} of {env} FAILED: {}", row.id, row.error.as_deref().unwrap_or("unknown error")),
-            ),
-            Err(refusal) => ("rollback_blocked", format!("rollback of {env} refused: {refusal}")),
-        };
-        let event = EngineEvent {
-            at: Utc::now(),
-            environment: env,
-            kind,
-            message: text.clone(),
-            data: serde_json::Value::Null,
-        };
-        let _ = self.tx.send(Msg::Engine(event));
-        self.done(text);
+        let cmd = EngineCommand::Rollback { environment: env.clone(), plan: Box::new(prepared), opts: Box::new(opts) };
+        engine.send(cmd).map_err(|_| format!("the engine has stopped; {env} was not rolled back"))?;
+        self.done(format!("rollback of {env} handed to the engine"));
         Ok(())
     }
 
@@ -289,19 +263,32 @@ impl Worker {
         Ok(())
     }
 
+    /// `i`: closes the environment's open incident (recording `resolved`), or
+    /// opens one with the environment's severity and objective, detected now by
+    /// the operator, like every other incident.
     fn toggle_incident(&self, env: &str) -> Result<(), String> {
+        let cfg = self.config.environment(env).ok_or_else(|| format!("no environment {env}"))?;
         let mut store = self.store()?;
         let env_id = self.env_id(&store, env)?;
         match store.open_incident_for(env_id).map_err(|e| e.to_string())? {
             Some(i) => {
-                store.close_incident(i.id, &self.operator).map_err(|e| e.to_string())?;
+                crate::incident::close(&mut store, i.id, &self.operator, &crate::incident::CloseDetails::default())
+                    .map_err(|e| format!("{e:#}"))?;
                 self.done(format!("incident #{} closed", i.id));
             }
             None => {
-                let i = store
-                    .open_incident(Some(env_id), &format!("incident on {env}"), "unknown", false, &self.operator)
-                    .map_err(|e| e.to_string())?;
-                self.done(format!("incident #{} opened on {env}", i.id));
+                let req = crate::incident::OpenRequest {
+                    title: format!("incident on {env}"),
+                    severity: None,
+                    drill: false,
+                    by: self.operator.clone(),
+                    impact: None,
+                    runbook: None,
+                    detected: Some(crate::incident::Detection::now(&self.operator)),
+                };
+                let i = crate::incident::open(&mut store, &self.config.severities, Some(cfg), &req)
+                    .map_err(|e| format!("{e:#}"))?;
+                self.done(format!("incident #{} ({}) opened on {env}", i.id, i.severity));
             }
         }
         Ok(())

@@ -1,0 +1,178 @@
+//! The one rollback path against the simulated fleet on loopback: a plan is
+//! re-checked under the lock, and incident facts are recorded when they happen.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use backout::config::Config;
+use backout::incident::{Detection, Milestone, OpenRequest};
+use backout::rollback::{Refusal, RollbackOptions};
+use backout::sim::{Scenario, ServiceKind, ServiceSpec};
+use backout::store::{RollbackTrigger, Store};
+use common::{Drill, bad_at_once};
+
+fn options(config: &Config, reason: &str) -> RollbackOptions {
+    RollbackOptions {
+        version: None,
+        force: true,
+        skip_validation: false,
+        reason: reason.into(),
+        operator: "tester".into(),
+        trigger: RollbackTrigger::Manual,
+        evidence: None,
+        detected: None,
+        objectives: config.severities.clone(),
+    }
+}
+
+fn config(d: &Drill, extra: &str) -> Config {
+    // Appended: a table header before the file's top-level keys would take them.
+    let text = format!("{}\n{extra}\n", std::fs::read_to_string(&d.config).unwrap());
+    std::fs::write(&d.config, &text).unwrap();
+    Config::from_toml(&text, &d.config).unwrap()
+}
+
+/// Waits (bounded) until the bad release shows: degraded or unhealthy.
+fn wait_bad(d: &Drill) {
+    common::wait_until(std::time::Duration::from_secs(15), || d.health("checkout").is_some_and(|h| h != "healthy"))
+        .expect("the bad release never showed");
+}
+
+fn milestone(store: &Store, incident: i64, m: Milestone) -> Option<chrono::DateTime<chrono::Utc>> {
+    backout::incident::milestone_at(&store.milestones(incident).unwrap(), m)
+}
+
+/// Two operators plan a rollback of the same blue/green environment; A runs
+/// first. B's plan was made against the bad release: run after A, it would
+/// switch traffic back to it. It is refused under the lock and nothing is sent.
+#[test]
+fn a_plan_made_before_another_rollback_is_refused_under_the_lock() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    let config = config(&d, "");
+    let env = config.environment("checkout").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut a = Store::open(&d.db).unwrap();
+    let mut b = Store::open(&d.db).unwrap();
+    let opts = options(&config, "error rate");
+
+    let plan_a = backout::rollback::prepare(rt.handle(), &mut a, env, &opts).unwrap().unwrap();
+    let plan_b = backout::rollback::prepare(rt.handle(), &mut b, env, &opts).unwrap().unwrap();
+    assert_eq!(plan_a.from_version, plan_b.from_version, "both plans read the same bad release");
+
+    let done = backout::rollback::execute(rt.handle(), &mut a, plan_a, &opts).unwrap().unwrap();
+    assert_eq!(done.status, "completed", "{:?}", done.error);
+    let refused = backout::rollback::execute(rt.handle(), &mut b, plan_b, &opts).unwrap().unwrap_err();
+    assert!(matches!(refused, Refusal::Changed(_)), "{refused:?}");
+    assert!(refused.to_string().contains("plan again"), "{refused}");
+    assert_eq!(d.sim.rollback_requests("checkout"), 1, "the stale plan sent nothing");
+}
+
+/// The service moved between the plan and the lock (someone switched it by
+/// other means): the re-read under the lock refuses, and the attempt is
+/// recorded as refused, never sent.
+#[test]
+fn a_service_that_changed_after_the_plan_is_not_rolled_back() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    let config = config(&d, "");
+    let env = config.environment("checkout").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut store = Store::open(&d.db).unwrap();
+    let opts = options(&config, "error rate");
+    let plan = backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap();
+    let planned_from = plan.from_version.clone().unwrap();
+
+    // A deploy behind backout's back: the service now serves another version.
+    let base = d.sim.base_url("checkout");
+    rt.block_on(async {
+        let body = serde_json::json!({ "version": "1.9.9" });
+        reqwest::Client::new().post(format!("{base}/deployment/deploy")).json(&body).send().await.unwrap();
+    });
+    let refused = backout::rollback::execute(rt.handle(), &mut store, plan, &opts).unwrap().unwrap_err();
+    let text = refused.to_string();
+    assert!(text.contains("now serving 1.9.9") && text.contains(&planned_from), "{text}");
+    assert_eq!(d.sim.rollback_requests("checkout"), 0);
+    let row = &store.rollbacks(None, 1).unwrap()[0];
+    assert_eq!(row.status, "failed");
+    assert!(row.error.as_deref().unwrap_or("").starts_with("refused after taking the lock"), "{:?}", row.error);
+    let env_id = store.environment_id("checkout").unwrap().unwrap();
+    assert!(store.rollback_lock(env_id).unwrap().is_none(), "the lock is released");
+}
+
+/// A manual rollback with no incident open opens one with the environment's
+/// severity and objective from the config's `[severities]`, and records its
+/// facts as they happen: detected (now, by the operator), impact started (the
+/// newest deploy before it), rollback started, mitigated. No `show` needed.
+#[test]
+fn a_rollback_records_incident_facts_as_they_happen() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    // A custom band: a 2-minute objective is "performance" once critical is 1m.
+    let config = config(&d, "[severities]\ncritical = \"1m\"\nperformance = \"3m\"\n");
+    let env = config.environment("checkout").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut store = Store::open(&d.db).unwrap();
+    let opts = options(&config, "error rate");
+    let before = chrono::Utc::now();
+    let plan = backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap();
+    let row = backout::rollback::execute(rt.handle(), &mut store, plan, &opts).unwrap().unwrap();
+    let incident = row.incident_id.expect("the rollback opened an incident");
+
+    let inc = store.incident(incident).unwrap().unwrap();
+    assert_eq!(inc.severity, "performance", "the config's [severities] apply");
+    let fields = store.incident_fields(incident).unwrap().unwrap();
+    assert_eq!(fields.objective_ms, Some(120_000));
+
+    let detected = milestone(&store, incident, Milestone::Detected).expect("detected is recorded by the rollback");
+    assert!(detected >= before);
+    let impact = milestone(&store, incident, Milestone::ImpactStarted).expect("impact start recorded with detection");
+    // The bad release was deployed when the fleet started, moments ago: never
+    // an older deploy from the seeded history (hours and days back).
+    assert!(detected - impact < chrono::Duration::seconds(60), "impact {impact}, detected {detected}");
+    assert!(impact <= detected);
+    let started = milestone(&store, incident, Milestone::RollbackStarted).unwrap();
+    let mitigated = milestone(&store, incident, Milestone::RollbackCompleted).unwrap();
+    assert!(detected <= started && started <= mitigated);
+    assert_eq!(Some(mitigated), row.completed_at.as_deref().and_then(backout::store::parse_ts));
+}
+
+/// An incident opened by hand (the console's `i`) gets the environment's
+/// severity and objective like any other, and its detection now; the impact
+/// starts at the newest deploy before that, and durations are never negative.
+#[test]
+fn an_incident_opened_by_hand_has_severity_objective_and_detection() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    let config = config(&d, "");
+    let env = config.environment("checkout").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut store = Store::open(&d.db).unwrap();
+    // The deployment history is recorded (as the engine's status poll does).
+    let opts = options(&config, "plan only");
+    backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap();
+
+    let req = OpenRequest {
+        title: "incident on checkout".into(),
+        severity: None,
+        drill: false,
+        by: "tester".into(),
+        impact: None,
+        runbook: None,
+        detected: Some(Detection::now("tester")),
+    };
+    let inc = backout::incident::open(&mut store, &config.severities, Some(env), &req).unwrap();
+    assert_eq!(inc.severity, "critical");
+    assert_eq!(store.incident_fields(inc.id).unwrap().unwrap().objective_ms, Some(120_000));
+    let summary = backout::incident::show(&store, inc.id).unwrap().unwrap();
+    let ttd = summary.durations.time_to_detect_ms.expect("impact and detection are both known");
+    assert!((0..60_000).contains(&ttd), "time to detect {ttd} ms");
+    // A second detection (a rule firing later) does not move the first.
+    let later = Detection { at: chrono::Utc::now() + chrono::Duration::seconds(5), by: "rule:x".into() };
+    assert!(!backout::incident::record_detection(&mut store, inc.id, &later).unwrap());
+    assert_eq!(backout::incident::show(&store, inc.id).unwrap().unwrap().durations.time_to_detect_ms, Some(ttd));
+}
