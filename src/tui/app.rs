@@ -12,7 +12,7 @@ use crate::store::TimelineEvent;
 
 pub use super::model::{
     ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, Popup, PromptPurpose, SPARK_POINTS,
-    SignalView,
+    SignalRule, SignalView,
 };
 
 /// The console's whole state.

@@ -361,3 +361,103 @@ fn note_editor_is_multi_line_and_saves_with_ctrl_s() {
     let effects = app.update(Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)));
     assert!(matches!(&effects[..], [super::app::Effect::SaveNote { text, .. }] if text == "first\nsecond"));
 }
+
+/// One environment whose signals are read by each kind of rule; the names are
+/// chosen so that guessing a direction from the name gets it wrong.
+fn rules_app() -> App {
+    let text = r#"
+[[environment]]
+name = "content"
+kind = "standard"
+base_url = "http://127.0.0.1:1/svc/content"
+[[environment.signal]]
+name = "error_rate"
+source = "exposition"
+derive = "error-rate"
+unit = "ratio"
+[[environment.signal]]
+name = "quality"
+source = "exposition"
+derive = "gauge"
+metric = "content_quality_score"
+unit = "ratio"
+[[environment.signal]]
+name = "score"
+source = "exposition"
+derive = "gauge"
+metric = "content_score"
+unit = "ratio"
+[[environment.trigger]]
+signal = "error_rate"
+rule = "below"
+threshold = 0.5
+for = "1m"
+[[environment.trigger]]
+signal = "quality"
+rule = "above"
+threshold = 0.8
+for = "1m"
+[[environment.trigger]]
+signal = "score"
+rule = "drop"
+threshold = 0.2
+"#;
+    let config = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap();
+    let mut app = App::new(&config, Mode::Live, Theme::dark(), Keymap::default());
+    app.update(Msg::Tick(t0()));
+    app.focus = Pane::Signals;
+    app.zoom = Some(Pane::Signals);
+    app
+}
+
+/// Whether `signal`'s value is drawn in the breach style, and its row's text.
+fn drawn_breached(app: &App, signal: &str) -> (bool, String) {
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let alert = app.theme.get("alert");
+    for y in 0..buf.area.height {
+        let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        if row.starts_with(&format!("│{signal} ")) {
+            // The value column ends 23 cells in: a 1-cell border, 11 of name, 12 of value.
+            let cell = &buf[(23, y)];
+            return (Some(cell.fg) == alert.fg && Some(cell.bg) == alert.bg, row);
+        }
+    }
+    panic!("no row for {signal}");
+}
+
+#[test]
+fn a_below_rule_breaches_below_its_threshold_whatever_the_signal_is_called() {
+    let mut app = rules_app();
+    app.update(sample("content", "error_rate", t0(), 0.3, None));
+    let (breached, row) = drawn_breached(&app, "error_rate");
+    assert!(breached, "0.3 is below the 0.5 floor: {row}");
+    assert!(row.contains("floor 50.0%"), "the label says which way the rule reads: {row}");
+    app.update(sample("content", "error_rate", t0(), 0.7, None));
+    let (breached, row) = drawn_breached(&app, "error_rate");
+    assert!(!breached, "0.7 is above the 0.5 floor: {row}");
+}
+
+#[test]
+fn an_above_rule_on_quality_breaches_above_its_threshold() {
+    let mut app = rules_app();
+    app.update(sample("content", "quality", t0(), 0.9, None));
+    let (breached, row) = drawn_breached(&app, "quality");
+    assert!(breached, "0.9 is above the 0.8 limit: {row}");
+    app.update(sample("content", "quality", t0(), 0.5, None));
+    let (breached, row) = drawn_breached(&app, "quality");
+    assert!(!breached, "0.5 is below the 0.8 limit: {row}");
+}
+
+#[test]
+fn a_drop_rule_shows_the_fall_and_never_an_absolute_breach() {
+    let mut app = rules_app();
+    for v in [0.9, 0.05] {
+        app.update(sample("content", "score", t0(), v, None));
+        let (breached, row) = drawn_breached(&app, "score");
+        assert!(!breached, "the baseline is unknown here, so {v} cannot be judged: {row}");
+        assert!(row.contains("drop > 20.0%"), "{row}");
+        assert!(!row.contains("limit"), "a fall is not an absolute limit: {row}");
+    }
+}
