@@ -1,5 +1,5 @@
 //! What the console shows and what passes between it and its workers: the
-//! view of each environment, popups, effects (work for workers) and messages.
+//! view of each environment, effects (work for workers) and messages.
 
 use std::collections::VecDeque;
 
@@ -296,67 +296,6 @@ pub struct EnvSnapshot {
     pub lock: Option<LockHolder>,
     /// Signals from stored samples (review mode).
     pub samples: Vec<(String, Vec<Sample>)>,
-}
-
-/// A popup over the screen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Popup {
-    /// The generated key help.
-    Help,
-    /// Asking whether to quit with an incident open.
-    ConfirmQuit,
-    /// Waiting for the worker to read the service before confirming.
-    Preparing {
-        /// Environment.
-        env: String,
-    },
-    /// Rollback confirmation.
-    ConfirmRollback {
-        /// Environment.
-        env: String,
-        /// What will happen, as a sentence.
-        plan: String,
-        /// Reason typed so far.
-        reason: String,
-        /// Name typed so far (production only).
-        typed_name: String,
-        /// Which field has the cursor: 0 reason, 1 name.
-        field: usize,
-        /// Production: the name must be typed.
-        production: bool,
-    },
-    /// Picking a version from history.
-    PickVersion {
-        /// Environment.
-        env: String,
-        /// Versions, newest first.
-        versions: Vec<String>,
-        /// Selected row.
-        selected: usize,
-    },
-    /// Multi-line note editor.
-    Note {
-        /// Lines typed.
-        lines: Vec<String>,
-    },
-    /// A one-line text prompt (skip reason, filter).
-    Prompt {
-        /// What it is for.
-        purpose: PromptPurpose,
-        /// Text typed so far.
-        text: String,
-    },
-    /// Details of the selected item.
-    Details(String),
-}
-
-/// What a one-line prompt is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromptPurpose {
-    /// Reason for skipping a runbook step.
-    SkipReason,
-    /// Filter text.
-    Filter,
 }
 
 /// Work for the I/O workers.

@@ -299,7 +299,16 @@ fn help_overlay_is_the_keymap() {
     for (keys, what) in Keymap::default().help_rows() {
         assert!(screen.contains(what), "help lacks {keys} {what}");
     }
+    for (popup, rows) in super::popups::key_sections() {
+        assert!(screen.contains(popup), "help lacks the {popup} section");
+        for (keys, what) in rows {
+            assert!(screen.contains(&format!("{keys}  {what}")), "help lacks {popup}: {keys} {what}");
+        }
+    }
     snap("help", screen);
+    // Too narrow for two columns: the popup keys follow the keymap.
+    let narrow = draw(&app, 80, 40);
+    assert!(narrow.contains("move down") && narrow.contains("Pick a version"), "{narrow}");
 }
 
 #[test]
@@ -460,4 +469,72 @@ fn a_drop_rule_shows_the_fall_and_never_an_absolute_breach() {
         assert!(row.contains("drop > 20.0%"), "{row}");
         assert!(!row.contains("limit"), "a fall is not an absolute limit: {row}");
     }
+}
+
+fn screen_has(app: &App, what: &str) -> bool {
+    draw(app, 120, 40).contains(what)
+}
+
+#[test]
+fn popup_keys_pick_plan_filter_and_quit() {
+    let mut app = degraded_app();
+    app.update(Msg::Loaded(vec![EnvSnapshot {
+        name: "checkout".into(),
+        deployments: vec![
+            deployment("d-7", "2.0.0-bad", "green", "succeeded"),
+            deployment("d-6", "1.4.3", "blue", "succeeded"),
+            deployment("d-5", "1.4.2", "green", "succeeded"),
+            deployment("d-4", "1.4.1", "blue", "failed"),
+        ],
+        ..EnvSnapshot::default()
+    }]));
+    // The picker: j and k move (whatever the modifiers), Enter plans a rollback to the choice.
+    app.update(key('R'));
+    assert!(screen_has(&app, "Roll checkout back to which version?"));
+    app.update(key('j'));
+    app.update(key('k'));
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)));
+    app.update(code(KeyCode::Down));
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: Some(v) }] if env == "checkout" && v == "1.4.2"),
+        "{effects:?}"
+    );
+    // While the plan is read, other keys wait and Esc cancels.
+    assert!(app.update(key('x')).is_empty());
+    assert!(screen_has(&app, "Reading checkout's status"));
+    let effects = app.update(code(KeyCode::Esc));
+    assert!(matches!(&effects[..], [super::app::Effect::DropPrepared { env }] if env == "checkout"));
+    assert!(app.popup.is_none());
+    assert_eq!(app.status, "rollback cancelled");
+
+    // The filter prompt: typing, Backspace, Enter applies and selects the first match.
+    app.update(key('/'));
+    for c in "seax".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Backspace));
+    app.update(code(KeyCode::Enter));
+    assert_eq!((app.filter.as_str(), app.selected), ("sea", 1));
+    assert!(app.popup.is_none());
+
+    // Quitting with an incident open asks; any key but y stays, Y quits.
+    app.envs[0].incident = Some(IncidentRow {
+        id: 9,
+        environment: Some("checkout".into()),
+        title: "t".into(),
+        severity: "critical".into(),
+        status: "open".into(),
+        drill: false,
+        opened_by: "rule".into(),
+        opened_at: "2026-11-21T14:00:30.000Z".into(),
+        closed_at: None,
+    });
+    app.update(key('q'));
+    assert!(screen_has(&app, "Quit the console anyway?"));
+    app.update(key('n'));
+    assert!(app.popup.is_none() && !app.quit);
+    app.update(key('q'));
+    app.update(key('Y'));
+    assert!(app.quit);
 }
