@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{Command, Keymap};
+use super::popups::{self, ConfirmRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt};
 use super::theme::Theme;
 use crate::config::Config;
 use crate::engine::{EngineCommand, EngineEvent, Sample};
 use crate::store::TimelineEvent;
 
 pub use super::model::{
-    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, Popup, PromptPurpose, SPARK_POINTS,
-    SignalView,
+    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, SPARK_POINTS, SignalRule, SignalView,
 };
+pub use super::popups::{Popup, PromptPurpose};
 
 /// The console's whole state.
 pub struct App {
@@ -82,7 +83,8 @@ impl App {
         (0..self.envs.len()).filter(|i| f.is_empty() || self.envs[*i].name.to_lowercase().contains(&f)).collect()
     }
 
-    fn env_mut(&mut self, name: &str) -> Option<&mut EnvView> {
+    /// The environment called `name`, to change.
+    pub(super) fn env_mut(&mut self, name: &str) -> Option<&mut EnvView> {
         self.envs.iter_mut().find(|e| e.name == name)
     }
 
@@ -112,20 +114,13 @@ impl App {
                 Vec::new()
             }
             Msg::Prepared { env, plan } => {
-                if !matches!(&self.popup, Some(Popup::Preparing { env: e }) if *e == env) {
+                if !matches!(&self.popup, Some(Popup::Preparing(p)) if p.env == env) {
                     return vec![Effect::DropPrepared { env }];
                 }
                 match plan {
                     Ok(plan) => {
                         let production = self.envs.iter().any(|e| e.name == env && e.production);
-                        self.popup = Some(Popup::ConfirmRollback {
-                            env,
-                            plan,
-                            reason: String::new(),
-                            typed_name: String::new(),
-                            field: 0,
-                            production,
-                        });
+                        self.popup = Some(ConfirmRollback::new(env, plan, production).into());
                     }
                     Err(why) => {
                         self.popup = None;
@@ -315,11 +310,11 @@ impl App {
                 Vec::new()
             }
             Command::Details => {
-                self.popup = Some(Popup::Details(self.details()));
+                self.popup = Some(Popup::Details(popups::details::of(self)));
                 Vec::new()
             }
             Command::Filter => {
-                self.popup = Some(Popup::Prompt { purpose: PromptPurpose::Filter, text: self.filter.clone() });
+                self.popup = Some(Prompt { purpose: PromptPurpose::Filter, text: self.filter.clone() }.into());
                 Vec::new()
             }
             Command::Quit => {
@@ -334,7 +329,7 @@ impl App {
                 if !self.needs_live("roll back") || env_name.is_empty() {
                     return Vec::new();
                 }
-                self.popup = Some(Popup::Preparing { env: env_name.clone() });
+                self.popup = Some(Preparing { env: env_name.clone() }.into());
                 vec![Effect::PrepareRollback { env: env_name, version: None }]
             }
             Command::RollbackPick => {
@@ -352,7 +347,7 @@ impl App {
                 if versions.is_empty() {
                     self.status = format!("{env_name}: no earlier version in the history to pick");
                 } else {
-                    self.popup = Some(Popup::PickVersion { env: env_name, versions, selected: 0 });
+                    self.popup = Some(PickVersion { env: env_name, versions, selected: 0 }.into());
                 }
                 Vec::new()
             }
@@ -379,7 +374,7 @@ impl App {
             }
             Command::Note => {
                 if self.needs_live("add a note") {
-                    self.popup = Some(Popup::Note { lines: vec![String::new()] });
+                    self.popup = Some(NoteEditor { lines: vec![String::new()] }.into());
                 }
                 Vec::new()
             }
@@ -402,7 +397,7 @@ impl App {
             Command::StepDone => self.step_effect(env_name, "done", None),
             Command::StepSkip => {
                 if self.needs_live("skip") {
-                    self.popup = Some(Popup::Prompt { purpose: PromptPurpose::SkipReason, text: String::new() });
+                    self.popup = Some(Prompt { purpose: PromptPurpose::SkipReason, text: String::new() }.into());
                 }
                 Vec::new()
             }
@@ -425,7 +420,8 @@ impl App {
         }
     }
 
-    fn step_effect(&mut self, env: String, state: &str, reason: Option<String>) -> Vec<Effect> {
+    /// Records the current runbook step of `env` as `state`.
+    pub(super) fn step_effect(&mut self, env: String, state: &str, reason: Option<String>) -> Vec<Effect> {
         if !self.needs_live("runbook") {
             return Vec::new();
         }
@@ -450,181 +446,13 @@ impl App {
         }
     }
 
-    fn details(&self) -> String {
-        let Some(e) = self.env() else { return "no environment".into() };
-        match self.focus {
-            Pane::Rollbacks => e.rollbacks.get(self.row).map_or("no rollback selected".into(), |r| {
-                format!(
-                    "rollback #{}  {} -> {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
-                    r.id,
-                    r.from_version.as_deref().unwrap_or("?"),
-                    r.target_version.as_deref().unwrap_or("?"),
-                    r.rollback_type,
-                    r.trigger,
-                    r.status,
-                    r.operator,
-                    r.driver,
-                    r.started_at,
-                    r.completed_at.as_deref().unwrap_or("-"),
-                    r.reason,
-                    r.error.as_deref().unwrap_or("-")
-                )
-            }),
-            Pane::Timeline => e.timeline.get(self.row).map_or("no event selected".into(), |t| {
-                format!("{}  {}  {}\n{}\n{}", t.at, t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
-            }),
-            Pane::Deployments => e.deployments.get(self.row).map_or("no deployment selected".into(), |d| {
-                format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), d.deployed_at, d.status)
-            }),
-            _ => format!(
-                "{} ({})  version {}  colour {}\nautomatic rollback {}  production {}",
-                e.name,
-                e.kind,
-                e.version.as_deref().unwrap_or("?"),
-                e.colour.as_deref().unwrap_or("-"),
-                if e.automatic { "on" } else { "off" },
-                e.production
-            ),
-        }
-    }
-
     fn on_popup_key(&mut self, popup: Popup, k: KeyEvent) -> Vec<Effect> {
-        let esc = k.code == KeyCode::Esc;
-        match popup {
-            Popup::Help | Popup::Details(_) => Vec::new(),
-            Popup::Preparing { env } => {
-                if esc {
-                    self.status = "rollback cancelled".into();
-                    return vec![Effect::DropPrepared { env }];
-                }
-                self.popup = Some(Popup::Preparing { env });
-                Vec::new()
+        match popups::handle_key(popup, self, k) {
+            Outcome::Open(popup, effects) => {
+                self.popup = Some(popup);
+                effects
             }
-            Popup::ConfirmQuit => {
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                    self.quit = true;
-                }
-                Vec::new()
-            }
-            Popup::PickVersion { env, versions, mut selected } => {
-                match k.code {
-                    KeyCode::Esc => return Vec::new(),
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        selected = (selected + 1).min(versions.len().saturating_sub(1))
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => selected = selected.saturating_sub(1),
-                    KeyCode::Enter => {
-                        let version = versions.get(selected).cloned();
-                        self.popup = Some(Popup::Preparing { env: env.clone() });
-                        return vec![Effect::PrepareRollback { env, version }];
-                    }
-                    _ => {}
-                }
-                self.popup = Some(Popup::PickVersion { env, versions, selected });
-                Vec::new()
-            }
-            Popup::ConfirmRollback { env, plan, mut reason, mut typed_name, mut field, production } => {
-                match k.code {
-                    KeyCode::Esc => {
-                        self.status = format!("rollback of {env} cancelled; nothing was done");
-                        return vec![Effect::DropPrepared { env }];
-                    }
-                    KeyCode::Tab if production => field = 1 - field,
-                    KeyCode::Backspace => {
-                        let target = if field == 0 { &mut reason } else { &mut typed_name };
-                        target.pop();
-                    }
-                    KeyCode::Char(c) => {
-                        let target = if field == 0 { &mut reason } else { &mut typed_name };
-                        target.push(c);
-                    }
-                    KeyCode::Enter => {
-                        if reason.trim().is_empty() {
-                            self.status = "a reason is required: it is recorded with the rollback".into();
-                        } else if production && typed_name != env {
-                            self.status = format!("type {env:?} in the name field to confirm a production rollback");
-                            field = 1;
-                        } else {
-                            self.status = format!("rolling back {env}…");
-                            let started = self.now;
-                            if let Some(e) = self.env_mut(&env) {
-                                e.in_flight = Some(InFlight { phase: "requested".into(), since: started });
-                            }
-                            return vec![Effect::Rollback { env, reason: reason.trim().to_string() }];
-                        }
-                    }
-                    _ => {}
-                }
-                self.popup = Some(Popup::ConfirmRollback { env, plan, reason, typed_name, field, production });
-                Vec::new()
-            }
-            Popup::Note { mut lines } => {
-                let save = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('s');
-                if save {
-                    let text = lines.join("\n").trim().to_string();
-                    if text.is_empty() {
-                        self.status = "empty note not saved".into();
-                        return Vec::new();
-                    }
-                    let env = self.env().map(|e| e.name.clone()).unwrap_or_default();
-                    self.status = "saving note…".into();
-                    return vec![Effect::SaveNote { env, text }];
-                }
-                match k.code {
-                    KeyCode::Esc => {
-                        self.status = "note discarded".into();
-                        return Vec::new();
-                    }
-                    KeyCode::Enter => lines.push(String::new()),
-                    KeyCode::Backspace => {
-                        let empty_line = lines.last().is_some_and(String::is_empty);
-                        if empty_line && lines.len() > 1 {
-                            lines.pop();
-                        } else if let Some(l) = lines.last_mut() {
-                            l.pop();
-                        }
-                    }
-                    KeyCode::Char(c) => {
-                        if let Some(l) = lines.last_mut() {
-                            l.push(c);
-                        }
-                    }
-                    _ => {}
-                }
-                self.popup = Some(Popup::Note { lines });
-                Vec::new()
-            }
-            Popup::Prompt { purpose, mut text } => {
-                match k.code {
-                    KeyCode::Esc => return Vec::new(),
-                    KeyCode::Enter => {
-                        return match purpose {
-                            PromptPurpose::Filter => {
-                                self.filter = text;
-                                if let Some(first) = self.visible().first() {
-                                    self.selected = *first;
-                                }
-                                Vec::new()
-                            }
-                            PromptPurpose::SkipReason if text.trim().is_empty() => {
-                                self.status = "skipping a step needs a reason".into();
-                                Vec::new()
-                            }
-                            PromptPurpose::SkipReason => {
-                                let env = self.env().map(|e| e.name.clone()).unwrap_or_default();
-                                self.step_effect(env, "skipped", Some(text))
-                            }
-                        };
-                    }
-                    KeyCode::Backspace => {
-                        text.pop();
-                    }
-                    KeyCode::Char(c) => text.push(c),
-                    _ => {}
-                }
-                self.popup = Some(Popup::Prompt { purpose, text });
-                Vec::new()
-            }
+            Outcome::Closed(effects) => effects,
         }
     }
 }

@@ -92,11 +92,18 @@ pub struct Key {
 }
 
 impl Key {
-    const fn ch(c: char) -> Key {
+    /// A character key.
+    pub const fn ch(c: char) -> Key {
         Key { code: KeyCode::Char(c), ctrl: false }
     }
 
-    const fn code(code: KeyCode) -> Key {
+    /// A character with Ctrl held.
+    pub const fn ctrl(c: char) -> Key {
+        Key { code: KeyCode::Char(c), ctrl: true }
+    }
+
+    /// A named key (Enter, Esc, Tab, an arrow).
+    pub const fn code(code: KeyCode) -> Key {
         Key { code, ctrl: false }
     }
 
@@ -233,6 +240,59 @@ impl Keymap {
     }
 }
 
+/// A key as a popup's table matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopupKey {
+    /// This key. A row without Ctrl matches whatever the modifiers: popups
+    /// have always taken `j` and Ctrl-`j` alike, and typing must not depend on them.
+    Is(Key),
+    /// Any character, typed into the popup's text.
+    Typed,
+    /// Any key no earlier row took.
+    Other,
+}
+
+impl PopupKey {
+    fn matches(self, ev: &KeyEvent) -> bool {
+        match self {
+            PopupKey::Is(k) => ev.code == k.code && (!k.ctrl || ev.modifiers.contains(KeyModifiers::CONTROL)),
+            PopupKey::Typed => matches!(ev.code, KeyCode::Char(_)),
+            PopupKey::Other => true,
+        }
+    }
+
+    fn label(self, alone: bool) -> String {
+        match self {
+            PopupKey::Is(k) => k.label(),
+            PopupKey::Typed => "text".into(),
+            PopupKey::Other if alone => "any key".into(),
+            PopupKey::Other => "other".into(),
+        }
+    }
+}
+
+/// One row of a popup's key table: the key, what the popup does with it, and
+/// the help text. The popup's handler and the `?` help both read the table.
+pub type PopupBinding<A> = (PopupKey, A, &'static str);
+
+/// The action of the first row of `table` that the key press matches.
+pub fn popup_action<A: Copy>(table: &[PopupBinding<A>], ev: &KeyEvent) -> Option<A> {
+    table.iter().find(|(k, _, _)| k.matches(ev)).map(|(_, a, _)| *a)
+}
+
+/// Help rows of a popup's table: keys joined per action, in table order.
+pub fn popup_help_rows<A: Copy + PartialEq>(table: &[PopupBinding<A>]) -> Vec<(String, &'static str)> {
+    let alone = table.len() == 1;
+    let mut rows: Vec<(A, Vec<String>, &'static str)> = Vec::new();
+    for (k, a, d) in table {
+        match rows.iter_mut().find(|(ra, _, _)| ra == a) {
+            Some(row) => row.1.push(k.label(alone)),
+            None => rows.push((*a, vec![k.label(alone)], d)),
+        }
+    }
+    rows.into_iter().map(|(_, keys, d)| (keys.join("/"), d)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +313,29 @@ mod tests {
         assert!(m.help_rows().iter().any(|(k, d)| k == "C-b" && d.starts_with("roll back to the last")));
         let bad: BTreeMap<String, String> = [("explode".to_string(), "x".to_string())].into();
         assert!(Keymap::with_overrides(&bad).unwrap_err().contains("unknown action \"explode\""));
+    }
+
+    #[test]
+    fn popup_tables_match_in_order_and_join_keys_in_help() {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Act {
+            Save,
+            Type,
+            Close,
+        }
+        let table: [PopupBinding<Act>; 4] = [
+            (PopupKey::Is(Key::ctrl('s')), Act::Save, "save"),
+            (PopupKey::Typed, Act::Type, "type"),
+            (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Close, "close"),
+            (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Close, "close"),
+        ];
+        assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)), Some(Act::Save));
+        assert_eq!(popup_action(&table, &press('s')), Some(Act::Type));
+        assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Esc, KeyModifiers::SHIFT)), Some(Act::Close));
+        assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)), None);
+        let rows = popup_help_rows(&table);
+        assert_eq!(rows[0], ("C-s".to_string(), "save"));
+        assert_eq!(rows[2], ("Esc/Enter".to_string(), "close"));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! What the console shows and what passes between it and its workers: the
-//! view of each environment, popups, effects (work for workers) and messages.
+//! view of each environment, effects (work for workers) and messages.
 
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::config::EnvironmentConfig;
+use crate::config::{EnvironmentConfig, RuleKind, TriggerConfig};
 use crate::engine::{EngineCommand, EngineEvent, Sample};
 use crate::playbook::Health;
 use crate::store::{DeploymentRow, IncidentRow, LockHolder, RollbackRow, TimelineEvent};
@@ -84,6 +84,64 @@ impl Pane {
 /// Points kept per sparkline (an hour of 1-second samples).
 pub const SPARK_POINTS: usize = 3600;
 
+/// The trigger rule a signal is judged by, as the console draws it: the one
+/// place that knows which way a value breaches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SignalRule {
+    /// Breached above this value.
+    Above(f64),
+    /// Breached below this value.
+    Below(f64),
+    /// Breached when the value falls by more than this from its pre-deploy baseline.
+    Drop(f64),
+    /// Breached after this many failed checks in a row.
+    ConsecutiveFailures(u32),
+}
+
+impl SignalRule {
+    /// The rule a trigger states, if it states a complete one.
+    pub fn of(t: &TriggerConfig) -> Option<SignalRule> {
+        match t.rule {
+            RuleKind::Above => t.threshold.map(SignalRule::Above),
+            RuleKind::Below => t.threshold.map(SignalRule::Below),
+            RuleKind::Drop => t.threshold.map(SignalRule::Drop),
+            RuleKind::ConsecutiveFailures => Some(SignalRule::ConsecutiveFailures(t.count.unwrap_or(1))),
+        }
+    }
+
+    /// The rule for `signal` among `triggers`. A signal may have several; the
+    /// one with an absolute limit is the most useful to draw, then a fall.
+    pub fn for_signal(triggers: &[TriggerConfig], signal: &str) -> Option<SignalRule> {
+        let rules: Vec<SignalRule> =
+            triggers.iter().filter(|t| t.signal.get_ref() == signal).filter_map(SignalRule::of).collect();
+        let rank = |r: &SignalRule| match r {
+            SignalRule::Above(_) | SignalRule::Below(_) => 0,
+            SignalRule::Drop(_) => 1,
+            SignalRule::ConsecutiveFailures(_) => 2,
+        };
+        rules.into_iter().min_by_key(rank)
+    }
+
+    /// The absolute value to draw as a limit. A fall has none: its baseline is
+    /// the engine's, and a line drawn without it would be a wrong limit.
+    pub fn limit(self) -> Option<f64> {
+        match self {
+            SignalRule::Above(v) | SignalRule::Below(v) => Some(v),
+            SignalRule::Drop(_) | SignalRule::ConsecutiveFailures(_) => None,
+        }
+    }
+
+    /// Whether `value` alone breaches the rule; never for rules a value cannot
+    /// decide (a fall from an unknown baseline, failed checks).
+    pub fn breached_by(self, value: f64) -> bool {
+        match self {
+            SignalRule::Above(limit) => value > limit,
+            SignalRule::Below(limit) => value < limit,
+            SignalRule::Drop(_) | SignalRule::ConsecutiveFailures(_) => false,
+        }
+    }
+}
+
 /// One signal as drawn.
 #[derive(Debug, Clone, Default)]
 pub struct SignalView {
@@ -91,8 +149,8 @@ pub struct SignalView {
     pub name: String,
     /// Unit from config.
     pub unit: String,
-    /// Threshold of the first rule on it.
-    pub threshold: Option<f64>,
+    /// The trigger rule that reads it, if any.
+    pub rule: Option<SignalRule>,
     /// Recent values (failed polls are gaps, not zeros: they are skipped).
     pub values: VecDeque<f64>,
     /// Newest sample.
@@ -177,12 +235,7 @@ impl EnvView {
             .map(|s| SignalView {
                 name: s.name.get_ref().clone(),
                 unit: s.unit.clone().unwrap_or_default(),
-                // Only absolute limits are drawn; a `drop` rule's threshold is a fall.
-                threshold: triggers
-                    .iter()
-                    .filter(|t| matches!(t.rule, crate::config::RuleKind::Above | crate::config::RuleKind::Below))
-                    .find(|t| t.signal.get_ref() == s.name.get_ref())
-                    .and_then(|t| t.threshold),
+                rule: SignalRule::for_signal(&triggers, s.name.get_ref()),
                 values: VecDeque::new(),
                 latest: None,
             })
@@ -243,67 +296,6 @@ pub struct EnvSnapshot {
     pub lock: Option<LockHolder>,
     /// Signals from stored samples (review mode).
     pub samples: Vec<(String, Vec<Sample>)>,
-}
-
-/// A popup over the screen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Popup {
-    /// The generated key help.
-    Help,
-    /// Asking whether to quit with an incident open.
-    ConfirmQuit,
-    /// Waiting for the worker to read the service before confirming.
-    Preparing {
-        /// Environment.
-        env: String,
-    },
-    /// Rollback confirmation.
-    ConfirmRollback {
-        /// Environment.
-        env: String,
-        /// What will happen, as a sentence.
-        plan: String,
-        /// Reason typed so far.
-        reason: String,
-        /// Name typed so far (production only).
-        typed_name: String,
-        /// Which field has the cursor: 0 reason, 1 name.
-        field: usize,
-        /// Production: the name must be typed.
-        production: bool,
-    },
-    /// Picking a version from history.
-    PickVersion {
-        /// Environment.
-        env: String,
-        /// Versions, newest first.
-        versions: Vec<String>,
-        /// Selected row.
-        selected: usize,
-    },
-    /// Multi-line note editor.
-    Note {
-        /// Lines typed.
-        lines: Vec<String>,
-    },
-    /// A one-line text prompt (skip reason, filter).
-    Prompt {
-        /// What it is for.
-        purpose: PromptPurpose,
-        /// Text typed so far.
-        text: String,
-    },
-    /// Details of the selected item.
-    Details(String),
-}
-
-/// What a one-line prompt is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromptPurpose {
-    /// Reason for skipping a runbook step.
-    SkipReason,
-    /// Filter text.
-    Filter,
 }
 
 /// Work for the I/O workers.
@@ -400,4 +392,38 @@ pub enum Msg {
     Done(String),
     /// Review: the incident's timeline to step through.
     ReviewTimeline(Vec<TimelineEvent>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(signal: &str, rule: &str, extra: &str) -> TriggerConfig {
+        toml::from_str(&format!("signal = {signal:?}\nrule = {rule:?}\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn a_signal_is_drawn_by_its_most_telling_rule() {
+        let triggers = vec![
+            trigger("health", "consecutive_failures", "count = 3"),
+            trigger("latency", "consecutive_failures", "count = 2"),
+            trigger("latency", "drop", "threshold = 0.5"),
+            trigger("latency", "below", "threshold = 0.1\nfor = \"1m\""),
+            trigger("quality", "drop", "threshold = 0.2"),
+        ];
+        assert_eq!(SignalRule::for_signal(&triggers, "health"), Some(SignalRule::ConsecutiveFailures(3)));
+        assert_eq!(SignalRule::for_signal(&triggers, "latency"), Some(SignalRule::Below(0.1)));
+        assert_eq!(SignalRule::for_signal(&triggers, "quality"), Some(SignalRule::Drop(0.2)));
+        assert_eq!(SignalRule::for_signal(&triggers, "cpu"), None);
+    }
+
+    #[test]
+    fn only_absolute_rules_have_a_limit_and_a_breaching_value() {
+        assert!(SignalRule::Above(0.5).breached_by(0.6) && !SignalRule::Above(0.5).breached_by(0.4));
+        assert!(SignalRule::Below(0.5).breached_by(0.4) && !SignalRule::Below(0.5).breached_by(0.6));
+        assert!(!SignalRule::Drop(0.2).breached_by(0.0), "the baseline is not known here");
+        assert!(!SignalRule::ConsecutiveFailures(3).breached_by(0.0));
+        assert_eq!(SignalRule::Below(0.5).limit(), Some(0.5));
+        assert_eq!(SignalRule::Drop(0.2).limit(), None);
+    }
 }

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::app::{App, EnvView, Pane, SignalView};
+use super::app::{App, EnvView, Pane, SignalRule, SignalView};
 use super::ui::{clock, pane_block, row_style};
 use crate::playbook::Health;
 
@@ -118,13 +118,24 @@ pub fn sparkline(values: &[f64], width: usize, threshold: Option<f64>) -> String
         .collect()
 }
 
+/// A rule as its signal's label shows it, in the signal's unit.
+pub fn rule_label(rule: SignalRule, unit: &str) -> String {
+    match rule {
+        SignalRule::Above(v) => format!("limit {}", fmt_value(v, unit)),
+        SignalRule::Below(v) => format!("floor {}", fmt_value(v, unit)),
+        SignalRule::Drop(v) => format!("drop > {}", fmt_value(v, unit)),
+        // The failed checks show in the value itself; there is no number to compare.
+        SignalRule::ConsecutiveFailures(_) => String::new(),
+    }
+}
+
 fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'static> {
     let t = &app.theme;
     let (value, style) = match &s.latest {
         Some(l) if l.ok => match l.value {
             Some(_) if s.name == "health" => (l.text.clone().unwrap_or_default(), t.text()),
             Some(v) => {
-                let breach = s.threshold.is_some_and(|th| if s.name == "quality" { v < th } else { v > th });
+                let breach = s.rule.is_some_and(|r| r.breached_by(v));
                 (fmt_value(v, &s.unit), if breach { t.get("alert") } else { t.text() })
             }
             None => (l.text.clone().unwrap_or_default(), t.text()),
@@ -133,14 +144,17 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
         None => ("no data yet".into(), t.dim()),
     };
     let style = if stale { t.get("stale") } else { style };
-    let threshold = s.threshold.map(|th| format!("limit {}", fmt_value(th, &s.unit))).unwrap_or_default();
-    let label = format!("{:<11}{:>12} {:<13}", truncate(&s.name, 11), value, threshold);
+    let rule = s.rule.map(|r| rule_label(r, &s.unit)).unwrap_or_default();
+    let label = format!("{:<11}{:>12} {:<13}", truncate(&s.name, 11), value, rule);
     let room = width.saturating_sub(label.chars().count() + 1);
     let values: Vec<f64> = s.values.iter().copied().collect();
     Line::from(vec![
         Span::styled(label, style),
         Span::raw(" "),
-        Span::styled(sparkline(&values, room, s.threshold), if stale { t.get("stale") } else { t.get("sparkline") }),
+        Span::styled(
+            sparkline(&values, room, s.rule.and_then(SignalRule::limit)),
+            if stale { t.get("stale") } else { t.get("sparkline") },
+        ),
     ])
 }
 

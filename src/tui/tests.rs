@@ -299,7 +299,16 @@ fn help_overlay_is_the_keymap() {
     for (keys, what) in Keymap::default().help_rows() {
         assert!(screen.contains(what), "help lacks {keys} {what}");
     }
+    for (popup, rows) in super::popups::key_sections() {
+        assert!(screen.contains(popup), "help lacks the {popup} section");
+        for (keys, what) in rows {
+            assert!(screen.contains(&format!("{keys}  {what}")), "help lacks {popup}: {keys} {what}");
+        }
+    }
     snap("help", screen);
+    // Too narrow for two columns: the popup keys follow the keymap.
+    let narrow = draw(&app, 80, 40);
+    assert!(narrow.contains("move down") && narrow.contains("Pick a version"), "{narrow}");
 }
 
 #[test]
@@ -360,4 +369,172 @@ fn note_editor_is_multi_line_and_saves_with_ctrl_s() {
     }
     let effects = app.update(Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)));
     assert!(matches!(&effects[..], [super::app::Effect::SaveNote { text, .. }] if text == "first\nsecond"));
+}
+
+/// One environment whose signals are read by each kind of rule; the names are
+/// chosen so that guessing a direction from the name gets it wrong.
+fn rules_app() -> App {
+    let text = r#"
+[[environment]]
+name = "content"
+kind = "standard"
+base_url = "http://127.0.0.1:1/svc/content"
+[[environment.signal]]
+name = "error_rate"
+source = "exposition"
+derive = "error-rate"
+unit = "ratio"
+[[environment.signal]]
+name = "quality"
+source = "exposition"
+derive = "gauge"
+metric = "content_quality_score"
+unit = "ratio"
+[[environment.signal]]
+name = "score"
+source = "exposition"
+derive = "gauge"
+metric = "content_score"
+unit = "ratio"
+[[environment.trigger]]
+signal = "error_rate"
+rule = "below"
+threshold = 0.5
+for = "1m"
+[[environment.trigger]]
+signal = "quality"
+rule = "above"
+threshold = 0.8
+for = "1m"
+[[environment.trigger]]
+signal = "score"
+rule = "drop"
+threshold = 0.2
+"#;
+    let config = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap();
+    let mut app = App::new(&config, Mode::Live, Theme::dark(), Keymap::default());
+    app.update(Msg::Tick(t0()));
+    app.focus = Pane::Signals;
+    app.zoom = Some(Pane::Signals);
+    app
+}
+
+/// Whether `signal`'s value is drawn in the breach style, and its row's text.
+fn drawn_breached(app: &App, signal: &str) -> (bool, String) {
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let alert = app.theme.get("alert");
+    for y in 0..buf.area.height {
+        let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        if row.starts_with(&format!("│{signal} ")) {
+            // The value column ends 23 cells in: a 1-cell border, 11 of name, 12 of value.
+            let cell = &buf[(23, y)];
+            return (Some(cell.fg) == alert.fg && Some(cell.bg) == alert.bg, row);
+        }
+    }
+    panic!("no row for {signal}");
+}
+
+#[test]
+fn a_below_rule_breaches_below_its_threshold_whatever_the_signal_is_called() {
+    let mut app = rules_app();
+    app.update(sample("content", "error_rate", t0(), 0.3, None));
+    let (breached, row) = drawn_breached(&app, "error_rate");
+    assert!(breached, "0.3 is below the 0.5 floor: {row}");
+    assert!(row.contains("floor 50.0%"), "the label says which way the rule reads: {row}");
+    app.update(sample("content", "error_rate", t0(), 0.7, None));
+    let (breached, row) = drawn_breached(&app, "error_rate");
+    assert!(!breached, "0.7 is above the 0.5 floor: {row}");
+}
+
+#[test]
+fn an_above_rule_on_quality_breaches_above_its_threshold() {
+    let mut app = rules_app();
+    app.update(sample("content", "quality", t0(), 0.9, None));
+    let (breached, row) = drawn_breached(&app, "quality");
+    assert!(breached, "0.9 is above the 0.8 limit: {row}");
+    app.update(sample("content", "quality", t0(), 0.5, None));
+    let (breached, row) = drawn_breached(&app, "quality");
+    assert!(!breached, "0.5 is below the 0.8 limit: {row}");
+}
+
+#[test]
+fn a_drop_rule_shows_the_fall_and_never_an_absolute_breach() {
+    let mut app = rules_app();
+    for v in [0.9, 0.05] {
+        app.update(sample("content", "score", t0(), v, None));
+        let (breached, row) = drawn_breached(&app, "score");
+        assert!(!breached, "the baseline is unknown here, so {v} cannot be judged: {row}");
+        assert!(row.contains("drop > 20.0%"), "{row}");
+        assert!(!row.contains("limit"), "a fall is not an absolute limit: {row}");
+    }
+}
+
+fn screen_has(app: &App, what: &str) -> bool {
+    draw(app, 120, 40).contains(what)
+}
+
+#[test]
+fn popup_keys_pick_plan_filter_and_quit() {
+    let mut app = degraded_app();
+    app.update(Msg::Loaded(vec![EnvSnapshot {
+        name: "checkout".into(),
+        deployments: vec![
+            deployment("d-7", "2.0.0-bad", "green", "succeeded"),
+            deployment("d-6", "1.4.3", "blue", "succeeded"),
+            deployment("d-5", "1.4.2", "green", "succeeded"),
+            deployment("d-4", "1.4.1", "blue", "failed"),
+        ],
+        ..EnvSnapshot::default()
+    }]));
+    // The picker: j and k move (whatever the modifiers), Enter plans a rollback to the choice.
+    app.update(key('R'));
+    assert!(screen_has(&app, "Roll checkout back to which version?"));
+    app.update(key('j'));
+    app.update(key('k'));
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)));
+    app.update(code(KeyCode::Down));
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: Some(v) }] if env == "checkout" && v == "1.4.2"),
+        "{effects:?}"
+    );
+    // While the plan is read, other keys wait and Esc cancels.
+    assert!(app.update(key('x')).is_empty());
+    assert!(screen_has(&app, "Reading checkout's status"));
+    let effects = app.update(code(KeyCode::Esc));
+    assert!(matches!(&effects[..], [super::app::Effect::DropPrepared { env }] if env == "checkout"));
+    assert!(app.popup.is_none());
+    assert_eq!(app.status, "rollback cancelled");
+
+    // The filter prompt: typing, Backspace, Enter applies and selects the first match.
+    app.update(key('/'));
+    for c in "seax".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Backspace));
+    app.update(code(KeyCode::Enter));
+    assert_eq!((app.filter.as_str(), app.selected), ("sea", 1));
+    assert!(app.popup.is_none());
+
+    // Quitting with an incident open asks; any key but y stays, Y quits.
+    app.envs[0].incident = Some(IncidentRow {
+        id: 9,
+        environment: Some("checkout".into()),
+        title: "t".into(),
+        severity: "critical".into(),
+        status: "open".into(),
+        drill: false,
+        opened_by: "rule".into(),
+        opened_at: "2026-11-21T14:00:30.000Z".into(),
+        closed_at: None,
+    });
+    app.update(key('q'));
+    assert!(screen_has(&app, "Quit the console anyway?"));
+    app.update(key('n'));
+    assert!(app.popup.is_none() && !app.quit);
+    app.update(key('q'));
+    app.update(key('Y'));
+    assert!(app.quit);
 }

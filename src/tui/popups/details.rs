@@ -1,0 +1,75 @@
+//! Details of the selected row: a rollback, an event, a deployment, or the
+//! environment itself.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+
+use super::{Outcome, show};
+use crate::tui::app::{App, Pane};
+use crate::tui::keymap::{PopupBinding, PopupKey, popup_action, popup_help_rows};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Close,
+}
+
+const KEYS: [PopupBinding<Act>; 1] = [(PopupKey::Other, Act::Close, "closes the details")];
+
+/// The details' keys, for the help.
+pub fn key_help() -> Vec<(String, &'static str)> {
+    popup_help_rows(&KEYS)
+}
+
+/// Any key closes the details.
+pub fn handle_key(k: KeyEvent) -> Outcome {
+    match popup_action(&KEYS, &k) {
+        Some(Act::Close) | None => Outcome::close(),
+    }
+}
+
+/// The text of the details of what is selected in the focused pane.
+pub fn of(app: &App) -> String {
+    let Some(e) = app.env() else { return "no environment".into() };
+    match app.focus {
+        Pane::Rollbacks => e.rollbacks.get(app.row).map_or("no rollback selected".into(), |r| {
+            format!(
+                "rollback #{}  {} -> {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
+                r.id,
+                r.from_version.as_deref().unwrap_or("?"),
+                r.target_version.as_deref().unwrap_or("?"),
+                r.rollback_type,
+                r.trigger,
+                r.status,
+                r.operator,
+                r.driver,
+                r.started_at,
+                r.completed_at.as_deref().unwrap_or("-"),
+                r.reason,
+                r.error.as_deref().unwrap_or("-")
+            )
+        }),
+        Pane::Timeline => e.timeline.get(app.row).map_or("no event selected".into(), |t| {
+            format!("{}  {}  {}\n{}\n{}", t.at, t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
+        }),
+        Pane::Deployments => e.deployments.get(app.row).map_or("no deployment selected".into(), |d| {
+            format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), d.deployed_at, d.status)
+        }),
+        _ => format!(
+            "{} ({})  version {}  colour {}\nautomatic rollback {}  production {}",
+            e.name,
+            e.kind,
+            e.version.as_deref().unwrap_or("?"),
+            e.colour.as_deref().unwrap_or("-"),
+            if e.automatic { "on" } else { "off" },
+            e.production
+        ),
+    }
+}
+
+/// Draws `text` over `area`.
+pub fn render(app: &App, f: &mut Frame, area: Rect, text: &str) {
+    let lines = text.lines().map(|l| Line::styled(l.to_string(), app.theme.text())).collect();
+    show(app, f, area, "Details (any key closes)", lines, 90);
+}

@@ -1,0 +1,132 @@
+//! Popups over the screen. Each popup is its own module holding its state, its
+//! key table, its key handling and its drawing; this module only dispatches.
+
+pub mod confirm_quit;
+pub mod confirm_rollback;
+pub mod details;
+pub mod help;
+pub mod note;
+pub mod pick_version;
+pub mod preparing;
+pub mod prompt;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{App, Effect};
+
+pub use confirm_rollback::ConfirmRollback;
+pub use note::NoteEditor;
+pub use pick_version::PickVersion;
+pub use preparing::Preparing;
+pub use prompt::{Prompt, PromptPurpose};
+
+/// A popup over the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// The generated key help.
+    Help,
+    /// Asking whether to quit with an incident open.
+    ConfirmQuit,
+    /// Waiting for the worker to read the service before confirming.
+    Preparing(Preparing),
+    /// Rollback confirmation.
+    ConfirmRollback(ConfirmRollback),
+    /// Picking a version from history.
+    PickVersion(PickVersion),
+    /// Multi-line note editor.
+    Note(NoteEditor),
+    /// A one-line text prompt (skip reason, filter).
+    Prompt(Prompt),
+    /// Details of the selected item.
+    Details(String),
+}
+
+/// What a key did to the open popup.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A popup is open after the key: the same one, changed or not, or the one
+    /// it led to; the effects go to the workers.
+    Open(Popup, Vec<Effect>),
+    /// The popup is closed; the effects go to the workers.
+    Closed(Vec<Effect>),
+}
+
+impl Outcome {
+    /// The popup stays open and asks nothing of the workers.
+    pub fn stay(popup: impl Into<Popup>) -> Outcome {
+        Outcome::Open(popup.into(), Vec::new())
+    }
+
+    /// The popup closes and asks nothing of the workers.
+    pub fn close() -> Outcome {
+        Outcome::Closed(Vec::new())
+    }
+}
+
+/// Hands a key to the popup it was pressed in. The popup is out of `app`
+/// while its handler runs, so the handler may change the rest of the app.
+pub fn handle_key(popup: Popup, app: &mut App, k: KeyEvent) -> Outcome {
+    match popup {
+        Popup::Help => help::handle_key(k),
+        Popup::Details(_) => details::handle_key(k),
+        Popup::ConfirmQuit => confirm_quit::handle_key(app, k),
+        Popup::Preparing(p) => p.handle_key(app, k),
+        Popup::ConfirmRollback(p) => p.handle_key(app, k),
+        Popup::PickVersion(p) => p.handle_key(k),
+        Popup::Note(p) => p.handle_key(app, k),
+        Popup::Prompt(p) => p.handle_key(app, k),
+    }
+}
+
+/// Draws the open popup, if any.
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let Some(p) = &app.popup else { return };
+    match p {
+        Popup::Help => help::render(app, f, area),
+        Popup::Details(text) => details::render(app, f, area, text),
+        Popup::ConfirmQuit => confirm_quit::render(app, f, area),
+        Popup::Preparing(p) => p.render(app, f, area),
+        Popup::ConfirmRollback(p) => p.render(app, f, area),
+        Popup::PickVersion(p) => p.render(app, f, area),
+        Popup::Note(p) => p.render(app, f, area),
+        Popup::Prompt(p) => p.render(app, f, area),
+    }
+}
+
+/// Each popup's keys for the `?` help, read from the tables its handler uses.
+pub fn key_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
+    vec![
+        ("Help", help::key_help()),
+        ("Details", details::key_help()),
+        ("Pick a version", pick_version::key_help()),
+        ("Planning a rollback", preparing::key_help()),
+        ("Confirm rollback", confirm_rollback::key_help()),
+        ("Note", note::key_help()),
+        ("Filter or skip reason", prompt::key_help()),
+        ("Quit?", confirm_quit::key_help()),
+    ]
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(v);
+    h
+}
+
+fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border(true))
+        .title(Span::styled(format!(" {title} "), app.theme.get("title")))
+}
+
+fn show(app: &App, f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, width: u16) {
+    let height = (lines.len() as u16 + 2).max(5);
+    let r = centered(area, width, height);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(boxed(app, title)).wrap(Wrap { trim: false }), r);
+}

@@ -1,0 +1,106 @@
+//! A one-line text prompt: the environment filter, or why a runbook step is skipped.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+
+use super::{Outcome, Popup, show};
+use crate::tui::app::App;
+use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_rows};
+
+/// What a one-line prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptPurpose {
+    /// Reason for skipping a runbook step.
+    SkipReason,
+    /// Filter text.
+    Filter,
+}
+
+/// A one-line prompt and the text typed so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// What it is for.
+    pub purpose: PromptPurpose,
+    /// Text typed so far.
+    pub text: String,
+}
+
+impl From<Prompt> for Popup {
+    fn from(p: Prompt) -> Popup {
+        Popup::Prompt(p)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Accept,
+    Cancel,
+    Erase,
+    Type,
+}
+
+const KEYS: [PopupBinding<Act>; 4] = [
+    (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Accept, "accepts"),
+    (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Cancel, "cancels"),
+    (PopupKey::Is(Key::code(KeyCode::Backspace)), Act::Erase, "deletes a character"),
+    (PopupKey::Typed, Act::Type, "types"),
+];
+
+/// The prompt's keys, for the help.
+pub fn key_help() -> Vec<(String, &'static str)> {
+    popup_help_rows(&KEYS)
+}
+
+impl Prompt {
+    /// Edits the text; Enter applies the filter or skips the step.
+    pub fn handle_key(mut self, app: &mut App, k: KeyEvent) -> Outcome {
+        match popup_action(&KEYS, &k) {
+            Some(Act::Cancel) => return Outcome::close(),
+            Some(Act::Accept) => {
+                return match self.purpose {
+                    PromptPurpose::Filter => {
+                        app.filter = self.text;
+                        if let Some(first) = app.visible().first() {
+                            app.selected = *first;
+                        }
+                        Outcome::close()
+                    }
+                    PromptPurpose::SkipReason if self.text.trim().is_empty() => {
+                        app.status = "skipping a step needs a reason".into();
+                        Outcome::close()
+                    }
+                    PromptPurpose::SkipReason => {
+                        let env = app.env().map(|e| e.name.clone()).unwrap_or_default();
+                        Outcome::Closed(app.step_effect(env, "skipped", Some(self.text)))
+                    }
+                };
+            }
+            Some(Act::Erase) => {
+                self.text.pop();
+            }
+            Some(Act::Type) => {
+                if let KeyCode::Char(c) = k.code {
+                    self.text.push(c);
+                }
+            }
+            None => {}
+        }
+        Outcome::stay(self)
+    }
+
+    /// Draws the prompt over `area`.
+    pub fn render(&self, app: &App, f: &mut Frame, area: Rect) {
+        let t = &app.theme;
+        let title = match self.purpose {
+            PromptPurpose::SkipReason => "Why skip this step?",
+            PromptPurpose::Filter => "Filter environments",
+        };
+        let lines = vec![
+            Line::styled(format!("{}▏", self.text), t.get("input")),
+            Line::styled("Enter accepts · Esc cancels", t.dim()),
+        ];
+        show(app, f, area, title, lines, 70);
+    }
+}
