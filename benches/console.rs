@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use backout::config::Config;
-use backout::engine::{EngineEvent, Sample};
+use backout::engine::{EngineEvent, Happened, Sample};
 use backout::store::{NewEvent, Store};
 use backout::tui::app::{App, Mode, Msg};
 use backout::tui::keymap::Keymap;
@@ -43,9 +43,8 @@ fn full_app(envs: usize) -> App {
                 app.update(Msg::Engine(EngineEvent {
                     at,
                     environment: env.name().to_string(),
-                    kind: "sample",
                     message: String::new(),
-                    data: serde_json::json!({ "signal": signal, "sample": sample }),
+                    what: Happened::Sample { signal: signal.into(), sample },
                 }));
             }
         }

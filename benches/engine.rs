@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backout::config::Config;
-use backout::engine::EngineOptions;
+use backout::engine::{EngineOptions, Happened};
 use backout::notify::Notifier;
 use backout::sim::{GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config};
 
@@ -69,11 +69,10 @@ fn decision_latency() {
             let mut fired = None;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
             while let Ok(Some(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                if e.kind == "rollback_starting" {
-                    let newest = e.data["samples"].as_array().and_then(|s| s.last()).cloned();
-                    fired = newest.and_then(|s| s["at"].as_str().map(str::to_string));
+                if let Happened::RollbackStarting(Some(ev)) = &e.what {
+                    fired = ev.samples.last().map(|s| s.at);
                 }
-                if e.kind == "rollback_completed" || e.kind == "rollback_failed" {
+                if matches!(e.what, Happened::RollbackCompleted(_) | Happened::RollbackFailed(_)) {
                     break;
                 }
             }
@@ -81,7 +80,7 @@ fn decision_latency() {
             let _ = engine.await;
             fired
         });
-        let sample_at: chrono::DateTime<chrono::Utc> = fired.expect("a rollback was decided").parse().unwrap();
+        let sample_at: chrono::DateTime<chrono::Utc> = fired.expect("a rollback was decided");
         let reached = sim.requests("checkout").unwrap().last_rollback_at.expect("request reached the server");
         latencies.push((reached - sample_at).num_microseconds().unwrap() as f64 / 1000.0);
     }

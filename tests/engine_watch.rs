@@ -81,11 +81,11 @@ async fn run_engine(
 }
 
 fn kinds(events: &[EngineEvent]) -> Vec<&str> {
-    events.iter().map(|e| e.kind).collect()
+    events.iter().map(|e| e.kind()).collect()
 }
 
 fn count(events: &[EngineEvent], kind: &str) -> usize {
-    events.iter().filter(|e| e.kind == kind).count()
+    events.iter().filter(|e| e.kind() == kind).count()
 }
 
 /// A Slack-style webhook receiver on loopback that keeps what it gets.
@@ -129,7 +129,7 @@ async fn bad_deploy_gives_exactly_one_automatic_rollback_then_alerts_only() {
         Duration::from_secs(30),
         move |e, _| {
             // Once the rollback is done, the version it went back to goes bad too.
-            if e.kind == "rollback_completed" && !*flag.lock().unwrap() {
+            if e.kind() == "rollback_completed" && !*flag.lock().unwrap() {
                 *flag.lock().unwrap() = true;
                 let base = base.clone();
                 tokio::spawn(async move {
@@ -140,9 +140,9 @@ async fn bad_deploy_gives_exactly_one_automatic_rollback_then_alerts_only() {
             }
         },
         |all| {
-            let done = all.iter().position(|e| e.kind == "rollback_completed");
+            let done = all.iter().position(|e| e.kind() == "rollback_completed");
             done.is_some_and(|i| {
-                all[i..].iter().any(|e| e.kind == "alert" && e.message.contains("will not roll back past it"))
+                all[i..].iter().any(|e| e.kind() == "alert" && e.message.contains("will not roll back past it"))
             })
         },
     )
@@ -196,7 +196,7 @@ async fn proposal_runs_after_grace_or_is_cancelled() {
         EngineOptions::default(),
         Duration::from_secs(20),
         |_, _| {},
-        |all| all.iter().any(|e| e.kind == "rollback_completed"),
+        |all| all.iter().any(|e| e.kind() == "rollback_completed"),
     )
     .await;
     let k = kinds(&events);
@@ -213,7 +213,7 @@ async fn proposal_runs_after_grace_or_is_cancelled() {
         EngineOptions::default(),
         Duration::from_secs(4),
         |e, cmds| {
-            if e.kind == "rollback_proposed" {
+            if e.kind() == "rollback_proposed" {
                 let _ = cmds.send(EngineCommand::Cancel { environment: e.environment.clone() });
             }
         },
@@ -236,10 +236,10 @@ async fn failed_rollback_alerts_once_and_is_not_retried() {
     let events =
         run_engine(&s, Notifier::disabled(), EngineOptions::default(), Duration::from_secs(6), |_, _| {}, |_| false)
             .await;
-    let failed: Vec<&EngineEvent> = events.iter().filter(|e| e.kind == "rollback_failed").collect();
+    let failed: Vec<&EngineEvent> = events.iter().filter(|e| e.kind() == "rollback_failed").collect();
     assert_eq!(failed.len(), 1, "{:?}", kinds(&events));
     assert!(failed[0].message.contains("HTTP 500: rollback failed: traffic switch timed out"), "{}", failed[0].message);
-    assert!(events.iter().any(|e| e.kind == "alert" && e.message.contains("failed")));
+    assert!(events.iter().any(|e| e.kind() == "alert" && e.message.contains("failed")));
     assert_eq!(s.sim.rollback_requests("checkout"), 1, "no retry storm");
     let status: String = db(&s.db).query_row("SELECT status FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(status, "failed");
@@ -261,7 +261,7 @@ async fn garbage_and_slow_answers_are_failed_samples_not_panics() {
     // Three unparsable health answers are three failed checks (seed 001), so the
     // rule fires; but pre-rollback validation cannot read the status either, and
     // nothing is sent to a service that answers garbage.
-    let blocked = events.iter().find(|e| e.kind == "rollback_blocked").expect("rollback blocked");
+    let blocked = events.iter().find(|e| e.kind() == "rollback_blocked").expect("rollback blocked");
     assert!(blocked.message.contains("cannot read deployment status"), "{}", blocked.message);
     assert_eq!(s.sim.rollback_requests("checkout"), 0);
     let rollbacks: i64 = conn.query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
@@ -276,7 +276,7 @@ async fn garbage_and_slow_answers_are_failed_samples_not_panics() {
         .query_row("SELECT error FROM samples WHERE ok = 0 AND signal = 'latency' LIMIT 1", [], |r| r.get(0))
         .unwrap();
     assert!(error.contains("no answer within 300ms"), "{error}");
-    assert!(events.iter().all(|e| e.kind != "rollback_completed"), "{:?}", kinds(&events));
+    assert!(events.iter().all(|e| e.kind() != "rollback_completed"), "{:?}", kinds(&events));
     assert_eq!(s.sim.rollback_requests("checkout"), 0, "a service that never answers in time is not sent a rollback");
 }
 
@@ -295,12 +295,12 @@ async fn dry_run_and_irreversible_versions_never_touch_the_service() {
         opts,
         Duration::from_secs(10),
         |_, _| {},
-        |all| all.iter().any(|e| e.kind == "dry_run"),
+        |all| all.iter().any(|e| e.kind() == "dry_run"),
     )
     .await;
-    let dry = events.iter().find(|e| e.kind == "dry_run").expect("dry run recorded");
+    let dry = events.iter().find(|e| e.kind() == "dry_run").expect("dry run recorded");
     assert!(dry.message.starts_with("dry run: would roll back checkout now"), "{}", dry.message);
-    assert!(dry.data["samples"].as_array().is_some_and(|s| !s.is_empty()), "with its evidence");
+    assert!(matches!(&dry.what, backout::engine::Happened::DryRun(ev) if !ev.samples.is_empty()), "with its evidence");
     assert_eq!(s.sim.rollback_requests("checkout"), 0);
     let recorded: i64 =
         db(&s.db).query_row("SELECT count(*) FROM timeline_events WHERE kind = 'dry_run'", [], |r| r.get(0)).unwrap();
@@ -315,11 +315,11 @@ async fn dry_run_and_irreversible_versions_never_touch_the_service() {
         EngineOptions::default(),
         Duration::from_secs(10),
         |_, _| {},
-        |all| all.iter().any(|e| e.kind == "alert" && e.message.contains("irreversible")),
+        |all| all.iter().any(|e| e.kind() == "alert" && e.message.contains("irreversible")),
     )
     .await;
     assert!(
-        events.iter().any(|e| e.kind == "alert" && e.message.contains("2.0.0-bad is marked irreversible")),
+        events.iter().any(|e| e.kind() == "alert" && e.message.contains("2.0.0-bad is marked irreversible")),
         "{:?}",
         kinds(&events)
     );
@@ -339,10 +339,10 @@ async fn a_signal_that_stops_answering_is_marked_stale() {
         EngineOptions::default(),
         Duration::from_secs(6),
         |_, _| {},
-        |all| all.iter().any(|e| e.kind == "signal_stale"),
+        |all| all.iter().any(|e| e.kind() == "signal_stale"),
     )
     .await;
-    let stale = events.iter().find(|e| e.kind == "signal_stale").expect("stale");
+    let stale = events.iter().find(|e| e.kind() == "signal_stale").expect("stale");
     assert!(stale.message.contains("is stale: no answer for"), "{}", stale.message);
 }
 
@@ -412,7 +412,7 @@ async fn automatic_rollback_records_detection_at_the_first_breach() {
         EngineOptions::default(),
         Duration::from_secs(30),
         |_, _| {},
-        |all| all.iter().any(|e| e.kind == "rollback_completed"),
+        |all| all.iter().any(|e| e.kind() == "rollback_completed"),
     )
     .await;
     assert_eq!(count(&events, "rollback_completed"), 1, "{:?}", kinds(&events));

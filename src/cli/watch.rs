@@ -29,7 +29,7 @@ fn line(e: &EngineEvent, format: Format) -> String {
             "{} {:<16} {:<20} {}",
             e.at.with_timezone(&chrono::Local).format("%H:%M:%S"),
             e.environment,
-            e.kind,
+            e.kind(),
             e.message
         ),
     }

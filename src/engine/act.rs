@@ -1,11 +1,8 @@
 //! How the engine acts: notifications sent without waiting, and automatic
 //! rollbacks run on a blocking thread with their own database connection.
 
-use chrono::Utc;
-use serde_json::json;
-
 use super::state::RollbackOutcome;
-use super::{EngineEvent, Msg, Shared, StoreCmd};
+use super::{Delivered, EngineEvent, Happened, Msg, Shared, StoreCmd};
 use crate::config::EnvironmentConfig;
 use crate::notify::{Notification, NotificationKind};
 use crate::rollback::{Prepared, RollbackOptions};
@@ -26,36 +23,16 @@ pub(super) fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Op
                 writer.send(StoreCmd::Notified(id));
             }
         }
-        let msg = if delivery.sent() {
-            format!("notified {}: {}", delivery.channels.join(", "), delivery.text.lines().next().unwrap_or(""))
-        } else {
-            format!(
-                "notification not sent ({})",
-                if delivery.errors.is_empty() {
-                    "no channel configured".to_string()
-                } else {
-                    delivery.errors.join("; ")
-                }
-            )
-        };
-        let data = json!({ "text": delivery.text, "channels": delivery.channels, "errors": delivery.errors });
-        writer.send(StoreCmd::Event(NewEvent {
-            at: Utc::now(),
-            incident_id: None,
-            environment_id: Some(env_id),
-            rollback_id,
-            actor: "backout".into(),
-            kind: "notification".into(),
-            message: msg.clone(),
-            data: Some(data.to_string()),
-        }));
-        let _ = inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: env_name,
-            kind: "notification",
-            message: msg,
-            data,
-        }));
+        let what = Happened::Notification(Delivered {
+            text: delivery.text.clone(),
+            channels: delivery.channels.clone(),
+            errors: delivery.errors.clone(),
+            rollback_id: None,
+            env_id: None,
+        });
+        let event = EngineEvent::now(&env_name, delivery.summary(), what);
+        writer.send(StoreCmd::Event(NewEvent { rollback_id, ..event.to_row(Some(env_id), "backout") }));
+        let _ = inbox.send(Msg::Event(event));
     });
 }
 
@@ -136,22 +113,17 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
             writer.send(StoreCmd::Notified(id));
         }
         let msg = format!("rollback notice: {}", if d.sent() { d.channels.join(", ") } else { "not sent".into() });
-        let _ = notice_inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: notice_name,
-            kind: "notification",
-            message: msg,
-            data: json!({ "text": d.text, "channels": d.channels, "errors": d.errors, "env_id": env_id, "rollback_id": id }),
-        }));
+        let what = Happened::Notification(Delivered {
+            text: d.text,
+            channels: d.channels,
+            errors: d.errors,
+            rollback_id: id,
+            env_id: Some(env_id),
+        });
+        let _ = notice_inbox.send(Msg::Event(EngineEvent::now(&notice_name, msg, what)));
     });
     let mut on_phase = |phase: crate::drivers::Phase| {
-        let _ = inbox.send(Msg::Event(EngineEvent {
-            at: Utc::now(),
-            environment: name.clone(),
-            kind: "rollback_phase",
-            message: phase.as_str().to_string(),
-            data: serde_json::Value::Null,
-        }));
+        let _ = inbox.send(Msg::Event(EngineEvent::now(&name, phase.as_str(), Happened::RollbackPhase(phase))));
     };
     match crate::rollback::execute_with_phases(&rt, &mut store, prepared, &opts, &mut on_phase) {
         Ok(Ok(row)) => {

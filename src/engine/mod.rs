@@ -3,6 +3,7 @@
 //! its evidence. It knows nothing of the terminal: it sends [`EngineEvent`]s.
 
 mod act;
+mod event;
 mod persist;
 mod rules;
 mod sample;
@@ -13,12 +14,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use color_eyre::eyre::Result;
-use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+pub use event::{Delivered, EngineEvent, Happened};
 pub use persist::{StoreCmd, StoreWriter};
 pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
 pub use sample::{Sample, SampleRing};
@@ -75,21 +76,6 @@ impl Default for EngineOptions {
             check_incidents: false,
         }
     }
-}
-
-/// Something the engine saw or did, for the console, `watch` and tests.
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineEvent {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Environment name.
-    pub environment: String,
-    /// What kind of thing (`rule_fired`, `rollback_completed`, `alert`, ...).
-    pub kind: &'static str,
-    /// What a person reads.
-    pub message: String,
-    /// Details (evidence, rollback record, delivery), as JSON.
-    pub data: serde_json::Value,
 }
 
 /// What an operator can ask of a running engine.
@@ -179,8 +165,8 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut pollers = JoinSet::new();
     spawn_pollers(&config, &opts, &inbox, &stop_rx, &mut pollers);
-    for (i, env) in envs.iter().enumerate() {
-        shared.emit(i, &env.name, "watching", env.describe(), serde_json::Value::Null);
+    for env in &envs {
+        shared.publish(EngineEvent::now(&env.name, env.describe(), Happened::Watching));
     }
 
     let mut rollbacks = JoinSet::new();
@@ -199,14 +185,14 @@ pub async fn run(
             },
             Some(joined) = rollbacks.join_next(), if !rollbacks.is_empty() => match joined {
                 Ok((env, outcome)) => envs[env].on_rollback_done(env, outcome, &shared),
-                Err(e) => shared.emit_global("rollback_task_failed", format!("a rollback task ended abnormally: {e}")),
+                Err(e) => shared.emit_global(Happened::RollbackTaskFailed, format!("a rollback task ended abnormally: {e}")),
             },
             Some(cmd) = commands.recv() => {
                 if let Some(i) = envs.iter().position(|e| e.name == command_env(&cmd)) {
                     envs[i].on_command(i, cmd, &shared, &mut rollbacks);
                 }
             }
-            Some(e) = err_rx.recv() => shared.emit_global("store_error", e),
+            Some(e) = err_rx.recv() => shared.emit_global(Happened::StoreError, e),
             _ = tick.tick() => {
                 let now = Utc::now();
                 for (i, env) in envs.iter_mut().enumerate() {
@@ -266,23 +252,13 @@ fn check_open_incidents(
         let already = store.milestones(incident.id).is_ok_and(|m| m.iter().any(|m| m.milestone == "validated"));
         match crate::incident::evaluate_checklist(rt, &mut store, incident.id, env) {
             Ok(round) if round.validated && !already => {
-                let _ = inbox.send(Msg::Event(EngineEvent {
-                    at: Utc::now(),
-                    environment: env.name().to_string(),
-                    kind: "validated",
-                    message: format!("incident #{}: every required checklist item holds: validated", incident.id),
-                    data: serde_json::Value::Null,
-                }));
+                let msg = format!("incident #{}: every required checklist item holds: validated", incident.id);
+                let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::Validated)));
             }
             Ok(_) => {}
             Err(e) => {
-                let _ = inbox.send(Msg::Event(EngineEvent {
-                    at: Utc::now(),
-                    environment: env.name().to_string(),
-                    kind: "checklist_error",
-                    message: format!("checklist checks of incident #{} failed: {e:#}", incident.id),
-                    data: serde_json::Value::Null,
-                }));
+                let msg = format!("checklist checks of incident #{} failed: {e:#}", incident.id);
+                let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::ChecklistError)));
             }
         }
     }
@@ -365,17 +341,7 @@ impl Shared {
         let _ = self.events.send(e);
     }
 
-    fn emit(&self, _env: usize, name: &str, kind: &'static str, message: String, data: serde_json::Value) {
-        self.publish(EngineEvent { at: Utc::now(), environment: name.to_string(), kind, message, data });
-    }
-
-    fn emit_global(&self, kind: &'static str, message: String) {
-        self.publish(EngineEvent {
-            at: Utc::now(),
-            environment: String::new(),
-            kind,
-            message,
-            data: serde_json::Value::Null,
-        });
+    fn emit_global(&self, what: Happened, message: String) {
+        self.publish(EngineEvent::now("", message, what));
     }
 }

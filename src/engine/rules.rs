@@ -8,7 +8,7 @@ use crate::config::{RuleKind, SignalConfig, SignalSource, TriggerConfig};
 use crate::store::RollbackTrigger;
 
 /// Why a rule holds: the rule, its window and the samples that broke it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// The rule as a person reads it.
     pub rule: String,

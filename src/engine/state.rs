@@ -9,11 +9,11 @@ use tokio::task::JoinSet;
 use super::act::{Planned, RunRollback, notify, notify_rollback, run_rollback};
 use super::rules::{self, Evidence};
 use super::sample::{Sample, SampleRing};
-use super::{EngineCommand, EngineEvent, EngineOptions, Poll, Shared, StoreCmd};
+use super::{EngineCommand, EngineEvent, EngineOptions, Happened, Poll, Shared, StoreCmd};
 use crate::config::{EnvironmentConfig, RuleAction, SignalConfig, SignalSource, TriggerConfig};
 use crate::notify::{Notification, NotificationKind};
 use crate::rollback::RollbackOptions;
-use crate::store::{NewEvent, RollbackRow, RollbackStatus};
+use crate::store::{RollbackRow, RollbackStatus};
 
 /// Samples a signal's ring must hold: its longest rule window at its polling
 /// interval (plus room for a `drop` rule's pre-deploy baseline), capped by
@@ -115,19 +115,11 @@ impl EnvState {
         )
     }
 
-    /// Emits an event and records it on the timeline.
-    fn record(&self, sh: &Shared, kind: &'static str, actor: &str, message: String, data: serde_json::Value) {
-        sh.writer.send(StoreCmd::Event(NewEvent {
-            at: Utc::now(),
-            incident_id: None,
-            environment_id: Some(self.id),
-            rollback_id: None,
-            actor: actor.to_string(),
-            kind: kind.to_string(),
-            message: message.clone(),
-            data: (!data.is_null()).then(|| data.to_string()),
-        }));
-        sh.publish(EngineEvent { at: Utc::now(), environment: self.name.clone(), kind, message, data });
+    /// Emits an event and records it on the timeline, from the one event value.
+    fn record(&self, sh: &Shared, actor: &str, message: String, what: Happened) {
+        let event = EngineEvent::now(&self.name, message, what);
+        sh.writer.send(StoreCmd::Event(event.to_row(Some(self.id), actor)));
+        sh.publish(event);
     }
 
     pub(super) fn on_poll(
@@ -145,45 +137,32 @@ impl EnvState {
             self.on_version(v, poll.status.as_ref(), sh);
         }
         if let (true, Some(st)) = (sh.opts.live_samples, &poll.status) {
-            let data = json!({ "version": st.version, "current_environment": st.current_environment, "environments": st.environments });
-            sh.publish(EngineEvent {
-                at: Utc::now(),
-                environment: self.name.clone(),
-                kind: "status",
-                message: String::new(),
-                data,
-            });
+            let what = Happened::Status {
+                version: st.version.clone(),
+                current_environment: st.current_environment.clone(),
+                environments: st.environments.clone(),
+            };
+            sh.publish(EngineEvent::now(&self.name, String::new(), what));
         }
         let Some(s) = signal else { return };
         let Some(sample) = poll.sample else { return };
         if self.stale[s] {
             self.stale[s] = false;
-            self.record(
-                sh,
-                "signal_fresh",
-                "backout",
-                format!("{} answers again", self.signals[s].name.get_ref()),
-                json!(sample),
-            );
+            let msg = format!("{} answers again", self.signals[s].name.get_ref());
+            self.record(sh, "backout", msg, Happened::SignalFresh(sample.clone()));
         }
         if self.signals[s].source == SignalSource::Health {
             let before = self.rings[s].latest().and_then(|p| p.text.clone().or(p.error.clone()));
             let now = sample.text.clone().or(sample.error.clone());
             if before != now {
                 let msg = format!("health: {}", now.as_deref().unwrap_or("unknown"));
-                self.record(sh, "health_changed", "backout", msg, json!(sample));
+                self.record(sh, "backout", msg, Happened::HealthChanged(sample.clone()));
             }
         }
         self.persist(s, &sample, sh);
         if sh.opts.live_samples {
-            let data = json!({ "signal": self.signals[s].name.get_ref(), "sample": sample });
-            sh.publish(EngineEvent {
-                at: sample.at,
-                environment: self.name.clone(),
-                kind: "sample",
-                message: String::new(),
-                data,
-            });
+            let what = Happened::Sample { signal: self.signals[s].name.get_ref().clone(), sample: sample.clone() };
+            sh.publish(EngineEvent { at: sample.at, environment: self.name.clone(), message: String::new(), what });
         }
         self.rings[s].push(sample);
         let name = self.signals[s].name.get_ref().clone();
@@ -232,7 +211,8 @@ impl EnvState {
             // A new release replaced the version we went back to: rules may act again.
             self.settled_on = None;
         }
-        self.record(sh, "version_changed", "backout", format!("now serving {version}"), json!({ "version": version }));
+        let what = Happened::VersionChanged { version: version.to_string() };
+        self.record(sh, "backout", format!("now serving {version}"), what);
     }
 
     fn evaluate(&mut self, e: usize, t: usize, s: usize, sh: &Shared, rb: &mut JoinSet<(usize, RollbackOutcome)>) {
@@ -250,7 +230,7 @@ impl EnvState {
             (None, true) => {
                 self.firing[t] = false;
                 let msg = format!("cleared: {}", rules::describe(&self.triggers[t]));
-                self.record(sh, "rule_cleared", &self.actor(t), msg, serde_json::Value::Null);
+                self.record(sh, &self.actor(t), msg, Happened::RuleCleared);
             }
             _ => {}
         }
@@ -263,7 +243,7 @@ impl EnvState {
     fn on_fire(&mut self, e: usize, t: usize, ev: Evidence, sh: &Shared, rb: &mut JoinSet<(usize, RollbackOutcome)>) {
         let trigger = self.triggers[t].clone();
         let actor = self.actor(t);
-        self.record(sh, "rule_fired", &actor, ev.summary.clone(), json!(ev));
+        self.record(sh, &actor, ev.summary.clone(), Happened::RuleFired(ev.clone()));
         sh.writer.send(StoreCmd::Detected {
             env_id: self.id,
             detection: crate::incident::Detection { at: ev.first_breach, by: actor.clone() },
@@ -284,7 +264,8 @@ impl EnvState {
                 ev.summary,
                 deadline.format("%H:%M:%S")
             );
-            self.record(sh, "rollback_proposed", &actor, msg.clone(), json!({ "deadline": deadline, "evidence": ev }));
+            let what = Happened::RollbackProposed { deadline, evidence: ev.clone() };
+            self.record(sh, &actor, msg.clone(), what);
             self.alert(sh, &actor, msg, format!("proposal-{t}"));
             self.proposal = Some(Proposal { trigger: t, deadline, evidence: ev });
             return;
@@ -331,7 +312,7 @@ impl EnvState {
     }
 
     fn alert(&self, sh: &Shared, actor: &str, message: String, group: String) {
-        self.record(sh, "alert", actor, message.clone(), serde_json::Value::Null);
+        self.record(sh, actor, message.clone(), Happened::Alert);
         let n = Notification {
             kind: NotificationKind::Alert,
             environment: self.name.clone(),
@@ -360,7 +341,7 @@ impl EnvState {
         let actor = self.actor(t);
         if sh.opts.dry_run {
             let msg = format!("dry run: would roll back {} now ({})", self.name, ev.summary);
-            self.record(sh, "dry_run", &actor, msg, json!(ev));
+            self.record(sh, &actor, msg, Happened::DryRun(ev));
             return;
         }
         self.rollback_in_flight = true;
@@ -377,7 +358,7 @@ impl EnvState {
             detected: Some(crate::incident::Detection { at: ev.first_breach, by: actor.clone() }),
             objectives: sh.config.severities.clone(),
         };
-        self.record(sh, "rollback_starting", &actor, format!("rolling back: {}", ev.summary), json!(ev));
+        self.record(sh, &actor, format!("rolling back: {}", ev.summary), Happened::RollbackStarting(Some(ev.clone())));
         let run = RunRollback {
             rt: sh.rt.clone(),
             db: sh.db_path.clone(),
@@ -401,23 +382,23 @@ impl EnvState {
                 self.rules_since = Utc::now();
                 self.firing.iter_mut().for_each(|f| *f = false);
                 let msg = format!("rollback #{} completed: now on {to}; watching it", row.id);
-                self.record(sh, "rollback_completed", &row.operator, msg, json!(row));
+                self.record(sh, &row.operator, msg, Happened::RollbackCompleted(row.clone()));
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row);
             }
             RollbackOutcome::Finished(row) => {
                 self.failed_from = row.from_version.clone().or(self.version.clone());
                 let msg = format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
-                self.record(sh, "rollback_failed", &row.operator, msg.clone(), json!(row));
-                self.record(sh, "alert", &row.operator, msg, serde_json::Value::Null);
+                self.record(sh, &row.operator, msg.clone(), Happened::RollbackFailed(Some(row.clone())));
+                self.record(sh, &row.operator, msg, Happened::Alert);
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row);
             }
             RollbackOutcome::Refused(msg) => {
-                self.record(sh, "rollback_blocked", "backout", msg.clone(), serde_json::Value::Null);
+                self.record(sh, "backout", msg.clone(), Happened::RollbackBlocked);
                 self.alert(sh, "backout", msg, "refused".into());
             }
             RollbackOutcome::Error(msg) => {
                 self.failed_from = self.version.clone();
-                self.record(sh, "rollback_failed", "backout", msg, serde_json::Value::Null);
+                self.record(sh, "backout", msg, Happened::RollbackFailed(None));
             }
         }
     }
@@ -440,7 +421,7 @@ impl EnvState {
                     self.signals[s].name.get_ref(),
                     (now - last).num_seconds()
                 );
-                self.record(sh, "signal_stale", "backout", msg, serde_json::Value::Null);
+                self.record(sh, "backout", msg, Happened::SignalStale);
             }
         }
         if let Some(p) = &self.proposal {
@@ -450,13 +431,13 @@ impl EnvState {
                 // The grace period is over: decide again on what holds now.
                 if let Some(why) = self.blocked(sh) {
                     let msg = format!("proposed rollback not run: {why}");
-                    self.record(sh, "rollback_cancelled", "backout", msg, serde_json::Value::Null);
+                    self.record(sh, "backout", msg, Happened::RollbackCancelled);
                 } else if !self.firing[p.trigger] {
                     let msg = format!(
                         "proposed rollback not run: {} no longer holds",
                         rules::describe(&self.triggers[p.trigger])
                     );
-                    self.record(sh, "rollback_cancelled", "backout", msg, serde_json::Value::Null);
+                    self.record(sh, "backout", msg, Happened::RollbackCancelled);
                 } else {
                     self.start_rollback(e, p.trigger, p.evidence, sh, rb);
                 }
@@ -475,36 +456,23 @@ impl EnvState {
             EngineCommand::Cancel { .. } => match self.proposal.take() {
                 Some(p) => {
                     let msg = format!("proposed rollback cancelled by the operator ({})", p.evidence.summary);
-                    self.record(sh, "rollback_cancelled", "operator", msg, serde_json::Value::Null);
+                    self.record(sh, "operator", msg, Happened::RollbackCancelled);
                 }
-                None => sh.emit(
-                    e,
-                    &self.name,
-                    "nothing_to_cancel",
-                    "no rollback is proposed".into(),
-                    serde_json::Value::Null,
-                ),
+                None => sh.publish(EngineEvent::now(&self.name, "no rollback is proposed", Happened::NothingToCancel)),
             },
             EngineCommand::Confirm { .. } => match self.proposal.clone() {
                 Some(p) if !self.rollback_in_flight => self.start_rollback(e, p.trigger, p.evidence, sh, rb),
-                _ => sh.emit(
-                    e,
-                    &self.name,
-                    "nothing_to_confirm",
-                    "no rollback is proposed".into(),
-                    serde_json::Value::Null,
-                ),
+                _ => sh.publish(EngineEvent::now(&self.name, "no rollback is proposed", Happened::NothingToConfirm)),
             },
-            EngineCommand::Rollback { plan, opts, .. } if self.rollback_in_flight => {
+            EngineCommand::Rollback { opts, .. } if self.rollback_in_flight => {
                 let msg = format!("rollback by {} refused: a rollback is already in flight", opts.operator);
-                self.record(sh, "rollback_blocked", &opts.operator, msg, serde_json::Value::Null);
-                let _ = plan;
+                self.record(sh, &opts.operator, msg, Happened::RollbackBlocked);
             }
             EngineCommand::Rollback { plan, opts, .. } => {
                 self.rollback_in_flight = true;
                 self.proposal = None;
                 let msg = format!("rolling back by hand ({}): {}", opts.operator, opts.reason);
-                self.record(sh, "rollback_starting", &opts.operator, msg, serde_json::Value::Null);
+                self.record(sh, &opts.operator, msg, Happened::RollbackStarting(None));
                 let run = RunRollback {
                     rt: sh.rt.clone(),
                     db: sh.db_path.clone(),
@@ -518,7 +486,7 @@ impl EnvState {
             EngineCommand::SetAutomatic { on, .. } => {
                 self.automatic = on;
                 let msg = format!("automatic rollback {}", if on { "resumed" } else { "paused" });
-                self.record(sh, "automatic_changed", "operator", msg, json!({ "on": on }));
+                self.record(sh, "operator", msg, Happened::AutomaticChanged { on });
             }
         }
     }

@@ -212,7 +212,7 @@ fn drive(
             if ev.environment != env.name() {
                 continue;
             }
-            match ev.kind {
+            match ev.kind() {
                 // The engine records the detection (the rule's first breach).
                 "rule_fired" => progress(&format!("detected: {}", ev.message)),
                 "rollback_starting" => progress(&ev.message),

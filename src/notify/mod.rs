@@ -88,6 +88,19 @@ pub struct Delivery {
     pub errors: Vec<String>,
 }
 
+impl Delivery {
+    /// One line for the timeline: where it went, or why it did not.
+    pub fn summary(&self) -> String {
+        if self.sent() {
+            format!("notified {}: {}", self.channels.join(", "), self.text.lines().next().unwrap_or(""))
+        } else if self.errors.is_empty() {
+            "notification not sent (no channel configured)".to_string()
+        } else {
+            format!("notification not sent ({})", self.errors.join("; "))
+        }
+    }
+}
+
 impl Notification {
     /// The notice of a recorded rollback's start, completion or failure.
     pub fn for_rollback(kind: NotificationKind, row: &crate::store::RollbackRow) -> Notification {

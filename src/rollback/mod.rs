@@ -550,13 +550,7 @@ pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifi
     if delivery.sent() {
         store.mark_notification_sent(row.id)?;
     }
-    let message = if delivery.sent() {
-        format!("notified {}: {}", delivery.channels.join(", "), delivery.text.lines().next().unwrap_or(""))
-    } else if delivery.errors.is_empty() {
-        "notification not sent (no channel configured)".to_string()
-    } else {
-        format!("notification not sent ({})", delivery.errors.join("; "))
-    };
+    let message = delivery.summary();
     let env_id = store.environment_id(&row.environment)?;
     store.append_event(&NewEvent {
         at: Utc::now(),

@@ -8,7 +8,7 @@ use super::keymap::{Command, Keymap};
 use super::popups::{self, ConfirmRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt};
 use super::theme::Theme;
 use crate::config::Config;
-use crate::engine::{EngineCommand, EngineEvent, Sample};
+use crate::engine::{EngineCommand, EngineEvent};
 use crate::store::TimelineEvent;
 
 pub use super::model::{
@@ -95,12 +95,19 @@ impl App {
 
     /// Applies a message; returns the I/O it asks for.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        // A tick never clears what an earlier message of the same batch made dirty.
+        let was_dirty = self.dirty;
         self.dirty = true;
         match msg {
             Msg::Key(k) => self.on_key(k),
+            // Review shows the recorded moment: its clock is the event's, not the wall's.
+            Msg::Tick(_) if self.mode == Mode::Review => {
+                self.dirty = was_dirty;
+                Vec::new()
+            }
             Msg::Tick(now) => {
                 // Redraw on the clock only when the second changes.
-                self.dirty = now.timestamp() != self.now.timestamp();
+                self.dirty = was_dirty || now.timestamp() != self.now.timestamp();
                 self.now = now;
                 Vec::new()
             }
@@ -129,14 +136,6 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Phase { env, phase } => {
-                let now = self.now;
-                if let Some(e) = self.env_mut(&env) {
-                    let since = e.in_flight.as_ref().map_or(now, |f| f.since);
-                    e.in_flight = Some(InFlight { phase, since });
-                }
-                Vec::new()
-            }
             Msg::Done(text) => {
                 self.status = text;
                 vec![Effect::Refresh { at: self.review_time() }]
@@ -156,68 +155,9 @@ impl App {
     }
 
     fn on_engine(&mut self, e: EngineEvent) {
-        let now = self.now;
         let Some(env) = self.env_mut(&e.environment) else { return };
-        env.last_seen = Some(e.at);
-        match e.kind {
-            "sample" => {
-                let name = e.data["signal"].as_str().unwrap_or_default();
-                let Ok(sample) = serde_json::from_value::<Sample>(e.data["sample"].clone()) else { return };
-                if name == "health" {
-                    env.health = sample.text.as_deref().and_then(|t| serde_json::from_value(t.into()).ok());
-                    if !sample.ok && sample.text.is_none() {
-                        env.health = None;
-                    }
-                }
-                env.stale = false;
-                if let Some(sig) = env.signals.iter_mut().find(|s| s.name == name) {
-                    if let (true, Some(v)) = (sample.ok, sample.value) {
-                        if sig.values.len() == SPARK_POINTS {
-                            sig.values.pop_front();
-                        }
-                        sig.values.push_back(v);
-                    }
-                    sig.latest = Some(sample);
-                }
-            }
-            "status" => {
-                env.version = e.data["version"].as_str().map(str::to_string);
-                env.colour = e.data["current_environment"].as_str().map(str::to_string);
-            }
-            "signal_stale" => env.stale = true,
-            "rollback_proposed" => {
-                let deadline = e.data["deadline"].as_str().and_then(crate::store::parse_ts).unwrap_or(now);
-                env.proposal = Some((deadline, e.message.clone()));
-            }
-            "rollback_cancelled" => env.proposal = None,
-            "rollback_starting" => {
-                env.proposal = None;
-                env.in_flight = Some(InFlight { phase: "requested".into(), since: e.at });
-            }
-            "rollback_phase" => {
-                let since = env.in_flight.as_ref().map_or(e.at, |f| f.since);
-                env.in_flight = Some(InFlight { phase: e.message.clone(), since });
-            }
-            "rollback_completed" | "rollback_failed" | "rollback_blocked" => env.in_flight = None,
-            "automatic_changed" => env.automatic = e.data["on"].as_bool().unwrap_or(env.automatic),
-            _ => {}
-        }
-        if matches!(
-            e.kind,
-            "rule_fired"
-                | "alert"
-                | "rollback_proposed"
-                | "rollback_starting"
-                | "rollback_completed"
-                | "rollback_failed"
-                | "rollback_blocked"
-                | "rollback_cancelled"
-                | "version_changed"
-                | "signal_stale"
-                | "dry_run"
-                | "validated"
-                | "checklist_error"
-        ) {
+        super::reduce::apply(env, e.at, &e.message, &e.what);
+        if super::reduce::announces(&e.what) {
             self.status = format!("{}: {}", e.environment, e.message);
         }
     }
@@ -242,15 +182,41 @@ impl App {
                         sig.latest = samples.last().cloned();
                     }
                 }
-                env.version = env.deployments.iter().find(|d| d.status != "failed").map(|d| d.version.clone());
             }
         }
         if reviewing {
-            if let Some((events, i)) = &self.review {
-                if let Some(ev) = events.get(*i) {
-                    self.status = format!("{} / {}  {}  {}: {}", i + 1, events.len(), ev.at, ev.actor, ev.message);
-                }
+            self.replay();
+        }
+    }
+
+    /// Review: every environment's state as it was at the current position:
+    /// what the record held then, with the recorded events up to the position
+    /// folded in by the same fold the live console uses. The clock is frozen
+    /// at the position's time.
+    fn replay(&mut self) {
+        let Some((events, i)) = &self.review else { return };
+        let (events, i) = (events.clone(), *i);
+        if let Some(at) = events.get(i).and_then(|ev| crate::store::parse_ts(&ev.at)) {
+            self.now = at;
+        }
+        for env in &mut self.envs {
+            env.in_flight = None;
+            env.proposal = None;
+            // Before any event: the newest deploy that had not failed by then.
+            env.version = env.deployments.iter().find(|d| d.status != "failed").map(|d| d.version.clone());
+            let name = env.name.clone();
+            let mine = events.iter().take(i + 1).filter(|ev| ev.environment.as_deref() == Some(name.as_str()));
+            let folded: Vec<_> = mine
+                .filter_map(|ev| {
+                    Some((crate::store::parse_ts(&ev.at)?, ev, super::reduce::from_row(ev, &env.rollbacks)?))
+                })
+                .collect();
+            for (at, ev, what) in folded {
+                super::reduce::apply(env, at, &ev.message, &what);
             }
+        }
+        if let Some(ev) = events.get(i) {
+            self.status = format!("{} / {}  {}  {}: {}", i + 1, events.len(), ev.at, ev.actor, ev.message);
         }
     }
 

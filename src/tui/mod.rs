@@ -8,6 +8,7 @@ pub mod keymap;
 pub mod model;
 pub mod panes;
 pub mod popups;
+pub mod reduce;
 pub mod theme;
 pub mod ui;
 pub mod worker;
@@ -201,3 +202,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod review_tests;

@@ -381,13 +381,6 @@ pub enum Msg {
         /// The plan, or why there is none.
         plan: Result<String, String>,
     },
-    /// A phase of a rollback started by this console.
-    Phase {
-        /// Environment.
-        env: String,
-        /// Phase.
-        phase: String,
-    },
     /// A worker finished something; the sentence for the status bar.
     Done(String),
     /// Review: the incident's timeline to step through.

@@ -11,7 +11,8 @@ use super::keymap::Keymap;
 use super::theme::Theme;
 use super::ui;
 use crate::config::Config;
-use crate::engine::{EngineEvent, Sample};
+use crate::drivers::Phase;
+use crate::engine::{EngineEvent, Evidence, Happened, Sample};
 use crate::store::{DeploymentRow, IncidentRow, RollbackRow, TimelineEvent};
 
 fn t0() -> DateTime<Utc> {
@@ -40,17 +41,22 @@ base_url = "http://127.0.0.1:1/svc/search"
     Config::from_toml(text, std::path::Path::new("t.toml")).unwrap()
 }
 
-fn event(env: &str, kind: &'static str, at: DateTime<Utc>, message: &str, data: serde_json::Value) -> Msg {
-    Msg::Engine(EngineEvent { at, environment: env.into(), kind, message: message.into(), data })
+fn event(env: &str, what: Happened, at: DateTime<Utc>, message: &str) -> Msg {
+    Msg::Engine(EngineEvent { at, environment: env.into(), message: message.into(), what })
 }
 
 fn sample(env: &str, signal: &str, at: DateTime<Utc>, value: f64, text: Option<&str>) -> Msg {
     let s = Sample { at, value: Some(value), text: text.map(str::to_string), ok: true, error: None };
-    event(env, "sample", at, "", serde_json::json!({ "signal": signal, "sample": s }))
+    event(env, Happened::Sample { signal: signal.into(), sample: s }, at, "")
 }
 
 fn status(env: &str, version: &str, colour: &str) -> Msg {
-    event(env, "status", t0(), "", serde_json::json!({ "version": version, "current_environment": colour }))
+    let what = Happened::Status {
+        version: version.into(),
+        current_environment: Some(colour.into()),
+        environments: Default::default(),
+    };
+    event(env, what, t0(), "")
 }
 
 fn deployment(id: &str, version: &str, colour: &str, status: &str) -> DeploymentRow {
@@ -189,13 +195,7 @@ fn degraded() {
 #[test]
 fn stale() {
     let mut app = healthy_app(Theme::dark());
-    app.update(event(
-        "checkout",
-        "signal_stale",
-        t0(),
-        "health is stale: no answer for 16s (3 intervals)",
-        serde_json::Value::Null,
-    ));
+    app.update(event("checkout", Happened::SignalStale, t0(), "health is stale: no answer for 16s (3 intervals)"));
     app.update(Msg::Tick(t0() + chrono::Duration::seconds(20)));
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("⧗ STALE"), "{screen}");
@@ -206,13 +206,16 @@ fn stale() {
 fn automatic_rollback_proposed() {
     let mut app = degraded_app();
     let deadline = t0() + chrono::Duration::seconds(90);
-    app.update(event(
-        "checkout",
-        "rollback_proposed",
-        t0(),
-        "rollback proposed: error_rate 7.2% > 5% for 2m",
-        serde_json::json!({ "deadline": deadline.to_rfc3339() }),
-    ));
+    let evidence = Evidence {
+        rule: "error_rate above 0.05 for 2m".into(),
+        window_secs: 120,
+        samples: Vec::new(),
+        baseline: None,
+        summary: "error_rate 0.072 > 0.050 for 2m".into(),
+        first_breach: t0(),
+    };
+    let what = Happened::RollbackProposed { deadline, evidence };
+    app.update(event("checkout", what, t0(), "rollback proposed: error_rate 7.2% > 5% for 2m"));
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("ROLLBACK PROPOSED: runs in 90s"), "{screen}");
     assert!(screen.contains("⚠ rollback in 90s (c cancels)"), "{screen}");
@@ -225,8 +228,8 @@ fn automatic_rollback_proposed() {
 #[test]
 fn rollback_in_progress_shows_phase_and_time() {
     let mut app = degraded_app();
-    app.update(event("checkout", "rollback_starting", t0(), "rolling back", serde_json::Value::Null));
-    app.update(event("checkout", "rollback_phase", t0(), "verifying health", serde_json::Value::Null));
+    app.update(event("checkout", Happened::RollbackStarting(None), t0(), "rolling back"));
+    app.update(event("checkout", Happened::RollbackPhase(Phase::VerifyingHealth), t0(), "verifying health"));
     app.update(Msg::Tick(t0() + chrono::Duration::seconds(3)));
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("ROLLBACK IN PROGRESS: verifying health — 00:03 elapsed"), "{screen}");
@@ -258,7 +261,7 @@ fn rollback_failed() {
         incident: Some(incident),
         ..EnvSnapshot::default()
     }]));
-    app.update(event("checkout", "rollback_failed", t0(), "rollback #3 failed: HTTP 500", serde_json::Value::Null));
+    app.update(event("checkout", Happened::RollbackFailed(None), t0(), "rollback #3 failed: HTTP 500"));
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("✖ #3 2.0.0-bad→1.4.3 automatic failed"), "{screen}");
     assert!(screen.contains("incident #7 checkout 01:30 / RTO 02:00"), "{screen}");

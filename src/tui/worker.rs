@@ -325,6 +325,18 @@ pub fn load_snapshots(
                 }
             }
         }
+        if at.is_some() {
+            // The service marks a release `rolled_back` only once it was; as of
+            // an earlier moment it was still the release that had succeeded.
+            for d in &mut deployments {
+                let undone = rollbacks.iter().any(|r| {
+                    r.status == RollbackStatus::Completed.as_str() && r.from_version.as_deref() == Some(&d.version)
+                });
+                if d.status == "rolled_back" && !undone {
+                    d.status = "succeeded".into();
+                }
+            }
+        }
         rollbacks.truncate(30);
         let incident = match review_incident {
             Some(i) => store.incident(i)?.filter(|inc| inc.environment.as_deref() == Some(env.name())),
