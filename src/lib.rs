@@ -10,4 +10,5 @@ pub mod playbook;
 pub mod rollback;
 pub mod sim;
 pub mod store;
+pub mod text;
 pub mod tui;

@@ -78,7 +78,7 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     let tmux = Tmux::start(&format!("backout-e2e-{}", std::process::id()), &cmd);
     tmux.wait_for("Environments", Duration::from_secs(30));
     // The bad release is detected and rolled back on its own.
-    let screen = tmux.wait_for("2.0.0-bad→1.4.3", Duration::from_secs(90));
+    let screen = tmux.wait_for("2.0.0-bad → 1.4.3", Duration::from_secs(90));
     assert!(screen.contains("LIVE"), "{screen}");
     tmux.wait_for("completed", Duration::from_secs(60));
 

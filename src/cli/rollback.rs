@@ -7,7 +7,7 @@ use color_eyre::eyre::Result;
 
 use super::output::{self, Exit, Format};
 use super::{Context, pick_environments, try_exit};
-use crate::rollback::{Prepared, Refusal, RollbackOptions};
+use crate::rollback::{Refusal, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger};
 
 /// Arguments of `backout rollback`.
@@ -39,24 +39,6 @@ fn ask(prompt: &str) -> Option<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).ok()?;
     Some(line.trim().to_string())
-}
-
-fn describe(p: &Prepared, trigger: RollbackTrigger) -> String {
-    let to = p.target.as_ref().map_or("whatever the service picks".to_string(), |t| {
-        t.colour.as_ref().map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
-    });
-    let health = match &p.health {
-        Ok(h) => h.to_string(),
-        Err(e) => format!("unknown: {e}"),
-    };
-    format!(
-        "{}: {} -> {} by {} via the {} driver (current health {health})",
-        p.environment,
-        p.from_version.as_deref().unwrap_or("?"),
-        to,
-        p.rollback_type(trigger),
-        p.driver.name()
-    )
 }
 
 fn refuse(ctx: &Context, r: &Refusal) -> Exit {
@@ -107,7 +89,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         Ok(p) => p,
         Err(r) => return Ok(refuse(ctx, &r)),
     };
-    let plan = describe(&prepared, opts.trigger);
+    let plan = prepared.describe(opts.trigger);
     if !args.yes {
         if !interactive {
             eprintln!("backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script");

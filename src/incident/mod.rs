@@ -312,12 +312,7 @@ pub fn show(store: &Store, id: i64) -> Result<Option<IncidentSummary>> {
     Ok(Some(IncidentSummary { incident, fields, milestones, durations }))
 }
 
-/// A duration in milliseconds as people read it (`1m 12s`, `850ms`).
-pub fn human_ms(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let d = Duration::from_millis(ms.unsigned_abs());
-    format!("{sign}{}", crate::notify::format_duration(d))
-}
+pub use crate::text::human_ms;
 
 #[cfg(test)]
 mod tests {

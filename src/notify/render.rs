@@ -1,7 +1,6 @@
 //! The message text: seed 001's communication templates filled with real values.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use super::{Notification, NotificationKind};
 
@@ -65,14 +64,7 @@ pub fn headline(kind: NotificationKind) -> &'static str {
     }
 }
 
-/// A duration as people read it in a chat message: whole seconds past one second.
-pub fn format_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let rounded = Duration::from_secs(d.as_secs() + u64::from(d.subsec_millis() >= 500));
-    humantime::format_duration(rounded).to_string()
-}
+pub use crate::text::format_duration;
 
 fn line(out: &mut String, label: &str, value: &str) {
     let value = if value.trim().is_empty() { "unknown" } else { value.trim() };
@@ -101,6 +93,7 @@ fn versions(n: &Notification) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn started() -> Notification {
         Notification {

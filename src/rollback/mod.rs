@@ -134,6 +134,25 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The plan as the operator confirms it: `checkout: 2.0.0-bad → 1.4.3 (blue)
+    /// via the http driver (blue_green_switch); current health degraded`.
+    pub fn describe(&self, trigger: RollbackTrigger) -> String {
+        let to = self.target.as_ref().map_or("the service's previous version".to_string(), |t| {
+            t.colour.as_ref().map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
+        });
+        let health = match &self.health {
+            Ok(h) => h.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        format!(
+            "{}: {} → {to} via the {} driver ({}); current health {health}",
+            self.environment,
+            self.from_version.as_deref().unwrap_or("?"),
+            self.driver.name(),
+            self.rollback_type(trigger)
+        )
+    }
+
     /// The rollback type that will be recorded.
     pub fn rollback_type(&self, trigger: RollbackTrigger) -> crate::store::RollbackType {
         match (&self.target, trigger) {
@@ -570,5 +589,5 @@ pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifi
 
 /// `1.4.3 → 1.4.2`: where a rollback went, as every view writes it.
 pub fn from_to(row: &RollbackRow) -> String {
-    format!("{} → {}", row.from_version.as_deref().unwrap_or("?"), row.target_version.as_deref().unwrap_or("previous"))
+    crate::text::from_to(row.from_version.as_deref(), row.target_version.as_deref())
 }

@@ -101,21 +101,13 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
     }
 }
 
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
 /// The last `width` values as block characters, scaled to the larger of their
 /// maximum and the threshold so a breach is visible at a glance.
 pub fn sparkline(values: &[f64], width: usize, threshold: Option<f64>) -> String {
     let tail = &values[values.len().saturating_sub(width)..];
     let max = tail.iter().copied().fold(threshold.unwrap_or(0.0), f64::max);
     let min = tail.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
-    let span = (max - min).max(f64::EPSILON);
-    tail.iter()
-        .map(|v| {
-            let i = (((v - min) / span) * 7.0).round().clamp(0.0, 7.0) as usize;
-            BARS[i]
-        })
-        .collect()
+    crate::text::bars(tail, min, max.max(min + f64::EPSILON))
 }
 
 /// A rule as its signal's label shows it, in the signal's unit.
@@ -232,14 +224,7 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
             let sel = row_style(app, Pane::Rollbacks, i);
             vec![
                 Line::styled(
-                    format!(
-                        "{mark} #{} {}→{} {} {} {dur}",
-                        r.id,
-                        r.from_version.as_deref().unwrap_or("?"),
-                        r.target_version.as_deref().unwrap_or("?"),
-                        r.rollback_type,
-                        r.status,
-                    ),
+                    format!("{mark} #{} {} {} {} {dur}", r.id, crate::rollback::from_to(r), r.rollback_type, r.status,),
                     style.patch(sel),
                 ),
                 Line::styled(

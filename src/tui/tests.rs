@@ -263,7 +263,7 @@ fn rollback_failed() {
     }]));
     app.update(event("checkout", Happened::RollbackFailed(None), t0(), "rollback #3 failed: HTTP 500"));
     let screen = draw(&app, 120, 40);
-    assert!(screen.contains("✖ #3 2.0.0-bad→1.4.3 automatic failed"), "{screen}");
+    assert!(screen.contains("✖ #3 2.0.0-bad → 1.4.3 automatic failed"), "{screen}");
     assert!(screen.contains("incident #7 checkout 01:30 / RTO 02:00"), "{screen}");
     snap("failed", screen);
 }

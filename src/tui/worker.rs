@@ -127,19 +127,7 @@ impl Worker {
         let opts = self.options(version, String::new());
         let plan = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
             Ok(p) => {
-                let to = p.target.as_ref().map_or("the service's previous version".into(), |t| {
-                    t.colour.as_ref().map_or(t.version.clone(), |c| format!("{} ({c})", t.version))
-                });
-                let health = match &p.health {
-                    Ok(h) => h.to_string(),
-                    Err(e) => format!("unknown ({e})"),
-                };
-                let text = format!(
-                    "{env}: {} → {to} via the {} driver ({}); current health {health}",
-                    p.from_version.as_deref().unwrap_or("?"),
-                    p.driver.name(),
-                    p.rollback_type(RollbackTrigger::Manual)
-                );
+                let text = p.describe(RollbackTrigger::Manual);
                 if let Ok(mut m) = self.prepared.lock() {
                     m.insert(env.clone(), p);
                 }

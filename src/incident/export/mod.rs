@@ -258,7 +258,6 @@ fn signal_report(
 
 /// A text sparkline of at most `width` characters (values averaged into buckets).
 pub fn sparkline(values: &[f64], width: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.is_empty() || width == 0 {
         return String::new();
@@ -273,16 +272,7 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
         })
         .collect();
     let (lo, hi) = avg.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
-    avg.iter()
-        .map(|v| {
-            if (hi - lo).abs() < f64::EPSILON {
-                BARS[0]
-            } else {
-                let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
-                BARS[i.min(7)]
-            }
-        })
-        .collect()
+    crate::text::bars(&avg, lo, hi)
 }
 
 /// Seed 001's post-rollback summary, filled in from the record.
@@ -301,9 +291,7 @@ fn completed_summary(s: &IncidentSummary, rollbacks: &[RollbackRow]) -> String {
     let unknown =
         |v: &Option<String>, d: &str| v.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| d.to_string());
     let env = s.incident.environment.clone().unwrap_or_else(|| "unknown".into());
-    let versions = done.map(|r| {
-        format!("{} -> {}", r.from_version.as_deref().unwrap_or("?"), r.target_version.as_deref().unwrap_or("?"))
-    });
+    let versions = done.map(|r| crate::rollback::from_to(r));
     let status = if s.incident.status == "closed" { "Resolved" } else { "Stable and monitoring" };
     let lines = [
         ("Environment", env),

@@ -35,10 +35,9 @@ pub fn of(app: &App) -> String {
     match app.focus {
         Pane::Rollbacks => e.rollbacks.get(app.row).map_or("no rollback selected".into(), |r| {
             format!(
-                "rollback #{}  {} -> {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
+                "rollback #{}  {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
                 r.id,
-                r.from_version.as_deref().unwrap_or("?"),
-                r.target_version.as_deref().unwrap_or("?"),
+                crate::rollback::from_to(r),
                 r.rollback_type,
                 r.trigger,
                 r.status,
