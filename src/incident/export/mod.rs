@@ -291,7 +291,7 @@ fn completed_summary(s: &IncidentSummary, rollbacks: &[RollbackRow]) -> String {
     let unknown =
         |v: &Option<String>, d: &str| v.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| d.to_string());
     let env = s.incident.environment.clone().unwrap_or_else(|| "unknown".into());
-    let versions = done.map(|r| crate::rollback::from_to(r));
+    let versions = done.map(crate::rollback::from_to);
     let status = if s.incident.status == "closed" { "Resolved" } else { "Stable and monitoring" };
     let lines = [
         ("Environment", env),
