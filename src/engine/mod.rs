@@ -141,13 +141,23 @@ pub async fn run(
     mut commands: mpsc::UnboundedReceiver<EngineCommand>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let store = Store::open(&db_path)?;
     let opts = EngineOptions { min_interval: config.poll_interval.get(), ..opts };
-    let mut envs = Vec::new();
-    for env in &config.environments {
-        let id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-        envs.push(EnvState::new(id, env.clone(), &opts));
-    }
+    // Opening (and perhaps migrating) the file blocks: not on a runtime worker.
+    let (store, ids) = {
+        let (config, db_path) = (Arc::clone(&config), db_path.clone());
+        tokio::task::spawn_blocking(move || -> Result<(Store, Vec<i64>)> {
+            let store = Store::open(&db_path)?;
+            let ids = config
+                .environments
+                .iter()
+                .map(|env| store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref()))
+                .collect::<std::result::Result<Vec<i64>, _>>()?;
+            Ok((store, ids))
+        })
+        .await??
+    };
+    let mut envs: Vec<EnvState> =
+        config.environments.iter().zip(ids).map(|(env, id)| EnvState::new(id, env.clone(), &opts)).collect();
     let (err_tx, mut err_rx) = mpsc::unbounded_channel::<String>();
     let (writer, writer_thread) = StoreWriter::start(store, err_tx, opts.persist);
     let (inbox, mut rx) = mpsc::unbounded_channel::<Msg>();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
@@ -13,6 +13,14 @@ use crate::config::Config;
 use crate::engine::EngineCommand;
 use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
+
+/// Refreshes of the screen's data: one runs at a time; requests made meanwhile
+/// collapse into one, for the newest moment asked for.
+#[derive(Debug, Default)]
+struct Refreshes {
+    running: bool,
+    queued: Option<Option<DateTime<Utc>>>,
+}
 
 /// Runs effects.
 #[derive(Clone)]
@@ -26,6 +34,8 @@ pub struct Worker {
     prepared: Arc<Mutex<HashMap<String, Prepared>>>,
     /// The connection reads reuse; writes open their own.
     reader: Arc<Mutex<Option<Store>>>,
+    /// Whether a refresh is running, and the newest one asked for meanwhile.
+    refreshes: Arc<Mutex<Refreshes>>,
     operator: String,
     review_incident: Option<i64>,
 }
@@ -50,6 +60,7 @@ impl Worker {
             engine,
             prepared: Arc::default(),
             reader: Arc::default(),
+            refreshes: Arc::default(),
             operator,
             review_incident,
         }
@@ -69,13 +80,46 @@ impl Worker {
                 None => self.done("the engine is not running in this mode".into()),
             },
             Effect::DropPrepared { env } => {
-                if let Ok(mut m) = self.prepared.lock() {
-                    m.remove(&env);
+                self.plans().remove(&env);
+            }
+            // One refresh at a time: a burst of changes costs one more read, not one each.
+            Effect::Refresh { at } => {
+                let mut st = self.refreshes.lock().unwrap_or_else(PoisonError::into_inner);
+                st.queued = Some(at);
+                if !st.running {
+                    st.running = true;
+                    let w = self.clone();
+                    self.rt.spawn_blocking(move || w.refresh_until_done());
                 }
             }
             other => {
                 let w = self.clone();
                 self.rt.spawn_blocking(move || w.blocking(other));
+            }
+        }
+    }
+
+    /// The plans waiting for confirmation. A panic elsewhere while the map was
+    /// held leaves it whole (inserts and removes only), so it is used as it is.
+    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, Prepared>> {
+        self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs refreshes while any are asked for, the newest request each time.
+    fn refresh_until_done(&self) {
+        loop {
+            let at = {
+                let mut st = self.refreshes.lock().unwrap_or_else(PoisonError::into_inner);
+                match st.queued.take() {
+                    Some(at) => at,
+                    None => {
+                        st.running = false;
+                        return;
+                    }
+                }
+            };
+            if let Err(e) = self.refresh(at) {
+                self.done(format!("failed: {e}"));
             }
         }
     }
@@ -108,7 +152,12 @@ impl Worker {
     }
 
     fn refresh(&self, at: Option<DateTime<Utc>>) -> Result<(), String> {
-        let mut guard = self.reader.lock().map_err(|_| "the store reader was poisoned".to_string())?;
+        // A panic mid-read may leave the connection in any state: open a new one.
+        let mut guard = self.reader.lock().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            *g = None;
+            g
+        });
         if guard.is_none() {
             *guard = Some(self.store()?);
         }
@@ -128,9 +177,7 @@ impl Worker {
         let plan = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
             Ok(p) => {
                 let text = p.describe(RollbackTrigger::Manual);
-                if let Ok(mut m) = self.prepared.lock() {
-                    m.insert(env.clone(), p);
-                }
+                self.plans().insert(env.clone(), p);
                 Ok(text)
             }
             Err(refusal) => Err(refusal.to_string()),
@@ -159,7 +206,7 @@ impl Worker {
     /// rollback path (re-checked under the lock) and reports every step as
     /// events the screen draws; nothing is invented here.
     fn rollback(&self, env: String, reason: String) -> Result<(), String> {
-        let prepared = self.prepared.lock().map_err(|_| "the rollback plans were poisoned".to_string())?.remove(&env);
+        let prepared = self.plans().remove(&env);
         let Some(prepared) = prepared else {
             return Err(format!("the rollback of {env} was not prepared; press r again"));
         };
