@@ -139,7 +139,8 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
     let rule = s.rule.map(|r| rule_label(r, &s.unit)).unwrap_or_default();
     let label = format!("{:<11}{:>12} {:<13}", truncate(&s.name, 11), value, rule);
     let room = width.saturating_sub(label.chars().count() + 1);
-    let values: Vec<f64> = s.values.iter().copied().collect();
+    // Only the points that fit are copied, not the whole hour kept.
+    let values: Vec<f64> = s.values.iter().skip(s.values.len().saturating_sub(room)).copied().collect();
     Line::from(vec![
         Span::styled(label, style),
         Span::raw(" "),
