@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+pub use crate::domain::RuleKind;
 pub use duration::HumanDuration;
 pub use validate::{ConfigError, ConfigErrors, line_column};
 
@@ -279,20 +280,6 @@ pub struct SignalConfig {
     /// Polling interval for this signal; defaults to `poll_interval`.
     #[serde(default)]
     pub interval: Option<HumanDuration>,
-}
-
-/// How a trigger rule compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleKind {
-    /// Every sample across the window is above the threshold.
-    Above,
-    /// Every sample across the window is below the threshold.
-    Below,
-    /// `count` failed checks in a row.
-    ConsecutiveFailures,
-    /// The value fell by more than `threshold` from its pre-deploy baseline.
-    Drop,
 }
 
 /// What a rule does when it fires.

@@ -18,43 +18,12 @@ use serde::Serialize;
 use crate::config::{EnvironmentConfig, SeverityObjectives};
 use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store, parse_ts};
 
+pub use crate::domain::{Milestone, Severity};
 pub use checklist::{ItemState, checklist_state, evaluate_checklist, tick_item, untick_item, waive_item};
 pub use runbook::{Runbook, RunbookView, StepState, StepView};
 
-/// How bad an incident is, by seed 001's recovery-time objectives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    /// Recover within 2 minutes (default).
-    Critical,
-    /// Recover within 5 minutes.
-    Performance,
-    /// Recover within 15 minutes.
-    Feature,
-    /// Recover within 30 minutes.
-    NonCritical,
-}
-
+// The objectives come from the config, so they live here rather than in domain.
 impl Severity {
-    /// Every severity, tightest objective first.
-    pub const ALL: [Severity; 4] =
-        [Severity::Critical, Severity::Performance, Severity::Feature, Severity::NonCritical];
-
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Performance => "performance",
-            Severity::Feature => "feature",
-            Severity::NonCritical => "non-critical",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// This severity's recovery-time objective.
     pub fn objective(self, o: &SeverityObjectives) -> Duration {
         match self {
@@ -69,48 +38,6 @@ impl Severity {
     /// `recovery_time_objective`); non-critical when none is that loose.
     pub fn for_objective(rto: Duration, o: &SeverityObjectives) -> Severity {
         Severity::ALL.into_iter().find(|s| rto <= s.objective(o)).unwrap_or(Severity::NonCritical)
-    }
-}
-
-/// The milestones of an incident, in the order they should happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Milestone {
-    /// The bad release started serving (when known).
-    ImpactStarted,
-    /// A rule fired or a person noticed.
-    Detected,
-    /// The first rollback of the incident started.
-    RollbackStarted,
-    /// A rollback completed (target current and healthy).
-    RollbackCompleted,
-    /// Every required checklist item passed or was waived.
-    Validated,
-    /// The incident was closed.
-    Resolved,
-}
-
-impl Milestone {
-    /// Every milestone, in order.
-    pub const ALL: [Milestone; 6] = [
-        Milestone::ImpactStarted,
-        Milestone::Detected,
-        Milestone::RollbackStarted,
-        Milestone::RollbackCompleted,
-        Milestone::Validated,
-        Milestone::Resolved,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Milestone::ImpactStarted => "impact_started",
-            Milestone::Detected => "detected",
-            Milestone::RollbackStarted => "rollback_started",
-            Milestone::RollbackCompleted => "rollback_completed",
-            Milestone::Validated => "validated",
-            Milestone::Resolved => "resolved",
-        }
     }
 }
 

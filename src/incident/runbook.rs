@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
 use crate::config::{Config, EnvironmentConfig, HumanDuration};
+pub use crate::domain::StepState;
 use crate::store::{NewStepOutcome, StepOutcomeRow, Store, parse_ts};
 
 /// Most bytes of an action's output kept in the record.
@@ -148,32 +149,6 @@ pub fn runbook_path(config: &Config, config_path: &Path, name: &str) -> Result<P
         path.set_extension("toml");
     }
     Ok(path)
-}
-
-/// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    /// Not done yet.
-    Pending,
-    /// Done.
-    Done,
-    /// Skipped, with a reason.
-    Skipped,
-    /// Tried and failed; still the current step until done or skipped.
-    Failed,
-}
-
-impl StepState {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Done => "done",
-            StepState::Skipped => "skipped",
-            StepState::Failed => "failed",
-        }
-    }
 }
 
 /// One step with its progress in an incident.

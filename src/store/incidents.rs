@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// The newest stored sample of a signal, if any.
-    pub fn latest_sample(&self, env_id: i64, signal: &str) -> Result<Option<crate::engine::Sample>> {
+    pub fn latest_sample(&self, env_id: i64, signal: &str) -> Result<Option<crate::domain::Sample>> {
         Ok(self
             .conn
             .query_row(
@@ -161,7 +161,7 @@ impl Store {
                 params![env_id, signal],
                 |r| {
                     let at: String = r.get(0)?;
-                    Ok(crate::engine::Sample {
+                    Ok(crate::domain::Sample {
                         at: super::parse_ts(&at).unwrap_or_default(),
                         value: r.get(1)?,
                         text: r.get(2)?,

@@ -15,15 +15,17 @@ mod timeline;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;
 pub use incidents::{IncidentFields, MilestoneRow};
-pub use rollbacks::{
-    BeginRefused, LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType,
-};
+// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts and
+// reads well in `sqlite3`.
+pub use crate::domain::ts::{format as ts, parse as parse_ts};
+pub use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
+pub use rollbacks::{BeginRefused, LockHolder, NewRollback, RollbackRow};
 pub use runbooks::{NewStepOutcome, StepOutcomeRow};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 
@@ -81,17 +83,6 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-}
-
-/// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts and
-/// reads well in `sqlite3`.
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Parses a stored timestamp.
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// The database path: `--db`, else `$BACKOUT_DB`, else `$XDG_DATA_HOME/backout/backout.db`.

@@ -333,7 +333,7 @@ impl Store {
 
 impl Store {
     /// Stores samples of many signals in one transaction.
-    pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::engine::Sample)]) -> Result<()> {
+    pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::domain::Sample)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -354,14 +354,14 @@ impl Store {
         signal: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<crate::engine::Sample>> {
+    ) -> Result<Vec<crate::domain::Sample>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT at, value, text, ok, error FROM samples
              WHERE environment_id = ?1 AND signal = ?2 AND at >= ?3 AND at <= ?4 ORDER BY at",
         )?;
         let rows = stmt.query_map(params![env_id, signal, ts(from), ts(to)], |r| {
             let at: String = r.get(0)?;
-            Ok(crate::engine::Sample {
+            Ok(crate::domain::Sample {
                 at: super::parse_ts(&at).unwrap_or_default(),
                 value: r.get(1)?,
                 text: r.get(2)?,
