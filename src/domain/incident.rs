@@ -16,6 +16,22 @@ word_enum!(
     }
 );
 
+/// The stored and shown severity of an incident opened without one (by a
+/// rollback, or before severities were recorded).
+pub const SEVERITY_UNKNOWN: &str = "unknown";
+
+impl Severity {
+    /// The word shown for an incident's severity: its own, or `unknown`.
+    pub fn word_or_unknown(s: Option<Severity>) -> &'static str {
+        s.map_or(SEVERITY_UNKNOWN, Severity::as_str)
+    }
+
+    /// `serialize_with` for an incident's severity: its word, or `unknown`.
+    pub fn serialize_or_unknown<S: serde::Serializer>(s: &Option<Severity>, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(Severity::word_or_unknown(*s))
+    }
+}
+
 word_enum!(
     /// Whether an incident is still being worked on.
     IncidentStatus {

@@ -28,9 +28,10 @@ macro_rules! word_enum {
             }
         }
 
+        // `pad`, so width and alignment (`{:<11}`) apply as they do to the word itself.
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -54,7 +55,7 @@ mod sample;
 mod service;
 pub mod ts;
 
-pub use incident::{CheckKind, IncidentStatus, Milestone, Severity, StepState};
+pub use incident::{CheckKind, IncidentStatus, Milestone, SEVERITY_UNKNOWN, Severity, StepState};
 pub use rollback::{RollbackStatus, RollbackTrigger, RollbackType};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};
@@ -87,6 +88,7 @@ mod tests {
         assert_eq!(Milestone::parse("rollback_completed"), Some(Milestone::RollbackCompleted));
         assert_eq!(IncidentStatus::parse("shut"), None);
         assert_eq!(<CheckKind as Word>::WORDS.len(), CheckKind::ALL.len());
+        assert_eq!(format!("[{:<9}]", RollbackStatus::Failed), "[failed   ]");
         assert_eq!(
             serde_json::from_str::<DeploymentStatus>("\"rolled_back\"").ok(),
             Some(DeploymentStatus::RolledBack)

@@ -263,7 +263,9 @@ fn check_open_incidents(
         }
         let Ok(Some(env_id)) = store.environment_id(env.name()) else { continue };
         let Ok(Some(incident)) = store.open_incident_for(env_id) else { continue };
-        let already = store.milestones(incident.id).is_ok_and(|m| m.iter().any(|m| m.milestone == "validated"));
+        let already = store
+            .milestones(incident.id)
+            .is_ok_and(|m| m.iter().any(|m| m.milestone == crate::domain::Milestone::Validated));
         match crate::incident::evaluate_checklist(rt, &mut store, incident.id, env) {
             Ok(round) if round.validated && !already => {
                 let _ = inbox.send(Msg::Event(EngineEvent {

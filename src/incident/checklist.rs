@@ -12,8 +12,9 @@ use tokio::runtime::Handle;
 
 use super::Milestone;
 use crate::config::{ChecklistItemConfig, EnvironmentConfig};
+use crate::domain::RollbackStatus;
 use crate::playbook::{Health, PlaybookClient};
-use crate::store::{ChecklistResultRow, NewChecklistResult, Store, parse_ts};
+use crate::store::{ChecklistResultRow, NewChecklistResult, Store};
 
 /// How long an automatic item must hold when neither it nor its environment says.
 pub const DEFAULT_STABLE_FOR: Duration = Duration::from_secs(60);
@@ -38,14 +39,16 @@ pub struct ItemState {
     pub passed: bool,
     /// Waived with a note.
     pub waived: bool,
-    /// When it passed or was waived (RFC 3339).
-    pub since: Option<String>,
+    /// When it passed or was waived.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub since: Option<DateTime<Utc>>,
     /// What the last check saw, or the waiver's note.
     pub detail: Option<String>,
     /// Who ticked or waived it.
     pub actor: Option<String>,
-    /// For automatic items: passing without a break since (RFC 3339).
-    pub passing_since: Option<String>,
+    /// For automatic items: passing without a break since.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub passing_since: Option<DateTime<Utc>>,
     /// For automatic items: how long it must hold, in milliseconds.
     pub stable_for_ms: Option<i64>,
 }
@@ -84,7 +87,7 @@ pub fn checklist_state(store: &Store, incident_id: i64, env: &EnvironmentConfig)
             required: item.required,
             passed,
             waived,
-            since: last.filter(|r| r.passed || r.waived).map(|r| r.at.clone()),
+            since: last.filter(|r| r.passed || r.waived).map(|r| r.at),
             detail: streak.as_ref().and_then(|s| s.detail.clone()).or_else(|| last.and_then(|r| r.note.clone())),
             actor: last.map(|r| r.actor.clone()),
             passing_since: streak.and_then(|s| s.passing_since),
@@ -180,7 +183,7 @@ fn mark_validated_if_done(store: &mut Store, incident_id: i64, env: &Environment
     if state.is_empty() || !state.iter().filter(|i| i.required).all(ItemState::settled) {
         return Ok(false);
     }
-    store.set_milestone(incident_id, Milestone::Validated.as_str(), Utc::now(), by)?;
+    store.set_milestone(incident_id, Milestone::Validated, Utc::now(), by)?;
     Ok(true)
 }
 
@@ -198,7 +201,7 @@ pub struct Round {
 /// and records `validated` when the checklist is complete.
 pub fn evaluate_checklist(rt: &Handle, store: &mut Store, incident_id: i64, env: &EnvironmentConfig) -> Result<Round> {
     let id = env_id(store, env)?;
-    let already = store.milestones(incident_id)?.iter().any(|m| m.milestone == Milestone::Validated.as_str());
+    let already = store.milestones(incident_id)?.iter().any(|m| m.milestone == Milestone::Validated);
     let facts = Facts::gather(rt, store, incident_id, env)?;
     let results = store.checklist_results(incident_id)?;
     for item in env.checklist.iter().filter(|i| i.check != "manual") {
@@ -209,11 +212,7 @@ pub fn evaluate_checklist(rt: &Handle, store: &mut Store, incident_id: i64, env:
         let now = Utc::now();
         let (passing, detail) = facts.check(rt, store, id, item, env);
         let streak = store.observe_checklist_item(incident_id, &item.title, passing, now, &detail)?;
-        let held = streak
-            .passing_since
-            .as_deref()
-            .and_then(parse_ts)
-            .map(|since| (now - since).to_std().unwrap_or(Duration::ZERO));
+        let held = streak.passing_since.map(|since| (now - since).to_std().unwrap_or(Duration::ZERO));
         let window = stable_for(item, env);
         let ticked = last.is_some_and(|r| r.passed);
         match held {
@@ -253,7 +252,7 @@ impl Facts {
         let client = PlaybookClient::new(env.endpoints(), env.timeout.get());
         let (status, health) = rt.block_on(async { tokio::join!(client.status(), client.health()) });
         let rollbacks = store.incident_rollbacks(incident_id)?;
-        let done = rollbacks.iter().rev().find(|r| r.status == "completed");
+        let done = rollbacks.iter().rev().find(|r| r.status == RollbackStatus::Completed);
         let from_version = done.and_then(|r| r.from_version.clone());
         let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
         let from_colour = match &from_version {
@@ -266,7 +265,7 @@ impl Facts {
             from_version,
             from_colour,
             target_version: done.and_then(|r| r.target_version.clone()),
-            since: done.and_then(|r| r.completed_at.as_deref()).and_then(parse_ts),
+            since: done.and_then(|r| r.completed_at),
         })
     }
 

@@ -16,7 +16,7 @@ use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
 use crate::config::{EnvironmentConfig, SeverityObjectives};
-use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store, parse_ts};
+use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store};
 
 pub use crate::domain::{Milestone, Severity};
 pub use checklist::{ItemState, checklist_state, evaluate_checklist, tick_item, untick_item, waive_item};
@@ -98,7 +98,7 @@ pub fn open(
         }
         (None, None) => (Severity::Critical, Severity::Critical.objective(objectives)),
     };
-    let row = store.open_incident(env_id, &req.title, severity.as_str(), req.drill, &req.by)?;
+    let row = store.open_incident(env_id, &req.title, severity, req.drill, &req.by)?;
     store.update_incident_fields(
         row.id,
         &IncidentFields {
@@ -119,18 +119,18 @@ pub fn open(
 /// start: the newest deploy of the environment at or before the detection, the
 /// one the incident is about. Nothing older is ever taken.
 pub fn record_detection(store: &mut Store, incident_id: i64, d: &Detection) -> Result<bool> {
-    if !store.set_milestone(incident_id, Milestone::Detected.as_str(), d.at, &d.by)? {
+    if !store.set_milestone(incident_id, Milestone::Detected, d.at, &d.by)? {
         return Ok(false);
     }
     if let Some(env_id) = store.incident_environment_id(incident_id)? {
         let newest = store
             .deployments(env_id)?
             .into_iter()
-            .filter_map(|dep| Some((parse_ts(&dep.deployed_at)?, dep.version)))
+            .map(|dep| (dep.deployed_at, dep.version))
             .filter(|(at, _)| *at <= d.at)
             .max_by_key(|(at, _)| *at);
         if let Some((at, version)) = newest {
-            store.set_milestone(incident_id, Milestone::ImpactStarted.as_str(), at, &format!("deploy of {version}"))?;
+            store.set_milestone(incident_id, Milestone::ImpactStarted, at, &format!("deploy of {version}"))?;
         }
     }
     Ok(true)
@@ -165,7 +165,7 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
     if !store.close_incident(id, by)? {
         return Ok(false);
     }
-    store.set_milestone(id, Milestone::Resolved.as_str(), Utc::now(), by)?;
+    store.set_milestone(id, Milestone::Resolved, Utc::now(), by)?;
     Ok(true)
 }
 
@@ -190,7 +190,7 @@ pub struct Durations {
 
 /// The time of a milestone, if recorded.
 pub fn milestone_at(rows: &[MilestoneRow], m: Milestone) -> Option<DateTime<Utc>> {
-    rows.iter().find(|r| r.milestone == m.as_str()).and_then(|r| parse_ts(&r.at))
+    rows.iter().find(|r| r.milestone == m).map(|r| r.at)
 }
 
 /// The durations the milestones give.
@@ -274,12 +274,16 @@ mod tests {
 
     #[test]
     fn durations_compare_with_the_objective() {
-        let row = |m: &str, at: &str| MilestoneRow { milestone: m.into(), at: at.into(), actor: "t".into() };
+        let row = |m: Milestone, at: &str| MilestoneRow {
+            milestone: m,
+            at: crate::domain::ts::parse(at).unwrap(),
+            actor: "t".into(),
+        };
         let rows = vec![
-            row("impact_started", "2026-01-01T00:00:00.000Z"),
-            row("detected", "2026-01-01T00:00:30.000Z"),
-            row("rollback_completed", "2026-01-01T00:01:00.000Z"),
-            row("validated", "2026-01-01T00:03:00.000Z"),
+            row(Milestone::ImpactStarted, "2026-01-01T00:00:00.000Z"),
+            row(Milestone::Detected, "2026-01-01T00:00:30.000Z"),
+            row(Milestone::RollbackCompleted, "2026-01-01T00:01:00.000Z"),
+            row(Milestone::Validated, "2026-01-01T00:03:00.000Z"),
         ];
         let d = durations(&rows, Some(120_000));
         assert_eq!(d.time_to_detect_ms, Some(30_000));

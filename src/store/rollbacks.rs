@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::{Result, Store, parse_ts, process_alive, ts};
+use super::{Result, Store, opt_time_at, process_alive, time_at, ts, word_at};
 use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
 
 /// What is known when a rollback is asked for.
@@ -49,11 +49,11 @@ pub struct RollbackRow {
     pub target_version: Option<String>,
     /// Type.
     #[serde(rename = "type")]
-    pub rollback_type: String,
+    pub rollback_type: RollbackType,
     /// Trigger.
-    pub trigger: String,
+    pub trigger: RollbackTrigger,
     /// Status.
-    pub status: String,
+    pub status: RollbackStatus,
     /// Who.
     pub operator: String,
     /// Why.
@@ -62,10 +62,12 @@ pub struct RollbackRow {
     pub driver: String,
     /// What went wrong.
     pub error: Option<String>,
-    /// When it started (RFC 3339).
-    pub started_at: String,
+    /// When it started.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub started_at: DateTime<Utc>,
     /// When it ended.
-    pub completed_at: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub completed_at: Option<DateTime<Utc>>,
     /// Duration in milliseconds, once ended.
     pub duration_ms: Option<i64>,
     /// Whether a notification went out.
@@ -85,8 +87,8 @@ pub enum BeginRefused {
     FinishedSincePlan {
         /// That rollback.
         rollback_id: i64,
-        /// When it ended (RFC 3339).
-        completed_at: String,
+        /// When it ended.
+        completed_at: DateTime<Utc>,
     },
 }
 
@@ -102,15 +104,17 @@ pub struct LockHolder {
     /// Pid.
     pub pid: i64,
     /// Since when.
-    pub acquired_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub acquired_at: DateTime<Utc>,
     /// Lease end.
-    pub expires_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub expires_at: DateTime<Utc>,
 }
 
 impl LockHolder {
     /// The holder is gone: its process died on this host, or its lease ran out.
     pub fn is_stale(&self, this_host: &str, now: DateTime<Utc>) -> bool {
-        let expired = parse_ts(&self.expires_at).is_none_or(|t| t < now);
+        let expired = self.expires_at < now;
         let dead = self.host == this_host && !process_alive(self.pid);
         expired || dead
     }
@@ -121,21 +125,18 @@ const ROLLBACK_COLUMNS: &str = "r.id, e.name, r.incident_id, r.from_version, r.t
      r.notification_sent, r.holder_host, r.holder_pid";
 
 fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
-    let started_at: String = r.get(12)?;
-    let completed_at: Option<String> = r.get(13)?;
-    let duration_ms = match (parse_ts(&started_at), completed_at.as_deref().and_then(parse_ts)) {
-        (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
-        _ => None,
-    };
+    let started_at = time_at(r, 12, "rollbacks")?;
+    let completed_at = opt_time_at(r, 13, "rollbacks")?;
+    let duration_ms = completed_at.map(|end| (end - started_at).num_milliseconds());
     Ok(RollbackRow {
         id: r.get(0)?,
         environment: r.get(1)?,
         incident_id: r.get(2)?,
         from_version: r.get(3)?,
         target_version: r.get(4)?,
-        rollback_type: r.get(5)?,
-        trigger: r.get(6)?,
-        status: r.get(7)?,
+        rollback_type: word_at(r, 5, "rollbacks")?,
+        trigger: word_at(r, 6, "rollbacks")?,
+        status: word_at(r, 7, "rollbacks")?,
         operator: r.get(8)?,
         reason: r.get(9)?,
         driver: r.get(10)?,
@@ -168,12 +169,12 @@ impl Store {
         // A plan made before another rollback of this environment ended is a guess
         // about a service that has since changed; checked under the same write
         // lock that takes the rollback lock, so no rollback can slip in between.
-        let since: Option<(i64, String)> = tx
+        let since: Option<(i64, DateTime<Utc>)> = tx
             .query_row(
                 "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at > ?2
                  ORDER BY completed_at DESC LIMIT 1",
                 params![new.environment_id, ts(planned_at)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),
             )
             .optional()?;
         if let Some((rollback_id, completed_at)) = since {
@@ -351,8 +352,8 @@ fn lock_holder(conn: &rusqlite::Connection, env_id: i64) -> Result<Option<LockHo
                     holder: r.get(1)?,
                     host: r.get(2)?,
                     pid: r.get(3)?,
-                    acquired_at: r.get(4)?,
-                    expires_at: r.get(5)?,
+                    acquired_at: time_at(r, 4, "rollback_locks")?,
+                    expires_at: time_at(r, 5, "rollback_locks")?,
                 })
             },
         )

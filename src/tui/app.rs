@@ -152,7 +152,7 @@ impl App {
     /// Review: the time of the current timeline position.
     pub fn review_time(&self) -> Option<DateTime<Utc>> {
         let (events, i) = self.review.as_ref()?;
-        crate::store::parse_ts(&events.get(*i)?.at)
+        Some(events.get(*i)?.at)
     }
 
     fn on_engine(&mut self, e: EngineEvent) {
@@ -242,13 +242,24 @@ impl App {
                         sig.latest = samples.last().cloned();
                     }
                 }
-                env.version = env.deployments.iter().find(|d| d.status != "failed").map(|d| d.version.clone());
+                env.version = env
+                    .deployments
+                    .iter()
+                    .find(|d| d.status != crate::domain::DeploymentStatus::Failed)
+                    .map(|d| d.version.clone());
             }
         }
         if reviewing {
             if let Some((events, i)) = &self.review {
                 if let Some(ev) = events.get(*i) {
-                    self.status = format!("{} / {}  {}  {}: {}", i + 1, events.len(), ev.at, ev.actor, ev.message);
+                    self.status = format!(
+                        "{} / {}  {}  {}: {}",
+                        i + 1,
+                        events.len(),
+                        crate::domain::ts::format(ev.at),
+                        ev.actor,
+                        ev.message
+                    );
                 }
             }
         }
@@ -340,7 +351,10 @@ impl App {
                 let current = env.version.clone();
                 let mut versions: Vec<String> = Vec::new();
                 for d in &env.deployments {
-                    if d.status != "failed" && Some(&d.version) != current.as_ref() && !versions.contains(&d.version) {
+                    if d.status != crate::domain::DeploymentStatus::Failed
+                        && Some(&d.version) != current.as_ref()
+                        && !versions.contains(&d.version)
+                    {
                         versions.push(d.version.clone());
                     }
                 }

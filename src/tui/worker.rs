@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::app::{Effect, EnvSnapshot, Msg};
 use crate::config::Config;
+use crate::domain::Severity;
 use crate::engine::EngineCommand;
 use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
@@ -288,7 +289,7 @@ impl Worker {
                 };
                 let i = crate::incident::open(&mut store, &self.config.severities, Some(cfg), &req)
                     .map_err(|e| format!("{e:#}"))?;
-                self.done(format!("incident #{} ({}) opened on {env}", i.id, i.severity));
+                self.done(format!("incident #{} ({}) opened on {env}", i.id, Severity::word_or_unknown(i.severity)));
             }
         }
         Ok(())
@@ -303,7 +304,7 @@ pub fn load_snapshots(
     review_incident: Option<i64>,
 ) -> crate::store::Result<Vec<EnvSnapshot>> {
     let mut out = Vec::new();
-    let before = |ts: &str| at.is_none_or(|t| crate::store::parse_ts(ts).is_some_and(|x| x <= t));
+    let before = |x: &DateTime<Utc>| at.is_none_or(|t| *x <= t);
     for env in &config.environments {
         let Some(id) = store.environment_id(env.name())? else {
             out.push(EnvSnapshot { name: env.name().to_string(), ..EnvSnapshot::default() });
@@ -317,8 +318,8 @@ pub fn load_snapshots(
         rollbacks.retain(|r| before(&r.started_at));
         if at.is_some() {
             for r in &mut rollbacks {
-                if r.completed_at.as_deref().is_some_and(|c| !before(c)) {
-                    r.status = RollbackStatus::InProgress.as_str().into();
+                if r.completed_at.as_ref().is_some_and(|c| !before(c)) {
+                    r.status = RollbackStatus::InProgress;
                     r.completed_at = None;
                     r.duration_ms = None;
                     r.error = None;
