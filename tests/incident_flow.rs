@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use backout::config::Config;
+use backout::config::{CheckKind, Config};
 use backout::incident::{self, Milestone, OpenRequest, Severity, drill, export, runbook};
 use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
 use backout::store::Store;
@@ -81,14 +81,14 @@ fn a_full_drill_records_milestones_in_order_and_validates_after_the_window() {
     let rolled_back = incident::milestone_at(&ms, Milestone::RollbackCompleted).unwrap();
     let env = config.environment("checkout").unwrap();
     let state = incident::checklist_state(&store, id, env).unwrap();
-    for item in state.iter().filter(|i| i.check != "manual") {
+    for item in state.iter().filter(|i| i.check != CheckKind::Manual) {
         assert!(item.passed && item.actor.as_deref() == Some("backout"), "{item:?}");
         let since = item.passing_since.unwrap();
         let ticked = item.since.unwrap();
         assert!(since >= rolled_back - chrono::Duration::seconds(1), "{item:?} passing before the rollback");
         assert!(ticked - since >= chrono::Duration::seconds(2), "{item:?} ticked before its 2 s window");
     }
-    let manual = state.iter().find(|i| i.check == "manual").unwrap();
+    let manual = state.iter().find(|i| i.check == CheckKind::Manual).unwrap();
     assert!(manual.waived && manual.detail.as_deref().unwrap().contains("drill"), "{manual:?}");
 
     // The export's durations are the timeline's.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-pub use crate::domain::RuleKind;
+pub use crate::domain::{CheckKind, RuleKind};
 pub use duration::HumanDuration;
 pub use validate::{ConfigError, ConfigErrors, line_column};
 
@@ -386,8 +386,8 @@ pub struct ChecklistItemConfig {
     pub title: String,
     /// `manual`, or an automatic check: `health_healthy`, `environment_switched`,
     /// `version_matches`, `probe`, `signal_below`.
-    #[serde(default = "defaults::check_manual")]
-    pub check: String,
+    #[serde(default)]
+    pub check: CheckKind,
     /// Category (functional, data integrity, observability, security, performance).
     #[serde(default)]
     pub category: Option<String>,

@@ -258,7 +258,7 @@ fn check_open_incidents(
 ) {
     let Ok(mut store) = Store::open(db) else { return };
     for env in &config.environments {
-        if env.checklist.iter().all(|c| c.check == "manual") {
+        if env.checklist.iter().all(|c| c.check == crate::domain::CheckKind::Manual) {
             continue;
         }
         let Ok(Some(env_id)) = store.environment_id(env.name()) else { continue };

@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 
 use super::Milestone;
 use crate::config::{ChecklistItemConfig, EnvironmentConfig};
-use crate::domain::RollbackStatus;
+use crate::domain::{CheckKind, RollbackStatus};
 use crate::playbook::{Health, PlaybookClient};
 use crate::store::{ChecklistResultRow, NewChecklistResult, Store};
 
@@ -29,8 +29,8 @@ pub struct ItemState {
     pub number: usize,
     /// What is checked.
     pub title: String,
-    /// `manual` or the automatic check.
-    pub check: String,
+    /// Manual, or the automatic check.
+    pub check: CheckKind,
     /// Category, if any.
     pub category: Option<String>,
     /// Validation needs it.
@@ -75,14 +75,14 @@ pub fn checklist_state(store: &Store, incident_id: i64, env: &EnvironmentConfig)
     let mut out = Vec::with_capacity(env.checklist.len());
     for (i, item) in env.checklist.iter().enumerate() {
         let last = latest(&results, &item.title);
-        let automatic = item.check != "manual";
+        let automatic = item.check != CheckKind::Manual;
         let streak = if automatic { store.checklist_streak(incident_id, &item.title)? } else { None };
         let passed = last.is_some_and(|r| r.passed && !r.waived);
         let waived = last.is_some_and(|r| r.waived);
         out.push(ItemState {
             number: i + 1,
             title: item.title.clone(),
-            check: item.check.clone(),
+            check: item.check,
             category: item.category.clone(),
             required: item.required,
             passed,
@@ -204,7 +204,7 @@ pub fn evaluate_checklist(rt: &Handle, store: &mut Store, incident_id: i64, env:
     let already = store.milestones(incident_id)?.iter().any(|m| m.milestone == Milestone::Validated);
     let facts = Facts::gather(rt, store, incident_id, env)?;
     let results = store.checklist_results(incident_id)?;
-    for item in env.checklist.iter().filter(|i| i.check != "manual") {
+    for item in env.checklist.iter().filter(|i| i.check != CheckKind::Manual) {
         let last = latest(&results, &item.title);
         if last.is_some_and(|r| r.waived || (r.passed && r.actor != "backout")) {
             continue;
@@ -277,12 +277,12 @@ impl Facts {
         item: &ChecklistItemConfig,
         env: &EnvironmentConfig,
     ) -> (bool, String) {
-        match item.check.as_str() {
-            "health_healthy" => match &self.health {
+        match item.check {
+            CheckKind::HealthHealthy => match &self.health {
                 Ok(h) => (*h == Health::Healthy, format!("/health says {h}")),
                 Err(e) => (false, format!("/health: {e}")),
             },
-            "environment_switched" => match (&self.status, &self.from_version) {
+            CheckKind::EnvironmentSwitched => match (&self.status, &self.from_version) {
                 (Err(e), _) => (false, format!("status: {e}")),
                 (Ok(_), None) => (false, "no completed rollback in this incident yet".into()),
                 (Ok(s), Some(from)) => match (&s.current_environment, &self.from_colour) {
@@ -290,14 +290,14 @@ impl Facts {
                     _ => (&s.version != from, format!("serving {} (was {from})", s.version)),
                 },
             },
-            "version_matches" => match (&self.status, &self.target_version) {
+            CheckKind::VersionMatches => match (&self.status, &self.target_version) {
                 (Err(e), _) => (false, format!("status: {e}")),
                 (Ok(_), None) => (false, "no completed rollback in this incident yet".into()),
                 (Ok(s), Some(t)) => (&s.version == t, format!("serving {} (expected {t})", s.version)),
             },
-            "probe" => probe(rt, env, item.path.as_deref().unwrap_or("/api/ai/query")),
-            "signal_below" => self.signal_below(rt, store, env_id, item, env),
-            other => (false, format!("unknown check {other:?}")),
+            CheckKind::Probe => probe(rt, env, item.path.as_deref().unwrap_or("/api/ai/query")),
+            CheckKind::SignalBelow => self.signal_below(rt, store, env_id, item, env),
+            CheckKind::Manual => (false, "a person checks this item".into()),
         }
     }
 

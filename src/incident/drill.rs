@@ -244,7 +244,7 @@ fn drive(
     // automatic drill nobody is at the keyboard, so required manual items are
     // waived, in the open, with a note saying so.
     if !opts.manual {
-        for item in env.checklist.iter().filter(|i| i.check == "manual" && i.required) {
+        for item in env.checklist.iter().filter(|i| i.check == crate::domain::CheckKind::Manual && i.required) {
             checklist::waive_item(
                 store,
                 id,

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, EnvView, Pane, SignalRule, SignalView};
 use super::ui::{clock, pane_block, row_style};
-use crate::domain::{DeploymentStatus, Health, RollbackStatus};
+use crate::domain::{CheckKind, DeploymentStatus, Health, RollbackStatus};
 
 /// Draws one pane into `area`.
 pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
@@ -263,7 +263,7 @@ fn checklist(app: &App, e: &EnvView) -> Vec<Line<'static>> {
         .map(|(i, c)| {
             let mark = if c.passed { "[x]" } else { "[ ]" };
             let req = if c.required { "" } else { " (optional)" };
-            let auto = if c.check == "manual" { "" } else { " ⚙" };
+            let auto = if c.check == CheckKind::Manual { "" } else { " ⚙" };
             let style = if c.passed { t.get("ok") } else { t.text() };
             Line::styled(format!("{mark} {}{auto}{req}", c.title), style.patch(row_style(app, Pane::Checklist, i)))
         })
