@@ -41,7 +41,12 @@ fn read_one_incident(c: &mut Criterion) {
     let mut store = Store::open(&dir.path().join("bench.db")).unwrap();
     let env = store.ensure_environment("checkout", "blue-green", "http://127.0.0.1:1").unwrap();
     let ids: Vec<i64> = (0..INCIDENTS)
-        .map(|i| store.open_incident(Some(env), &format!("incident {i}"), "critical", false, "bench").unwrap().id)
+        .map(|i| {
+            store
+                .open_incident(Some(env), &format!("incident {i}"), backout::domain::Severity::Critical, false, "bench")
+                .unwrap()
+                .id
+        })
         .collect();
     // Events interleaved across incidents, as a long-lived console writes them.
     let per_batch = 10_000;

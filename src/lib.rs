@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod drivers;
 pub mod engine;
 pub mod incident;

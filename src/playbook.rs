@@ -7,34 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Health of one service or colour, as `/health` and `/deployment/status` report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    /// Serving normally.
-    Healthy,
-    /// Serving, but not well.
-    Degraded,
-    /// Not serving.
-    Unhealthy,
-}
-
-impl Health {
-    /// The word used on the wire and on screen.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Degraded => "degraded",
-            Health::Unhealthy => "unhealthy",
-        }
-    }
-}
-
-impl fmt::Display for Health {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::{DeploymentStatus, Health};
 
 /// Body of `GET /health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,43 +20,6 @@ pub struct HealthReport {
     /// The version serving traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-}
-
-/// Status of a deployment in a service's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeploymentStatus {
-    /// Still rolling out.
-    InProgress,
-    /// Rolled out and accepted.
-    Succeeded,
-    /// Failed to roll out.
-    Failed,
-    /// Was rolled back.
-    RolledBack,
-}
-
-impl DeploymentStatus {
-    /// The word used on the wire and in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeploymentStatus::InProgress => "in_progress",
-            DeploymentStatus::Succeeded => "succeeded",
-            DeploymentStatus::Failed => "failed",
-            DeploymentStatus::RolledBack => "rolled_back",
-        }
-    }
-
-    /// Parses the wire/store word.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "in_progress" => DeploymentStatus::InProgress,
-            "succeeded" => DeploymentStatus::Succeeded,
-            "failed" => DeploymentStatus::Failed,
-            "rolled_back" => DeploymentStatus::RolledBack,
-            _ => return None,
-        })
-    }
 }
 
 /// One entry of `deploymentHistory`.

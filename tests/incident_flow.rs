@@ -10,10 +10,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use backout::config::Config;
-use backout::incident::{self, Milestone, OpenRequest, drill, export, runbook};
+use backout::config::{CheckKind, Config};
+use backout::incident::{self, Milestone, OpenRequest, Severity, drill, export, runbook};
 use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
-use backout::store::{Store, parse_ts};
+use backout::store::Store;
 use common::Drill;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -72,20 +72,23 @@ fn a_full_drill_records_milestones_in_order_and_validates_after_the_window() {
         .map(|m| incident::milestone_at(&ms, *m).unwrap_or_else(|| panic!("{m:?} missing: {ms:?}")))
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "milestones out of order: {ms:#?}");
-    assert!(ms.iter().any(|m| m.milestone == "detected" && m.actor.starts_with("rule:")), "a rule detected it: {ms:?}");
+    assert!(
+        ms.iter().any(|m| m.milestone == Milestone::Detected && m.actor.starts_with("rule:")),
+        "a rule detected it: {ms:?}"
+    );
 
     // Automatic items ticked only after holding for 2 s, after the rollback.
     let rolled_back = incident::milestone_at(&ms, Milestone::RollbackCompleted).unwrap();
     let env = config.environment("checkout").unwrap();
     let state = incident::checklist_state(&store, id, env).unwrap();
-    for item in state.iter().filter(|i| i.check != "manual") {
+    for item in state.iter().filter(|i| i.check != CheckKind::Manual) {
         assert!(item.passed && item.actor.as_deref() == Some("backout"), "{item:?}");
-        let since = parse_ts(item.passing_since.as_deref().unwrap()).unwrap();
-        let ticked = parse_ts(item.since.as_deref().unwrap()).unwrap();
+        let since = item.passing_since.unwrap();
+        let ticked = item.since.unwrap();
         assert!(since >= rolled_back - chrono::Duration::seconds(1), "{item:?} passing before the rollback");
         assert!(ticked - since >= chrono::Duration::seconds(2), "{item:?} ticked before its 2 s window");
     }
-    let manual = state.iter().find(|i| i.check == "manual").unwrap();
+    let manual = state.iter().find(|i| i.check == CheckKind::Manual).unwrap();
     assert!(manual.waived && manual.detail.as_deref().unwrap().contains("drill"), "{manual:?}");
 
     // The export's durations are the timeline's.
@@ -212,7 +215,7 @@ fn note_written_right_before_kill_9_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("backout.db");
     let mut store = Store::open(&db).unwrap();
-    let id = store.open_incident(None, "edge errors", "critical", false, "tester").unwrap().id;
+    let id = store.open_incident(None, "edge errors", Severity::Critical, false, "tester").unwrap().id;
     assert_eq!(id, 1);
     drop(store);
     let mut child = Command::new(std::env::current_exe().unwrap())

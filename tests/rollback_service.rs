@@ -5,10 +5,10 @@
 mod common;
 
 use backout::config::Config;
-use backout::incident::{Detection, Milestone, OpenRequest};
+use backout::incident::{Detection, Milestone, OpenRequest, Severity};
 use backout::rollback::{Refusal, RollbackOptions};
 use backout::sim::{Scenario, ServiceKind, ServiceSpec};
-use backout::store::{RollbackTrigger, Store};
+use backout::store::{RollbackStatus, RollbackTrigger, Store};
 use common::{Drill, bad_at_once};
 
 fn options(config: &Config, reason: &str) -> RollbackOptions {
@@ -62,7 +62,7 @@ fn a_plan_made_before_another_rollback_is_refused_under_the_lock() {
     assert_eq!(plan_a.from_version, plan_b.from_version, "both plans read the same bad release");
 
     let done = backout::rollback::execute(rt.handle(), &mut a, plan_a, &opts).unwrap().unwrap();
-    assert_eq!(done.status, "completed", "{:?}", done.error);
+    assert_eq!(done.status, RollbackStatus::Completed, "{:?}", done.error);
     let refused = backout::rollback::execute(rt.handle(), &mut b, plan_b, &opts).unwrap().unwrap_err();
     assert!(matches!(refused, Refusal::Changed(_)), "{refused:?}");
     assert!(refused.to_string().contains("plan again"), "{refused}");
@@ -96,7 +96,7 @@ fn a_service_that_changed_after_the_plan_is_not_rolled_back() {
     assert!(text.contains("now serving 1.9.9") && text.contains(&planned_from), "{text}");
     assert_eq!(d.sim.rollback_requests("checkout"), 0);
     let row = &store.rollbacks(None, 1).unwrap()[0];
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, RollbackStatus::Failed);
     assert!(row.error.as_deref().unwrap_or("").starts_with("refused after taking the lock"), "{:?}", row.error);
     let env_id = store.environment_id("checkout").unwrap().unwrap();
     assert!(store.rollback_lock(env_id).unwrap().is_none(), "the lock is released");
@@ -123,7 +123,7 @@ fn a_rollback_records_incident_facts_as_they_happen() {
     let incident = row.incident_id.expect("the rollback opened an incident");
 
     let inc = store.incident(incident).unwrap().unwrap();
-    assert_eq!(inc.severity, "performance", "the config's [severities] apply");
+    assert_eq!(inc.severity, Some(Severity::Performance), "the config's [severities] apply");
     let fields = store.incident_fields(incident).unwrap().unwrap();
     assert_eq!(fields.objective_ms, Some(120_000));
 
@@ -137,7 +137,7 @@ fn a_rollback_records_incident_facts_as_they_happen() {
     let started = milestone(&store, incident, Milestone::RollbackStarted).unwrap();
     let mitigated = milestone(&store, incident, Milestone::RollbackCompleted).unwrap();
     assert!(detected <= started && started <= mitigated);
-    assert_eq!(Some(mitigated), row.completed_at.as_deref().and_then(backout::store::parse_ts));
+    assert_eq!(Some(mitigated), row.completed_at);
 }
 
 /// An incident opened by hand (the console's `i`) gets the environment's
@@ -166,7 +166,7 @@ fn an_incident_opened_by_hand_has_severity_objective_and_detection() {
         detected: Some(Detection::now("tester")),
     };
     let inc = backout::incident::open(&mut store, &config.severities, Some(env), &req).unwrap();
-    assert_eq!(inc.severity, "critical");
+    assert_eq!(inc.severity, Some(Severity::Critical));
     assert_eq!(store.incident_fields(inc.id).unwrap().unwrap().objective_ms, Some(120_000));
     let summary = backout::incident::show(&store, inc.id).unwrap().unwrap();
     let ttd = summary.durations.time_to_detect_ms.expect("impact and detection are both known");

@@ -7,6 +7,7 @@ use color_eyre::eyre::Result;
 
 use super::output::{self, Exit, Format, or_dash};
 use super::{Context, try_exit};
+use crate::domain::ts;
 use crate::incident::{self, drill};
 
 /// `backout drill`: practise a bad release end to end.
@@ -88,7 +89,7 @@ pub(super) fn list(ctx: &Context, limit: usize) -> Result<Exit> {
                     vec![
                         format!("#{}", s.incident.id),
                         or_dash(s.incident.environment.as_deref()),
-                        s.incident.opened_at.clone(),
+                        ts::format(s.incident.opened_at),
                         d(s.durations.time_to_detect_ms),
                         d(s.durations.time_to_mitigate_ms),
                         d(s.durations.time_to_validate_ms),

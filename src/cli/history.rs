@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::output::{self, Exit, Format, or_dash};
 use super::{Context, pick_environments, try_exit};
+use crate::domain::ts;
 use crate::store::{DeploymentRow, RollbackRow};
 
 /// One environment's history as `history --format json` prints it.
@@ -61,11 +62,11 @@ pub(super) fn run(ctx: &Context, env: Option<&str>, limit: usize) -> Result<Exit
                     .iter()
                     .map(|d| {
                         vec![
-                            d.deployed_at.clone(),
+                            ts::format(d.deployed_at),
                             d.external_id.clone(),
                             d.version.clone(),
                             or_dash(d.colour.as_deref()),
-                            d.status.clone(),
+                            d.status.to_string(),
                         ]
                     })
                     .collect();
@@ -92,12 +93,12 @@ pub(super) fn run(ctx: &Context, env: Option<&str>, limit: usize) -> Result<Exit
 pub(super) fn rollback_cells(r: &RollbackRow) -> Vec<String> {
     vec![
         format!("#{}", r.id),
-        r.started_at.clone(),
+        ts::format(r.started_at),
         or_dash(r.from_version.as_deref()),
         or_dash(r.target_version.as_deref()),
-        r.rollback_type.clone(),
-        r.trigger.clone(),
-        r.status.clone(),
+        r.rollback_type.to_string(),
+        r.trigger.to_string(),
+        r.status.to_string(),
         r.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
         r.operator.clone(),
         r.reason.clone(),

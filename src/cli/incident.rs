@@ -8,8 +8,9 @@ use color_eyre::eyre::Result;
 use super::output::{self, Exit, Format, or_dash};
 use super::{Context, try_exit};
 use crate::config::{Config, EnvironmentConfig};
+use crate::domain::ts;
 use crate::incident::runbook::StepMark;
-use crate::incident::{self, CloseDetails, OpenRequest, Severity, runbook};
+use crate::incident::{self, CloseDetails, Milestone, OpenRequest, Severity, runbook};
 use crate::store::Store;
 
 /// What `backout incident` can do.
@@ -96,7 +97,7 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
             )?;
             match ctx.format {
                 Format::Json => output::json(&incident::show(&store, row.id)?),
-                Format::Table => println!("incident #{} opened ({})", row.id, row.severity),
+                Format::Table => println!("incident #{} opened ({})", row.id, Severity::word_or_unknown(row.severity)),
             }
             Ok(Exit::Ok)
         }
@@ -135,12 +136,12 @@ pub(super) fn list(ctx: &Context, limit: usize) -> Result<Exit> {
                 .map(|i| {
                     vec![
                         format!("#{}", i.id),
-                        i.status.clone(),
+                        i.status.to_string(),
                         if i.drill { "drill" } else { "live" }.into(),
                         or_dash(i.environment.as_deref()),
-                        i.severity.clone(),
-                        i.opened_at.clone(),
-                        or_dash(i.closed_at.as_deref()),
+                        Severity::word_or_unknown(i.severity).to_string(),
+                        ts::format(i.opened_at),
+                        i.closed_at.map_or_else(|| "-".to_string(), ts::format),
                         i.title.clone(),
                     ]
                 })
@@ -163,9 +164,14 @@ fn show(ctx: &Context, id: i64) -> Result<Exit> {
         Format::Table => {
             let i = &s.incident;
             println!("incident #{}{}: {}", i.id, if i.drill { " (drill)" } else { "" }, i.title);
-            println!("environment {}, severity {}, {}", or_dash(i.environment.as_deref()), i.severity, i.status);
+            println!(
+                "environment {}, severity {}, {}",
+                or_dash(i.environment.as_deref()),
+                Severity::word_or_unknown(i.severity),
+                i.status
+            );
             for m in &s.milestones {
-                println!("  {:<20} {}  {}", m.milestone.replace('_', " "), m.at, m.actor);
+                println!("  {:<20} {}  {}", m.milestone.as_str().replace('_', " "), ts::format(m.at), m.actor);
             }
             for (what, value, verdict) in incident::export::duration_rows_public(&s.durations) {
                 println!("  {what}: {value} {verdict}");
@@ -433,7 +439,7 @@ pub(super) fn checklist_cmd(ctx: &Context, args: &ChecklistArgs) -> Result<Exit>
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
     };
-    let validated = store.milestones(id)?.iter().any(|m| m.milestone == "validated");
+    let validated = store.milestones(id)?.iter().any(|m| m.milestone == Milestone::Validated);
     match ctx.format {
         Format::Json => output::json(&serde_json::json!({ "incident": id, "validated": validated, "items": items })),
         Format::Table => {
@@ -447,7 +453,9 @@ pub(super) fn checklist_cmd(ctx: &Context, args: &ChecklistArgs) -> Result<Exit>
                 };
                 let req = if i.required { "" } else { " (optional)" };
                 let hold = match (&i.passing_since, i.stable_for_ms, i.passed) {
-                    (Some(since), Some(w), false) => format!(" passing since {since}, needs {}", incident::human_ms(w)),
+                    (Some(since), Some(w), false) => {
+                        format!(" passing since {}, needs {}", ts::format(*since), incident::human_ms(w))
+                    }
                     _ => String::new(),
                 };
                 println!("[{mark}] {}. {}{req} ({}){hold}", i.number, i.title, i.check);

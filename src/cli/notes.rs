@@ -4,6 +4,7 @@ use color_eyre::eyre::Result;
 
 use super::output::{self, Exit, Format};
 use super::{Context, try_exit};
+use crate::domain::IncidentStatus;
 
 pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text: &str) -> Result<Exit> {
     let text = text.trim();
@@ -32,7 +33,7 @@ pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text
         },
         None => match env_id {
             Some(e) => store.open_incident_for(e)?.map(|i| i.id),
-            None => store.incidents(usize::MAX)?.into_iter().find(|i| i.status == "open").map(|i| i.id),
+            None => store.incidents(usize::MAX)?.into_iter().find(|i| i.status == IncidentStatus::Open).map(|i| i.id),
         },
     };
     // A note must never be lost to a config problem: the config only names the

@@ -123,7 +123,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         eprintln!("backout: rollback #{} is recorded, but recording its notification failed: {e:#}", row.id);
     }
     let row = store.rollbacks(Some(prepared_env_id), 1)?.into_iter().find(|r| r.id == row.id).unwrap_or(row);
-    let completed = row.status == RollbackStatus::Completed.as_str();
+    let completed = row.status == RollbackStatus::Completed;
     match ctx.format {
         Format::Json => output::json(&row),
         Format::Table => {

@@ -37,9 +37,6 @@ pub(super) fn cooldown() -> HumanDuration {
 pub(super) fn verify_timeout() -> HumanDuration {
     HumanDuration::secs(60)
 }
-pub(super) fn check_manual() -> String {
-    "manual".to_string()
-}
 
 fn spanned(s: &str) -> Spanned<String> {
     Spanned::new(0..0, s.to_string())

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+pub use crate::domain::{CheckKind, RuleKind};
 pub use duration::HumanDuration;
 pub use validate::{ConfigError, ConfigErrors, line_column};
 
@@ -281,20 +282,6 @@ pub struct SignalConfig {
     pub interval: Option<HumanDuration>,
 }
 
-/// How a trigger rule compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleKind {
-    /// Every sample across the window is above the threshold.
-    Above,
-    /// Every sample across the window is below the threshold.
-    Below,
-    /// `count` failed checks in a row.
-    ConsecutiveFailures,
-    /// The value fell by more than `threshold` from its pre-deploy baseline.
-    Drop,
-}
-
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -399,8 +386,8 @@ pub struct ChecklistItemConfig {
     pub title: String,
     /// `manual`, or an automatic check: `health_healthy`, `environment_switched`,
     /// `version_matches`, `probe`, `signal_below`.
-    #[serde(default = "defaults::check_manual")]
-    pub check: String,
+    #[serde(default)]
+    pub check: CheckKind,
     /// Category (functional, data integrity, observability, security, performance).
     #[serde(default)]
     pub category: Option<String>,

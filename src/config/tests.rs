@@ -76,6 +76,18 @@ fn trigger_on_unknown_signal_lists_known_ones() {
 }
 
 #[test]
+fn checklist_check_is_a_known_word_located_when_not() {
+    let item = |check: &str| format!("{GOOD}\n[[environment.checklist]]\ntitle = \"up\"\n{check}\n");
+    let c = Config::from_toml(&item(""), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().checklist[0].check, CheckKind::Manual, "manual by default");
+    let c = Config::from_toml(&item("check = \"health_healthy\""), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().checklist[0].check, CheckKind::HealthHealthy);
+    let e = errors(&item("check = \"healthy\""));
+    assert!(e[0].starts_with("t.toml:29:9: unknown variant `healthy`"), "{e:?}");
+    assert!(e[0].contains("`signal_below`"), "lists the checks: {e:?}");
+}
+
+#[test]
 fn webhook_url_written_in_config_is_refused() {
     let text = format!("{GOOD}\n[notifications]\nwebhook_url_env = \"https://hooks.example/x\"\n");
     let e = errors(&text);

@@ -139,7 +139,7 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
 fn crosses_irreversible(store: &Store, prepared: &Prepared, irreversible: &[String]) -> Option<String> {
     let target = prepared.target.as_ref()?;
     let history = store.deployments(prepared.environment_id).unwrap_or_default();
-    let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at.clone())?;
+    let target_at = history.iter().rev().find(|d| d.version == target.version).map(|d| d.deployed_at)?;
     let crossed = history.iter().filter(|d| d.deployed_at > target_at).find(|d| irreversible.contains(&d.version))?;
     Some(format!(
         "going back to {} would cross {}, which is marked irreversible; roll back by hand if it is safe",

@@ -254,12 +254,14 @@ fn check_open_incidents(
 ) {
     let Ok(mut store) = Store::open(db) else { return };
     for env in &config.environments {
-        if env.checklist.iter().all(|c| c.check == "manual") {
+        if env.checklist.iter().all(|c| c.check == crate::domain::CheckKind::Manual) {
             continue;
         }
         let Ok(Some(env_id)) = store.environment_id(env.name()) else { continue };
         let Ok(Some(incident)) = store.open_incident_for(env_id) else { continue };
-        let already = store.milestones(incident.id).is_ok_and(|m| m.iter().any(|m| m.milestone == "validated"));
+        let already = store
+            .milestones(incident.id)
+            .is_ok_and(|m| m.iter().any(|m| m.milestone == crate::domain::Milestone::Validated));
         match crate::incident::evaluate_checklist(rt, &mut store, incident.id, env) {
             Ok(round) if round.validated && !already => {
                 let msg = format!("incident #{}: every required checklist item holds: validated", incident.id);

@@ -1,34 +1,8 @@
 //! Timestamped samples and the bounded ring each signal keeps in memory.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::DateTime;
 
-/// One poll of one signal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// When the answer arrived.
-    pub at: DateTime<Utc>,
-    /// The number read, when there is one.
-    pub value: Option<f64>,
-    /// A text reading (a version, a health word).
-    pub text: Option<String>,
-    /// The poll succeeded; for health checks, the service said `healthy`.
-    pub ok: bool,
-    /// Why the poll failed.
-    pub error: Option<String>,
-}
-
-impl Sample {
-    /// A successful numeric reading.
-    pub fn value(at: DateTime<Utc>, value: f64) -> Self {
-        Sample { at, value: Some(value), text: None, ok: true, error: None }
-    }
-
-    /// A failed poll: never a zero, always a reason.
-    pub fn failed(at: DateTime<Utc>, error: impl Into<String>) -> Self {
-        Sample { at, value: None, text: None, ok: false, error: Some(error.into()) }
-    }
-}
+pub use crate::domain::Sample;
 
 /// A sample as the ring keeps it: 24 bytes, no heap.
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,6 +94,7 @@ impl SampleRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     #[test]
     fn ring_keeps_only_the_newest() {

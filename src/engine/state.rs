@@ -374,7 +374,7 @@ impl EnvState {
         self.rollback_in_flight = false;
         self.last_rollback_end = Some(Instant::now());
         match outcome {
-            RollbackOutcome::Finished(row) if row.status == RollbackStatus::Completed.as_str() => {
+            RollbackOutcome::Finished(row) if row.status == RollbackStatus::Completed => {
                 let to = row.target_version.clone().unwrap_or_default();
                 self.settled_on = row.target_version.clone();
                 self.version = row.target_version.clone().or(self.version.take());

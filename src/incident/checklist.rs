@@ -12,8 +12,9 @@ use tokio::runtime::Handle;
 
 use super::Milestone;
 use crate::config::{ChecklistItemConfig, EnvironmentConfig};
+use crate::domain::{CheckKind, RollbackStatus};
 use crate::playbook::{Health, PlaybookClient};
-use crate::store::{ChecklistResultRow, NewChecklistResult, Store, parse_ts};
+use crate::store::{ChecklistResultRow, NewChecklistResult, Store};
 
 /// How long an automatic item must hold when neither it nor its environment says.
 pub const DEFAULT_STABLE_FOR: Duration = Duration::from_secs(60);
@@ -28,8 +29,8 @@ pub struct ItemState {
     pub number: usize,
     /// What is checked.
     pub title: String,
-    /// `manual` or the automatic check.
-    pub check: String,
+    /// Manual, or the automatic check.
+    pub check: CheckKind,
     /// Category, if any.
     pub category: Option<String>,
     /// Validation needs it.
@@ -38,14 +39,16 @@ pub struct ItemState {
     pub passed: bool,
     /// Waived with a note.
     pub waived: bool,
-    /// When it passed or was waived (RFC 3339).
-    pub since: Option<String>,
+    /// When it passed or was waived.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub since: Option<DateTime<Utc>>,
     /// What the last check saw, or the waiver's note.
     pub detail: Option<String>,
     /// Who ticked or waived it.
     pub actor: Option<String>,
-    /// For automatic items: passing without a break since (RFC 3339).
-    pub passing_since: Option<String>,
+    /// For automatic items: passing without a break since.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub passing_since: Option<DateTime<Utc>>,
     /// For automatic items: how long it must hold, in milliseconds.
     pub stable_for_ms: Option<i64>,
 }
@@ -72,19 +75,19 @@ pub fn checklist_state(store: &Store, incident_id: i64, env: &EnvironmentConfig)
     let mut out = Vec::with_capacity(env.checklist.len());
     for (i, item) in env.checklist.iter().enumerate() {
         let last = latest(&results, &item.title);
-        let automatic = item.check != "manual";
+        let automatic = item.check != CheckKind::Manual;
         let streak = if automatic { store.checklist_streak(incident_id, &item.title)? } else { None };
         let passed = last.is_some_and(|r| r.passed && !r.waived);
         let waived = last.is_some_and(|r| r.waived);
         out.push(ItemState {
             number: i + 1,
             title: item.title.clone(),
-            check: item.check.clone(),
+            check: item.check,
             category: item.category.clone(),
             required: item.required,
             passed,
             waived,
-            since: last.filter(|r| r.passed || r.waived).map(|r| r.at.clone()),
+            since: last.filter(|r| r.passed || r.waived).map(|r| r.at),
             detail: streak.as_ref().and_then(|s| s.detail.clone()).or_else(|| last.and_then(|r| r.note.clone())),
             actor: last.map(|r| r.actor.clone()),
             passing_since: streak.and_then(|s| s.passing_since),
@@ -180,7 +183,7 @@ fn mark_validated_if_done(store: &mut Store, incident_id: i64, env: &Environment
     if state.is_empty() || !state.iter().filter(|i| i.required).all(ItemState::settled) {
         return Ok(false);
     }
-    store.set_milestone(incident_id, Milestone::Validated.as_str(), Utc::now(), by)?;
+    store.set_milestone(incident_id, Milestone::Validated, Utc::now(), by)?;
     Ok(true)
 }
 
@@ -198,10 +201,10 @@ pub struct Round {
 /// and records `validated` when the checklist is complete.
 pub fn evaluate_checklist(rt: &Handle, store: &mut Store, incident_id: i64, env: &EnvironmentConfig) -> Result<Round> {
     let id = env_id(store, env)?;
-    let already = store.milestones(incident_id)?.iter().any(|m| m.milestone == Milestone::Validated.as_str());
+    let already = store.milestones(incident_id)?.iter().any(|m| m.milestone == Milestone::Validated);
     let facts = Facts::gather(rt, store, incident_id, env)?;
     let results = store.checklist_results(incident_id)?;
-    for item in env.checklist.iter().filter(|i| i.check != "manual") {
+    for item in env.checklist.iter().filter(|i| i.check != CheckKind::Manual) {
         let last = latest(&results, &item.title);
         if last.is_some_and(|r| r.waived || (r.passed && r.actor != "backout")) {
             continue;
@@ -209,11 +212,7 @@ pub fn evaluate_checklist(rt: &Handle, store: &mut Store, incident_id: i64, env:
         let now = Utc::now();
         let (passing, detail) = facts.check(rt, store, id, item, env);
         let streak = store.observe_checklist_item(incident_id, &item.title, passing, now, &detail)?;
-        let held = streak
-            .passing_since
-            .as_deref()
-            .and_then(parse_ts)
-            .map(|since| (now - since).to_std().unwrap_or(Duration::ZERO));
+        let held = streak.passing_since.map(|since| (now - since).to_std().unwrap_or(Duration::ZERO));
         let window = stable_for(item, env);
         let ticked = last.is_some_and(|r| r.passed);
         match held {
@@ -253,7 +252,7 @@ impl Facts {
         let client = PlaybookClient::new(env.endpoints(), env.timeout.get());
         let (status, health) = rt.block_on(async { tokio::join!(client.status(), client.health()) });
         let rollbacks = store.incident_rollbacks(incident_id)?;
-        let done = rollbacks.iter().rev().find(|r| r.status == "completed");
+        let done = rollbacks.iter().rev().find(|r| r.status == RollbackStatus::Completed);
         let from_version = done.and_then(|r| r.from_version.clone());
         let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
         let from_colour = match &from_version {
@@ -266,7 +265,7 @@ impl Facts {
             from_version,
             from_colour,
             target_version: done.and_then(|r| r.target_version.clone()),
-            since: done.and_then(|r| r.completed_at.as_deref()).and_then(parse_ts),
+            since: done.and_then(|r| r.completed_at),
         })
     }
 
@@ -278,12 +277,12 @@ impl Facts {
         item: &ChecklistItemConfig,
         env: &EnvironmentConfig,
     ) -> (bool, String) {
-        match item.check.as_str() {
-            "health_healthy" => match &self.health {
+        match item.check {
+            CheckKind::HealthHealthy => match &self.health {
                 Ok(h) => (*h == Health::Healthy, format!("/health says {h}")),
                 Err(e) => (false, format!("/health: {e}")),
             },
-            "environment_switched" => match (&self.status, &self.from_version) {
+            CheckKind::EnvironmentSwitched => match (&self.status, &self.from_version) {
                 (Err(e), _) => (false, format!("status: {e}")),
                 (Ok(_), None) => (false, "no completed rollback in this incident yet".into()),
                 (Ok(s), Some(from)) => match (&s.current_environment, &self.from_colour) {
@@ -291,14 +290,14 @@ impl Facts {
                     _ => (&s.version != from, format!("serving {} (was {from})", s.version)),
                 },
             },
-            "version_matches" => match (&self.status, &self.target_version) {
+            CheckKind::VersionMatches => match (&self.status, &self.target_version) {
                 (Err(e), _) => (false, format!("status: {e}")),
                 (Ok(_), None) => (false, "no completed rollback in this incident yet".into()),
                 (Ok(s), Some(t)) => (&s.version == t, format!("serving {} (expected {t})", s.version)),
             },
-            "probe" => probe(rt, env, item.path.as_deref().unwrap_or("/api/ai/query")),
-            "signal_below" => self.signal_below(rt, store, env_id, item, env),
-            other => (false, format!("unknown check {other:?}")),
+            CheckKind::Probe => probe(rt, env, item.path.as_deref().unwrap_or("/api/ai/query")),
+            CheckKind::SignalBelow => self.signal_below(rt, store, env_id, item, env),
+            CheckKind::Manual => (false, "a person checks this item".into()),
         }
     }
 

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::engine::{EngineEvent, EngineOptions};
 use crate::notify::{Notification, NotificationKind, Notifier};
 use crate::playbook::PlaybookClient;
-use crate::store::{NewEvent, Store};
+use crate::store::{NewEvent, RollbackStatus, Store};
 
 /// What to drill.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ fn drive(
     let answer = rt.block_on(client.deploy(&version)).wrap_err_with(|| {
         format!("POST /deployment/deploy to {} failed; a drill needs a service that offers it", env.name())
     })?;
-    store.set_milestone(id, Milestone::ImpactStarted.as_str(), Utc::now(), "drill")?;
+    store.set_milestone(id, Milestone::ImpactStarted, Utc::now(), "drill")?;
     log(store, id, env_id, "drill_deploy", format!("drill deployed {version}"), serde_json::to_value(&answer).ok())?;
     progress(&format!("deployed {version}; waiting for the engine to detect it"));
 
@@ -223,9 +223,12 @@ fn drive(
                 _ => {}
             }
         }
-        let done = store.incident_rollbacks(id)?.into_iter().find(|r| r.status == "completed" || r.status == "failed");
+        let done = store
+            .incident_rollbacks(id)?
+            .into_iter()
+            .find(|r| matches!(r.status, RollbackStatus::Completed | RollbackStatus::Failed));
         match done {
-            Some(r) if r.status == "completed" => {
+            Some(r) if r.status == RollbackStatus::Completed => {
                 progress(&format!("rollback #{} completed", r.id));
                 break;
             }
@@ -241,7 +244,7 @@ fn drive(
     // automatic drill nobody is at the keyboard, so required manual items are
     // waived, in the open, with a note saying so.
     if !opts.manual {
-        for item in env.checklist.iter().filter(|i| i.check == "manual" && i.required) {
+        for item in env.checklist.iter().filter(|i| i.check == crate::domain::CheckKind::Manual && i.required) {
             checklist::waive_item(
                 store,
                 id,
@@ -269,7 +272,7 @@ fn drive(
     }
 
     // The summary goes out marked as a drill, so only the drill channel gets it.
-    let rollback = store.incident_rollbacks(id)?.into_iter().find(|r| r.status == "completed");
+    let rollback = store.incident_rollbacks(id)?.into_iter().find(|r| r.status == RollbackStatus::Completed);
     let n = Notification {
         kind: NotificationKind::RollbackCompleted,
         environment: env.name().to_string(),

@@ -16,45 +16,14 @@ use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
 use crate::config::{EnvironmentConfig, SeverityObjectives};
-use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store, parse_ts};
+use crate::store::{IncidentFields, IncidentRow, MilestoneRow, Store};
 
+pub use crate::domain::{Milestone, Severity};
 pub use checklist::{ItemState, checklist_state, evaluate_checklist, tick_item, untick_item, waive_item};
 pub use runbook::{Runbook, RunbookView, StepState, StepView};
 
-/// How bad an incident is, by seed 001's recovery-time objectives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    /// Recover within 2 minutes (default).
-    Critical,
-    /// Recover within 5 minutes.
-    Performance,
-    /// Recover within 15 minutes.
-    Feature,
-    /// Recover within 30 minutes.
-    NonCritical,
-}
-
+// The objectives come from the config, so they live here rather than in domain.
 impl Severity {
-    /// Every severity, tightest objective first.
-    pub const ALL: [Severity; 4] =
-        [Severity::Critical, Severity::Performance, Severity::Feature, Severity::NonCritical];
-
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Performance => "performance",
-            Severity::Feature => "feature",
-            Severity::NonCritical => "non-critical",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// This severity's recovery-time objective.
     pub fn objective(self, o: &SeverityObjectives) -> Duration {
         match self {
@@ -69,48 +38,6 @@ impl Severity {
     /// `recovery_time_objective`); non-critical when none is that loose.
     pub fn for_objective(rto: Duration, o: &SeverityObjectives) -> Severity {
         Severity::ALL.into_iter().find(|s| rto <= s.objective(o)).unwrap_or(Severity::NonCritical)
-    }
-}
-
-/// The milestones of an incident, in the order they should happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Milestone {
-    /// The bad release started serving (when known).
-    ImpactStarted,
-    /// A rule fired or a person noticed.
-    Detected,
-    /// The first rollback of the incident started.
-    RollbackStarted,
-    /// A rollback completed (target current and healthy).
-    RollbackCompleted,
-    /// Every required checklist item passed or was waived.
-    Validated,
-    /// The incident was closed.
-    Resolved,
-}
-
-impl Milestone {
-    /// Every milestone, in order.
-    pub const ALL: [Milestone; 6] = [
-        Milestone::ImpactStarted,
-        Milestone::Detected,
-        Milestone::RollbackStarted,
-        Milestone::RollbackCompleted,
-        Milestone::Validated,
-        Milestone::Resolved,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Milestone::ImpactStarted => "impact_started",
-            Milestone::Detected => "detected",
-            Milestone::RollbackStarted => "rollback_started",
-            Milestone::RollbackCompleted => "rollback_completed",
-            Milestone::Validated => "validated",
-            Milestone::Resolved => "resolved",
-        }
     }
 }
 
@@ -171,7 +98,7 @@ pub fn open(
         }
         (None, None) => (Severity::Critical, Severity::Critical.objective(objectives)),
     };
-    let row = store.open_incident(env_id, &req.title, severity.as_str(), req.drill, &req.by)?;
+    let row = store.open_incident(env_id, &req.title, severity, req.drill, &req.by)?;
     store.update_incident_fields(
         row.id,
         &IncidentFields {
@@ -192,18 +119,18 @@ pub fn open(
 /// start: the newest deploy of the environment at or before the detection, the
 /// one the incident is about. Nothing older is ever taken.
 pub fn record_detection(store: &mut Store, incident_id: i64, d: &Detection) -> Result<bool> {
-    if !store.set_milestone(incident_id, Milestone::Detected.as_str(), d.at, &d.by)? {
+    if !store.set_milestone(incident_id, Milestone::Detected, d.at, &d.by)? {
         return Ok(false);
     }
     if let Some(env_id) = store.incident_environment_id(incident_id)? {
         let newest = store
             .deployments(env_id)?
             .into_iter()
-            .filter_map(|dep| Some((parse_ts(&dep.deployed_at)?, dep.version)))
+            .map(|dep| (dep.deployed_at, dep.version))
             .filter(|(at, _)| *at <= d.at)
             .max_by_key(|(at, _)| *at);
         if let Some((at, version)) = newest {
-            store.set_milestone(incident_id, Milestone::ImpactStarted.as_str(), at, &format!("deploy of {version}"))?;
+            store.set_milestone(incident_id, Milestone::ImpactStarted, at, &format!("deploy of {version}"))?;
         }
     }
     Ok(true)
@@ -238,7 +165,7 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
     if !store.close_incident(id, by)? {
         return Ok(false);
     }
-    store.set_milestone(id, Milestone::Resolved.as_str(), Utc::now(), by)?;
+    store.set_milestone(id, Milestone::Resolved, Utc::now(), by)?;
     Ok(true)
 }
 
@@ -263,7 +190,7 @@ pub struct Durations {
 
 /// The time of a milestone, if recorded.
 pub fn milestone_at(rows: &[MilestoneRow], m: Milestone) -> Option<DateTime<Utc>> {
-    rows.iter().find(|r| r.milestone == m.as_str()).and_then(|r| parse_ts(&r.at))
+    rows.iter().find(|r| r.milestone == m).map(|r| r.at)
 }
 
 /// The durations the milestones give.
@@ -342,12 +269,16 @@ mod tests {
 
     #[test]
     fn durations_compare_with_the_objective() {
-        let row = |m: &str, at: &str| MilestoneRow { milestone: m.into(), at: at.into(), actor: "t".into() };
+        let row = |m: Milestone, at: &str| MilestoneRow {
+            milestone: m,
+            at: crate::domain::ts::parse(at).unwrap(),
+            actor: "t".into(),
+        };
         let rows = vec![
-            row("impact_started", "2026-01-01T00:00:00.000Z"),
-            row("detected", "2026-01-01T00:00:30.000Z"),
-            row("rollback_completed", "2026-01-01T00:01:00.000Z"),
-            row("validated", "2026-01-01T00:03:00.000Z"),
+            row(Milestone::ImpactStarted, "2026-01-01T00:00:00.000Z"),
+            row(Milestone::Detected, "2026-01-01T00:00:30.000Z"),
+            row(Milestone::RollbackCompleted, "2026-01-01T00:01:00.000Z"),
+            row(Milestone::Validated, "2026-01-01T00:03:00.000Z"),
         ];
         let d = durations(&rows, Some(120_000));
         assert_eq!(d.time_to_detect_ms, Some(30_000));

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
 use crate::config::{Config, EnvironmentConfig, HumanDuration};
-use crate::store::{NewStepOutcome, StepOutcomeRow, Store, parse_ts};
+pub use crate::domain::StepState;
+use crate::store::{NewStepOutcome, StepOutcomeRow, Store};
 
 /// Most bytes of an action's output kept in the record.
 const OUTPUT_LIMIT: usize = 8 * 1024;
@@ -150,32 +151,6 @@ pub fn runbook_path(config: &Config, config_path: &Path, name: &str) -> Result<P
     Ok(path)
 }
 
-/// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    /// Not done yet.
-    Pending,
-    /// Done.
-    Done,
-    /// Skipped, with a reason.
-    Skipped,
-    /// Tried and failed; still the current step until done or skipped.
-    Failed,
-}
-
-impl StepState {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Done => "done",
-            StepState::Skipped => "skipped",
-            StepState::Failed => "failed",
-        }
-    }
-}
-
 /// One step with its progress in an incident.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepView {
@@ -198,9 +173,11 @@ pub struct StepView {
     /// Who recorded the last outcome.
     pub actor: Option<String>,
     /// When the step's clock started (the previous step ended, or the incident opened).
-    pub started_at: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub started_at: Option<DateTime<Utc>>,
     /// When it was done or skipped.
-    pub finished_at: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
     /// Past its time box (still open, or finished late).
     pub overdue: bool,
 }
@@ -233,20 +210,15 @@ pub fn view(store: &Store, incident_id: i64, file: &str, book: &Runbook, now: Da
     let incident = store.incident(incident_id)?.ok_or_else(|| eyre!("there is no incident #{incident_id}"))?;
     let outcomes: Vec<StepOutcomeRow> =
         store.step_outcomes(incident_id)?.into_iter().filter(|o| o.runbook == file).collect();
-    let mut clock = parse_ts(&incident.opened_at);
+    let mut clock = Some(incident.opened_at);
     let mut steps = Vec::with_capacity(book.steps.len());
     let mut current = None;
     for (index, step) in book.steps.iter().enumerate() {
         let last = outcomes.iter().rev().find(|o| o.step_index == index);
-        let state = match last.map(|o| o.state.as_str()) {
-            Some("done") => StepState::Done,
-            Some("skipped") => StepState::Skipped,
-            Some("failed") => StepState::Failed,
-            _ => StepState::Pending,
-        };
+        let state = last.map_or(StepState::Pending, |o| o.state);
         let finished = matches!(state, StepState::Done | StepState::Skipped);
         let started_at = if current.is_none() || finished { clock } else { None };
-        let finished_at = last.filter(|_| finished).and_then(|o| parse_ts(&o.at));
+        let finished_at = last.filter(|_| finished).map(|o| o.at);
         let time_box = step.time_box.map(|t| t.get());
         let overdue = match (time_box, started_at) {
             (Some(tb), Some(start)) if current.is_none() || finished => {
@@ -271,8 +243,8 @@ pub fn view(store: &Store, incident_id: i64, file: &str, book: &Runbook, now: Da
             reason: last.and_then(|o| o.reason.clone()),
             output: last.and_then(|o| o.output.clone()),
             actor: last.map(|o| o.actor.clone()),
-            started_at: started_at.map(crate::store::ts),
-            finished_at: finished_at.map(crate::store::ts),
+            started_at,
+            finished_at,
             overdue,
         });
     }
@@ -318,7 +290,7 @@ pub fn mark(
         runbook: file.to_string(),
         step_index,
         step_title: step.title.clone(),
-        state: state.as_str().to_string(),
+        state,
         reason: reason.map(str::to_string),
         output: None,
         actor: by.to_string(),
@@ -384,7 +356,7 @@ pub fn run_action(
         runbook: file.to_string(),
         step_index,
         step_title: step.title.clone(),
-        state: if outcome.ok { "done" } else { "failed" }.into(),
+        state: if outcome.ok { StepState::Done } else { StepState::Failed },
         reason: (!outcome.ok).then(|| format!("{} failed", action.summary())),
         output: Some(output.clone()),
         actor: ctx.by.to_string(),
@@ -458,7 +430,7 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
                 });
                 match result {
                     Ok(Ok(row)) => ActionOutcome {
-                        ok: row.status == "completed",
+                        ok: row.status == crate::store::RollbackStatus::Completed,
                         output: format!(
                             "rollback #{} {}: {}{}",
                             row.id,

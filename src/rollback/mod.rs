@@ -15,9 +15,7 @@ use tokio::runtime::Handle;
 
 use crate::config::EnvironmentConfig;
 use crate::drivers::{Driver, DriverRequest, Phase};
-use crate::playbook::{
-    CallError, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport, PlaybookClient,
-};
+use crate::playbook::{CallError, DeploymentRecord, DeploymentStatusReport, Health, HealthReport, PlaybookClient};
 use crate::store::{
     BeginRefused, LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name,
 };
@@ -93,7 +91,9 @@ impl std::fmt::Display for Refusal {
                 write!(
                     f,
                     "another rollback of this environment is in flight: #{} held by {} since {}",
-                    h.rollback_id, h.holder, h.acquired_at
+                    h.rollback_id,
+                    h.holder,
+                    crate::domain::ts::format(h.acquired_at)
                 )?;
                 if h.is_stale(&host_name(), Utc::now()) {
                     write!(
@@ -177,7 +177,7 @@ fn rolled_back_from(store: &Store, env_id: i64) -> Result<HashSet<String>> {
     Ok(store
         .rollbacks(Some(env_id), 10_000)?
         .into_iter()
-        .filter(|r| r.status == RollbackStatus::Completed.as_str())
+        .filter(|r| r.status == RollbackStatus::Completed)
         .filter_map(|r| r.from_version)
         .collect())
 }
@@ -187,14 +187,12 @@ fn stored_history(store: &Store, env_id: i64) -> Result<Vec<DeploymentRecord>> {
     Ok(store
         .deployments(env_id)?
         .into_iter()
-        .filter_map(|d| {
-            Some(DeploymentRecord {
-                id: d.external_id,
-                version: d.version,
-                environment: d.colour,
-                deployed_at: crate::store::parse_ts(&d.deployed_at)?,
-                status: DeploymentStatus::parse(&d.status)?,
-            })
+        .map(|d| DeploymentRecord {
+            id: d.external_id,
+            version: d.version,
+            environment: d.colour,
+            deployed_at: d.deployed_at,
+            status: d.status,
         })
         .collect())
 }
@@ -326,7 +324,8 @@ pub fn execute_with_phases(
         Err(BeginRefused::LockHeld(holder)) => return Ok(Err(Refusal::LockHeld(holder))),
         Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }) => {
             return Ok(Err(Refusal::Changed(format!(
-                "rollback #{rollback_id} of this environment ended at {completed_at}"
+                "rollback #{rollback_id} of this environment ended at {}",
+                crate::domain::ts::format(completed_at)
             ))));
         }
     };
@@ -337,9 +336,7 @@ pub fn execute_with_phases(
     }
     let incident_id = file_under_incident(store, &prepared, opts, &row)?;
     let milestone_actor = opts.operator.clone();
-    if let Ok(at) = row.started_at.parse::<DateTime<Utc>>() {
-        store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted.as_str(), at, &milestone_actor)?;
-    }
+    store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted, row.started_at, &milestone_actor)?;
     if let Some(evidence) = &opts.evidence {
         store.append_event(&NewEvent {
             at: Utc::now(),
@@ -402,10 +399,10 @@ pub fn execute_with_phases(
             })?;
             let done = store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?;
             // Mitigated: the driver saw the target serving and healthy, just now.
-            if let Some(at) = done.completed_at.as_deref().and_then(crate::store::parse_ts) {
+            if let Some(at) = done.completed_at {
                 store.set_milestone(
                     incident_id,
-                    crate::incident::Milestone::RollbackCompleted.as_str(),
+                    crate::incident::Milestone::RollbackCompleted,
                     at,
                     &milestone_actor,
                 )?;
@@ -487,7 +484,7 @@ fn file_under_incident(
 /// waiting for the target to become healthy.
 fn still_verifying(row: &RollbackRow, env: &EnvironmentConfig, now: chrono::DateTime<Utc>) -> bool {
     let window = chrono::Duration::from_std(env.driver.verify_timeout.get()).unwrap_or(chrono::Duration::zero());
-    crate::store::parse_ts(&row.started_at).is_some_and(|t| now < t + window)
+    now < row.started_at + window
 }
 
 /// Ends rollbacks of an environment left `pending` or `in_progress` by a process
@@ -511,8 +508,8 @@ pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id
             (Ok(s), Ok(h)) => Ok((s.version.clone(), h.health)),
             (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
         };
-        let (result, explanation) = match (&row.status[..], &seen) {
-            ("pending", _) => {
+        let (result, explanation) = match (row.status, &seen) {
+            (RollbackStatus::Pending, _) => {
                 (RollbackStatus::Failed, format!("interrupted before the rollback request was sent ({who} stopped)"))
             }
             (_, Ok((version, Health::Healthy)))
@@ -560,7 +557,7 @@ pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id
 /// configured channels and records what went out. Called after the rollback is
 /// recorded, so a slow or failing channel can never hold it up or fail it.
 pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifier, row: &RollbackRow) -> Result<()> {
-    let kind = if row.status == RollbackStatus::Completed.as_str() {
+    let kind = if row.status == RollbackStatus::Completed {
         crate::notify::NotificationKind::RollbackCompleted
     } else {
         crate::notify::NotificationKind::RollbackFailed

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::timeline::insert_event;
-use super::{NewEvent, Result, Store, ts};
+use super::{NewEvent, Result, Store, opt_time_at, time_at, ts};
 
 /// A checklist result to record: a tick, an untick, a waiver or an automatic verdict.
 #[derive(Debug, Clone)]
@@ -39,17 +39,20 @@ pub struct ChecklistResultRow {
     pub actor: String,
     /// Note.
     pub note: Option<String>,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
 }
 
 /// How long an automatic item has been passing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreakRow {
     /// Since when it has passed without a break; `None` when it fails now.
-    pub passing_since: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub passing_since: Option<DateTime<Utc>>,
     /// When it was last checked.
-    pub checked_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub checked_at: DateTime<Utc>,
     /// What the last check saw.
     pub detail: Option<String>,
 }
@@ -96,7 +99,7 @@ impl Store {
             waived: r.waived,
             actor: r.actor.clone(),
             note: r.note.clone(),
-            at: ts(now),
+            at: now,
         })
     }
 
@@ -112,7 +115,7 @@ impl Store {
                 waived: r.get(2)?,
                 actor: r.get(3)?,
                 note: r.get(4)?,
-                at: r.get(5)?,
+                at: time_at(r, 5, "checklist_results")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -146,7 +149,13 @@ impl Store {
             .query_row(
                 "SELECT passing_since, checked_at, detail FROM checklist_streaks WHERE incident_id = ?1 AND item = ?2",
                 params![incident_id, item],
-                |r| Ok(StreakRow { passing_since: r.get(0)?, checked_at: r.get(1)?, detail: r.get(2)? }),
+                |r| {
+                    Ok(StreakRow {
+                        passing_since: opt_time_at(r, 0, "checklist_streaks")?,
+                        checked_at: time_at(r, 1, "checklist_streaks")?,
+                        detail: r.get(2)?,
+                    })
+                },
             )
             .optional()?)
     }

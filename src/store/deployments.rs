@@ -1,10 +1,11 @@
 //! Deployments as the services report them.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Result, Store, ts};
+use super::{Result, Store, time_at, ts, word_at};
+use crate::domain::DeploymentStatus;
 use crate::playbook::DeploymentRecord;
 
 /// A stored deployment.
@@ -18,10 +19,11 @@ pub struct DeploymentRow {
     pub version: String,
     /// Colour, for blue/green.
     pub colour: Option<String>,
-    /// When it was deployed (RFC 3339).
-    pub deployed_at: String,
-    /// `in_progress`, `succeeded`, `failed` or `rolled_back`.
-    pub status: String,
+    /// When it was deployed.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub deployed_at: DateTime<Utc>,
+    /// As the service last reported it.
+    pub status: DeploymentStatus,
 }
 
 impl Store {
@@ -68,8 +70,8 @@ impl Store {
                 external_id: r.get(1)?,
                 version: r.get(2)?,
                 colour: r.get(3)?,
-                deployed_at: r.get(4)?,
-                status: r.get(5)?,
+                deployed_at: time_at(r, 4, "deployments")?,
+                status: word_at(r, 5, "deployments")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -5,15 +5,17 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::timeline::insert_event;
-use super::{NewEvent, Result, RollbackRow, Store, TimelineEvent, ts};
+use super::{NewEvent, Result, RollbackRow, Store, TimelineEvent, time_at, ts, word_at};
+use crate::domain::{Milestone, Severity};
 
 /// A recorded milestone of an incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MilestoneRow {
-    /// `impact_started`, `detected`, `rollback_started`, `rollback_completed`, `validated`, `resolved`.
-    pub milestone: String,
-    /// When (RFC 3339).
-    pub at: String,
+    /// Which.
+    pub milestone: Milestone,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
     /// Who or what set it.
     pub actor: String,
 }
@@ -36,11 +38,17 @@ pub struct IncidentFields {
 impl Store {
     /// Records a milestone unless it is already set (the first time wins), with
     /// its timeline event. `Ok(true)` when it was recorded now.
-    pub fn set_milestone(&mut self, incident_id: i64, milestone: &str, at: DateTime<Utc>, actor: &str) -> Result<bool> {
+    pub fn set_milestone(
+        &mut self,
+        incident_id: i64,
+        milestone: Milestone,
+        at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<bool> {
         let tx = self.conn.transaction()?;
         let changed = tx.execute(
             "INSERT OR IGNORE INTO incident_milestones (incident_id, milestone, at, actor) VALUES (?1, ?2, ?3, ?4)",
-            params![incident_id, milestone, ts(at), actor],
+            params![incident_id, milestone.as_str(), ts(at), actor],
         )?;
         if changed == 1 {
             let env_id: Option<i64> =
@@ -54,8 +62,8 @@ impl Store {
                     rollback_id: None,
                     actor: actor.to_string(),
                     kind: "milestone".into(),
-                    message: format!("incident #{incident_id}: {}", milestone.replace('_', " ")),
-                    data: Some(serde_json::json!({ "milestone": milestone }).to_string()),
+                    message: format!("incident #{incident_id}: {}", milestone.as_str().replace('_', " ")),
+                    data: Some(serde_json::json!({ "milestone": milestone.as_str() }).to_string()),
                 },
             )?;
         }
@@ -68,8 +76,13 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT milestone, at, actor FROM incident_milestones WHERE incident_id = ?1 ORDER BY at, milestone",
         )?;
-        let rows = stmt
-            .query_map([incident_id], |r| Ok(MilestoneRow { milestone: r.get(0)?, at: r.get(1)?, actor: r.get(2)? }))?;
+        let rows = stmt.query_map([incident_id], |r| {
+            Ok(MilestoneRow {
+                milestone: word_at(r, 0, "incident_milestones")?,
+                at: time_at(r, 1, "incident_milestones")?,
+                actor: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -106,8 +119,9 @@ impl Store {
     }
 
     /// Sets an incident's severity.
-    pub fn set_incident_severity(&self, incident_id: i64, severity: &str) -> Result<()> {
-        self.conn.execute("UPDATE incidents SET severity = ?2 WHERE id = ?1", params![incident_id, severity])?;
+    pub fn set_incident_severity(&self, incident_id: i64, severity: Severity) -> Result<()> {
+        self.conn
+            .execute("UPDATE incidents SET severity = ?2 WHERE id = ?1", params![incident_id, severity.as_str()])?;
         Ok(())
     }
 
@@ -152,7 +166,7 @@ impl Store {
     }
 
     /// The newest stored sample of a signal, if any.
-    pub fn latest_sample(&self, env_id: i64, signal: &str) -> Result<Option<crate::engine::Sample>> {
+    pub fn latest_sample(&self, env_id: i64, signal: &str) -> Result<Option<crate::domain::Sample>> {
         Ok(self
             .conn
             .query_row(
@@ -160,9 +174,8 @@ impl Store {
                  ORDER BY at DESC, id DESC LIMIT 1",
                 params![env_id, signal],
                 |r| {
-                    let at: String = r.get(0)?;
-                    Ok(crate::engine::Sample {
-                        at: super::parse_ts(&at).unwrap_or_default(),
+                    Ok(crate::domain::Sample {
+                        at: time_at(r, 0, "samples")?,
                         value: r.get(1)?,
                         text: r.get(2)?,
                         ok: r.get(3)?,

@@ -15,15 +15,19 @@ mod timeline;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::domain::Word;
 
 pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;
 pub use incidents::{IncidentFields, MilestoneRow};
-pub use rollbacks::{
-    BeginRefused, LockHolder, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, RollbackType,
-};
+// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts and
+// reads well in `sqlite3`.
+pub use crate::domain::ts::{format as ts, parse as parse_ts};
+pub use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
+pub use rollbacks::{BeginRefused, LockHolder, NewRollback, RollbackRow};
 pub use runbooks::{NewStepOutcome, StepOutcomeRow};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 
@@ -59,6 +63,11 @@ impl std::fmt::Display for StoreError {
                  upgrade backout, or pass --db to use another file",
                 path.display()
             ),
+            StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(_, _, e)) => write!(
+                f,
+                "the database holds a value this backout cannot read: {e}; \
+                 correct or delete that row with sqlite3, or pass --db to use another file"
+            ),
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
             StoreError::Migration(e) => write!(f, "could not upgrade the database: {e}"),
             StoreError::Io(e) => write!(f, "could not create the database folder: {e}"),
@@ -83,15 +92,53 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts and
-/// reads well in `sqlite3`.
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// A stored value that does not mean anything to this backout.
+#[derive(Debug)]
+struct Unreadable {
+    /// `table.column`.
+    column: String,
+    /// The text found.
+    value: String,
+    /// What it should have been.
+    expected: String,
 }
 
-/// Parses a stored timestamp.
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} holds {:?}, which is not {}", self.column, self.value, self.expected)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+fn unreadable(r: &Row<'_>, idx: usize, table: &str, value: String, expected: String) -> rusqlite::Error {
+    let column = r.as_ref().column_name(idx).unwrap_or("?");
+    let e = Unreadable { column: format!("{table}.{column}"), value, expected };
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Reads a stored time (column `idx` of a row of `table`); text that is not
+/// one is a conversion error naming the column, never a panic or a made-up time.
+fn time_at(r: &Row<'_>, idx: usize, table: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = r.get(idx)?;
+    parse_ts(&text).ok_or_else(|| unreadable(r, idx, table, text, "an RFC 3339 time".into()))
+}
+
+/// Reads a stored time that may be NULL.
+fn opt_time_at(r: &Row<'_>, idx: usize, table: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match r.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(text) => {
+            parse_ts(&text).map(Some).ok_or_else(|| unreadable(r, idx, table, text, "an RFC 3339 time".into()))
+        }
+    }
+}
+
+/// Reads a stored word (a status, a kind); an unknown word is a conversion
+/// error naming the column and the words this backout knows.
+fn word_at<T: Word>(r: &Row<'_>, idx: usize, table: &str) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    T::parse(&text).ok_or_else(|| unreadable(r, idx, table, text, format!("one of {}", T::WORDS.join(", "))))
 }
 
 /// The database path: `--db`, else `$BACKOUT_DB`, else `$XDG_DATA_HOME/backout/backout.db`.

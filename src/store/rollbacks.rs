@@ -4,84 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::{Result, Store, parse_ts, process_alive, ts};
-
-macro_rules! word_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $variant),+ }
-
-        impl $name {
-            /// The word stored in the database.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $word),+ }
-            }
-
-            /// Parses the stored word.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($word => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-word_enum!(
-    /// How a rollback chose its target (seed 004).
-    RollbackType {
-        /// The last known-good version.
-        Previous = "previous",
-        /// A version the operator named.
-        Specific = "specific",
-        /// Traffic switched back to the other colour.
-        BlueGreenSwitch = "blue_green_switch",
-        /// A feature flag turned off.
-        FlagToggle = "flag_toggle",
-        /// Started by a rule.
-        Automatic = "automatic",
-    }
-);
-
-word_enum!(
-    /// Where a rollback is in its lifecycle.
-    RollbackStatus {
-        /// Recorded, lock held, nothing sent yet.
-        Pending = "pending",
-        /// The driver is working.
-        InProgress = "in_progress",
-        /// The target is current and healthy.
-        Completed = "completed",
-        /// It did not get there; `error` says why.
-        Failed = "failed",
-    }
-);
-
-word_enum!(
-    /// What started a rollback.
-    RollbackTrigger {
-        /// A person.
-        Manual = "manual",
-        /// Consecutive failed health checks.
-        HealthCheckFailed = "health_check_failed",
-        /// Error rate rule.
-        ErrorRate = "error_rate",
-        /// Latency rule.
-        Latency = "latency",
-        /// Quality-score rule.
-        Quality = "quality",
-        /// CPU or memory rule.
-        Resource = "resource",
-        /// A deployment that never became healthy.
-        Timeout = "timeout",
-    }
-);
+use super::{Result, Store, opt_time_at, process_alive, time_at, ts, word_at};
+use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
 
 /// What is known when a rollback is asked for.
 #[derive(Debug, Clone)]
@@ -125,11 +49,11 @@ pub struct RollbackRow {
     pub target_version: Option<String>,
     /// Type.
     #[serde(rename = "type")]
-    pub rollback_type: String,
+    pub rollback_type: RollbackType,
     /// Trigger.
-    pub trigger: String,
+    pub trigger: RollbackTrigger,
     /// Status.
-    pub status: String,
+    pub status: RollbackStatus,
     /// Who.
     pub operator: String,
     /// Why.
@@ -138,10 +62,12 @@ pub struct RollbackRow {
     pub driver: String,
     /// What went wrong.
     pub error: Option<String>,
-    /// When it started (RFC 3339).
-    pub started_at: String,
+    /// When it started.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub started_at: DateTime<Utc>,
     /// When it ended.
-    pub completed_at: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub completed_at: Option<DateTime<Utc>>,
     /// Duration in milliseconds, once ended.
     pub duration_ms: Option<i64>,
     /// Whether a notification went out.
@@ -161,8 +87,8 @@ pub enum BeginRefused {
     FinishedSincePlan {
         /// That rollback.
         rollback_id: i64,
-        /// When it ended (RFC 3339).
-        completed_at: String,
+        /// When it ended.
+        completed_at: DateTime<Utc>,
     },
 }
 
@@ -178,15 +104,17 @@ pub struct LockHolder {
     /// Pid.
     pub pid: i64,
     /// Since when.
-    pub acquired_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub acquired_at: DateTime<Utc>,
     /// Lease end.
-    pub expires_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub expires_at: DateTime<Utc>,
 }
 
 impl LockHolder {
     /// The holder is gone: its process died on this host, or its lease ran out.
     pub fn is_stale(&self, this_host: &str, now: DateTime<Utc>) -> bool {
-        let expired = parse_ts(&self.expires_at).is_none_or(|t| t < now);
+        let expired = self.expires_at < now;
         let dead = self.host == this_host && !process_alive(self.pid);
         expired || dead
     }
@@ -197,21 +125,18 @@ const ROLLBACK_COLUMNS: &str = "r.id, e.name, r.incident_id, r.from_version, r.t
      r.notification_sent, r.holder_host, r.holder_pid";
 
 fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
-    let started_at: String = r.get(12)?;
-    let completed_at: Option<String> = r.get(13)?;
-    let duration_ms = match (parse_ts(&started_at), completed_at.as_deref().and_then(parse_ts)) {
-        (Some(a), Some(b)) => Some((b - a).num_milliseconds()),
-        _ => None,
-    };
+    let started_at = time_at(r, 12, "rollbacks")?;
+    let completed_at = opt_time_at(r, 13, "rollbacks")?;
+    let duration_ms = completed_at.map(|end| (end - started_at).num_milliseconds());
     Ok(RollbackRow {
         id: r.get(0)?,
         environment: r.get(1)?,
         incident_id: r.get(2)?,
         from_version: r.get(3)?,
         target_version: r.get(4)?,
-        rollback_type: r.get(5)?,
-        trigger: r.get(6)?,
-        status: r.get(7)?,
+        rollback_type: word_at(r, 5, "rollbacks")?,
+        trigger: word_at(r, 6, "rollbacks")?,
+        status: word_at(r, 7, "rollbacks")?,
         operator: r.get(8)?,
         reason: r.get(9)?,
         driver: r.get(10)?,
@@ -244,12 +169,12 @@ impl Store {
         // A plan made before another rollback of this environment ended is a guess
         // about a service that has since changed; checked under the same write
         // lock that takes the rollback lock, so no rollback can slip in between.
-        let since: Option<(i64, String)> = tx
+        let since: Option<(i64, DateTime<Utc>)> = tx
             .query_row(
                 "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at > ?2
                  ORDER BY completed_at DESC LIMIT 1",
                 params![new.environment_id, ts(planned_at)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),
             )
             .optional()?;
         if let Some((rollback_id, completed_at)) = since {
@@ -427,8 +352,8 @@ fn lock_holder(conn: &rusqlite::Connection, env_id: i64) -> Result<Option<LockHo
                     holder: r.get(1)?,
                     host: r.get(2)?,
                     pid: r.get(3)?,
-                    acquired_at: r.get(4)?,
-                    expires_at: r.get(5)?,
+                    acquired_at: time_at(r, 4, "rollback_locks")?,
+                    expires_at: time_at(r, 5, "rollback_locks")?,
                 })
             },
         )

@@ -1,11 +1,12 @@
 //! Runbook progress: which step of an incident's runbook is done, skipped or failed.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
 use super::timeline::insert_event;
-use super::{NewEvent, Result, Store, ts};
+use super::{NewEvent, Result, Store, time_at, ts, word_at};
+use crate::domain::StepState;
 
 /// A runbook step's outcome to record.
 #[derive(Debug, Clone)]
@@ -18,8 +19,8 @@ pub struct NewStepOutcome {
     pub step_index: usize,
     /// Step title.
     pub step_title: String,
-    /// `done`, `skipped` or `failed`.
-    pub state: String,
+    /// Done, skipped or failed (never pending).
+    pub state: StepState,
     /// Why it was skipped or failed.
     pub reason: Option<String>,
     /// What its action printed or answered.
@@ -37,16 +38,17 @@ pub struct StepOutcomeRow {
     pub step_index: usize,
     /// Step title.
     pub step_title: String,
-    /// `done`, `skipped` or `failed`.
-    pub state: String,
+    /// Done, skipped or failed.
+    pub state: StepState,
     /// Why it was skipped or failed.
     pub reason: Option<String>,
     /// What its action printed or answered.
     pub output: Option<String>,
     /// Who.
     pub actor: String,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
 }
 
 impl Store {
@@ -58,7 +60,7 @@ impl Store {
         tx.execute(
             "INSERT INTO runbook_progress (incident_id, runbook, step_index, step_title, state, reason, output, actor, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![o.incident_id, o.runbook, index, o.step_title, o.state, o.reason, o.output, o.actor, ts(now)],
+            params![o.incident_id, o.runbook, index, o.step_title, o.state.as_str(), o.reason, o.output, o.actor, ts(now)],
         )?;
         let env_id: Option<i64> =
             tx.query_row("SELECT environment_id FROM incidents WHERE id = ?1", [o.incident_id], |r| r.get(0))?;
@@ -78,7 +80,7 @@ impl Store {
                 message,
                 data: Some(
                     serde_json::json!({
-                        "runbook": o.runbook, "step": o.step_index + 1, "state": o.state,
+                        "runbook": o.runbook, "step": o.step_index + 1, "state": o.state.as_str(),
                         "reason": o.reason, "output": o.output,
                     })
                     .to_string(),
@@ -90,11 +92,11 @@ impl Store {
             runbook: o.runbook.clone(),
             step_index: o.step_index,
             step_title: o.step_title.clone(),
-            state: o.state.clone(),
+            state: o.state,
             reason: o.reason.clone(),
             output: o.output.clone(),
             actor: o.actor.clone(),
-            at: ts(now),
+            at: now,
         })
     }
 
@@ -110,11 +112,11 @@ impl Store {
                 runbook: r.get(0)?,
                 step_index: usize::try_from(index).unwrap_or(0),
                 step_title: r.get(2)?,
-                state: r.get(3)?,
+                state: word_at(r, 3, "runbook_progress")?,
                 reason: r.get(4)?,
                 output: r.get(5)?,
                 actor: r.get(6)?,
-                at: r.get(7)?,
+                at: time_at(r, 7, "runbook_progress")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -36,7 +36,7 @@ fn lock_allows_one_rollback_per_environment_until_finished() {
     b.begin_rollback(&new_rollback(other), planned).unwrap().expect("another environment is free");
 
     let done = a.finish_rollback(first.id, RollbackStatus::Failed, Some("HTTP 500: boom"), "alice").unwrap();
-    assert_eq!(done.status, "failed");
+    assert_eq!(done.status, RollbackStatus::Failed);
     assert_eq!(done.error.as_deref(), Some("HTTP 500: boom"));
     assert!(done.duration_ms.is_some());
     // A plan made before that rollback ended is stale: refused, nothing recorded.
@@ -64,8 +64,8 @@ fn lock_of_a_dead_process_is_stale() {
         holder: "x".into(),
         host: host_name(),
         pid: i64::from(i32::MAX),
-        acquired_at: ts(chrono::Utc::now()),
-        expires_at: ts(chrono::Utc::now() + chrono::Duration::hours(1)),
+        acquired_at: chrono::Utc::now(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
     assert!(holder.is_stale(&host_name(), chrono::Utc::now()));
     let elsewhere = LockHolder { host: "other-host".into(), ..holder };
@@ -90,7 +90,7 @@ fn notes_and_incidents_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("b.db")).unwrap();
     let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
-    let inc = s.open_incident(Some(env), "errors up", "critical", false, "alice").unwrap();
+    let inc = s.open_incident(Some(env), "errors up", crate::domain::Severity::Critical, false, "alice").unwrap();
     assert_eq!(s.open_incident_for(env).unwrap().unwrap().id, inc.id);
     s.add_note(Some(inc.id), Some(env), "alice", "switched back to green").unwrap();
     let tl = s.incident_timeline(inc.id).unwrap();
@@ -116,4 +116,87 @@ fn many_processes_opening_a_new_file_at_once_all_succeed() {
     for h in handles {
         assert_eq!(h.join().unwrap(), Ok(schema::latest_version()));
     }
+}
+
+/// A finished rollback on a fresh file, and a raw connection to edit it behind the store's back.
+fn finished_rollback(dir: &std::path::Path) -> (Store, rusqlite::Connection, i64) {
+    let path = dir.join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let row = s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().unwrap();
+    s.finish_rollback(row.id, RollbackStatus::Completed, None, "alice").unwrap();
+    (s, rusqlite::Connection::open(&path).unwrap(), row.id)
+}
+
+#[test]
+fn a_value_the_store_cannot_read_is_an_error_naming_the_column_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, raw, id) = finished_rollback(dir.path());
+
+    raw.execute("UPDATE rollbacks SET started_at = 'yesterday' WHERE id = ?1", [id]).unwrap();
+    let err = s.rollbacks(None, 10).unwrap_err().to_string();
+    assert!(err.contains("rollbacks.started_at holds \"yesterday\", which is not an RFC 3339 time"), "{err}");
+    assert!(err.contains("correct or delete that row"), "says what to do: {err}");
+
+    raw.execute("UPDATE rollbacks SET started_at = completed_at WHERE id = ?1", [id]).unwrap();
+    assert!(s.rollbacks(None, 10).is_ok());
+    // The schema's CHECK keeps unknown words out; a file edited by hand may still hold one.
+    raw.pragma_update(None, "ignore_check_constraints", true).unwrap();
+    raw.execute("UPDATE rollbacks SET status = 'paused' WHERE id = ?1", [id]).unwrap();
+    let err = s.rollbacks(None, 10).unwrap_err().to_string();
+    assert!(err.contains("rollbacks.status holds \"paused\""), "{err}");
+    assert!(err.contains("one of pending, in_progress, completed, failed"), "{err}");
+
+    let env = s.environment_id("checkout").unwrap().unwrap();
+    raw.execute(
+        "INSERT INTO samples (environment_id, signal, at, value, text, ok, error) VALUES (?1, 'cpu', 'soon', 1, NULL, 1, NULL)",
+        [env],
+    )
+    .unwrap();
+    let err = s.latest_sample(env, "cpu").unwrap_err().to_string();
+    assert!(err.contains("samples.at holds \"soon\""), "{err}");
+}
+
+#[test]
+fn an_incident_without_severity_reads_as_unknown_and_a_strange_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let inc = s.open_incident(None, "errors up", crate::domain::Severity::Critical, false, "alice").unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+
+    raw.execute("UPDATE incidents SET severity = 'unknown' WHERE id = ?1", [inc.id]).unwrap();
+    let row = s.incident(inc.id).unwrap().unwrap();
+    assert_eq!(row.severity, None);
+    assert_eq!(serde_json::to_value(&row).unwrap()["severity"], "unknown");
+
+    raw.execute("UPDATE incidents SET severity = 'apocalyptic' WHERE id = ?1", [inc.id]).unwrap();
+    let err = s.incident(inc.id).unwrap_err().to_string();
+    assert!(err.contains("incidents.severity holds \"apocalyptic\""), "{err}");
+    assert!(err.contains("one of critical, performance, feature, non-critical"), "{err}");
+}
+
+#[test]
+fn rows_serialize_times_as_stored_text_and_words_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, raw, id) = finished_rollback(dir.path());
+    raw.execute(
+        "UPDATE rollbacks SET started_at = '2026-01-01T00:00:30.000Z', completed_at = '2026-01-01T00:00:36.250Z' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    let row = s.rollbacks(None, 1).unwrap().remove(0);
+    assert_eq!(row.status, RollbackStatus::Completed);
+    let v = serde_json::to_value(&row).unwrap();
+    assert_eq!(v["started_at"], "2026-01-01T00:00:30.000Z");
+    assert_eq!(v["completed_at"], "2026-01-01T00:00:36.250Z");
+    assert_eq!(v["duration_ms"], 6250);
+    assert_eq!((&v["type"], &v["trigger"], &v["status"]), (&"previous".into(), &"manual".into(), &"completed".into()));
+
+    let inc = s.open_incident(None, "t", crate::domain::Severity::NonCritical, false, "alice").unwrap();
+    raw.execute("UPDATE incidents SET opened_at = '2026-01-01T00:00:00.000Z' WHERE id = ?1", [inc.id]).unwrap();
+    let v = serde_json::to_value(s.incident(inc.id).unwrap().unwrap()).unwrap();
+    assert_eq!(v["opened_at"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(v["closed_at"], serde_json::Value::Null);
+    assert_eq!((&v["severity"], &v["status"]), (&"non-critical".into(), &"open".into()));
 }

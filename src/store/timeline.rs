@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Result, Store, ts};
+use super::{Result, Store, opt_time_at, time_at, ts, word_at};
+use crate::domain::{IncidentStatus, SEVERITY_UNKNOWN, Severity};
 
 /// An event to record.
 #[derive(Debug, Clone)]
@@ -32,8 +33,9 @@ pub struct NewEvent {
 pub struct TimelineEvent {
     /// Row id.
     pub id: i64,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
     /// Incident.
     pub incident_id: Option<i64>,
     /// Environment name.
@@ -59,18 +61,21 @@ pub struct IncidentRow {
     pub environment: Option<String>,
     /// Title.
     pub title: String,
-    /// Severity.
-    pub severity: String,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Severity; `None` for an incident opened without one (stored and shown as `unknown`).
+    #[serde(serialize_with = "Severity::serialize_or_unknown")]
+    pub severity: Option<Severity>,
+    /// Open or closed.
+    pub status: IncidentStatus,
     /// A drill, not a real incident.
     pub drill: bool,
     /// Who opened it.
     pub opened_by: String,
     /// When.
-    pub opened_at: String,
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub opened_at: DateTime<Utc>,
     /// When it closed.
-    pub closed_at: Option<String>,
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A stored note.
@@ -84,8 +89,9 @@ pub struct NoteRow {
     pub author: String,
     /// Text.
     pub body: String,
-    /// When (RFC 3339).
-    pub created_at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 pub(super) fn insert_event(conn: &Connection, e: &NewEvent) -> Result<()> {
@@ -109,7 +115,7 @@ pub(super) fn insert_event(conn: &Connection, e: &NewEvent) -> Result<()> {
 pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<TimelineEvent> {
     Ok(TimelineEvent {
         id: r.get(0)?,
-        at: r.get(1)?,
+        at: time_at(r, 1, "timeline_events")?,
         incident_id: r.get(2)?,
         environment: r.get(3)?,
         rollback_id: r.get(4)?,
@@ -125,17 +131,26 @@ const EVENT_COLUMNS: &str = "t.id, t.at, t.incident_id, e.name, t.rollback_id, t
 const INCIDENT_COLUMNS: &str =
     "i.id, e.name, i.title, i.severity, i.status, i.drill, i.opened_by, i.opened_at, i.closed_at";
 
+/// An incident's severity: a known word, or `unknown` (the column's default) for none.
+fn severity_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Severity>> {
+    let text: String = r.get(idx)?;
+    if text == SEVERITY_UNKNOWN {
+        return Ok(None);
+    }
+    word_at(r, idx, "incidents").map(Some)
+}
+
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
     Ok(IncidentRow {
         id: r.get(0)?,
         environment: r.get(1)?,
         title: r.get(2)?,
-        severity: r.get(3)?,
-        status: r.get(4)?,
+        severity: severity_at(r, 3)?,
+        status: word_at(r, 4, "incidents")?,
         drill: r.get(5)?,
         opened_by: r.get(6)?,
-        opened_at: r.get(7)?,
-        closed_at: r.get(8)?,
+        opened_at: time_at(r, 7, "incidents")?,
+        closed_at: opt_time_at(r, 8, "incidents")?,
     })
 }
 
@@ -181,7 +196,7 @@ impl Store {
         &mut self,
         env_id: Option<i64>,
         title: &str,
-        severity: &str,
+        severity: Severity,
         drill: bool,
         by: &str,
     ) -> Result<IncidentRow> {
@@ -189,7 +204,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO incidents (environment_id, title, severity, drill, opened_by, opened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![env_id, title, severity, drill, by, ts(now)],
+            params![env_id, title, severity.as_str(), drill, by, ts(now)],
         )?;
         let id = tx.last_insert_rowid();
         insert_event(
@@ -310,7 +325,7 @@ impl Store {
             },
         )?;
         tx.commit()?;
-        Ok(NoteRow { id, incident_id, author: author.to_string(), body: body.to_string(), created_at: ts(now) })
+        Ok(NoteRow { id, incident_id, author: author.to_string(), body: body.to_string(), created_at: now })
     }
 
     /// Notes of an incident (or all notes with no incident when `None`), oldest first.
@@ -324,7 +339,7 @@ impl Store {
                 incident_id: r.get(1)?,
                 author: r.get(2)?,
                 body: r.get(3)?,
-                created_at: r.get(4)?,
+                created_at: time_at(r, 4, "notes")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -333,7 +348,7 @@ impl Store {
 
 impl Store {
     /// Stores samples of many signals in one transaction.
-    pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::engine::Sample)]) -> Result<()> {
+    pub fn append_sample_batch(&mut self, samples: &[(i64, String, crate::domain::Sample)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -354,15 +369,14 @@ impl Store {
         signal: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<crate::engine::Sample>> {
+    ) -> Result<Vec<crate::domain::Sample>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT at, value, text, ok, error FROM samples
              WHERE environment_id = ?1 AND signal = ?2 AND at >= ?3 AND at <= ?4 ORDER BY at",
         )?;
         let rows = stmt.query_map(params![env_id, signal, ts(from), ts(to)], |r| {
-            let at: String = r.get(0)?;
-            Ok(crate::engine::Sample {
-                at: super::parse_ts(&at).unwrap_or_default(),
+            Ok(crate::domain::Sample {
+                at: time_at(r, 0, "samples")?,
                 value: r.get(1)?,
                 text: r.get(2)?,
                 ok: r.get(3)?,

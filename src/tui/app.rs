@@ -151,7 +151,7 @@ impl App {
     /// Review: the time of the current timeline position.
     pub fn review_time(&self) -> Option<DateTime<Utc>> {
         let (events, i) = self.review.as_ref()?;
-        crate::store::parse_ts(&events.get(*i)?.at)
+        Some(events.get(*i)?.at)
     }
 
     fn on_engine(&mut self, e: EngineEvent) {
@@ -196,27 +196,29 @@ impl App {
     fn replay(&mut self) {
         let Some((events, i)) = &self.review else { return };
         let (events, i) = (events.clone(), *i);
-        if let Some(at) = events.get(i).and_then(|ev| crate::store::parse_ts(&ev.at)) {
-            self.now = at;
+        if let Some(ev) = events.get(i) {
+            self.now = ev.at;
         }
         for env in &mut self.envs {
             env.in_flight = None;
             env.proposal = None;
             // Before any event: the newest deploy that had not failed by then.
-            env.version = env.deployments.iter().find(|d| d.status != "failed").map(|d| d.version.clone());
+            env.version = env
+                .deployments
+                .iter()
+                .find(|d| d.status != crate::domain::DeploymentStatus::Failed)
+                .map(|d| d.version.clone());
             let name = env.name.clone();
             let mine = events.iter().take(i + 1).filter(|ev| ev.environment.as_deref() == Some(name.as_str()));
-            let folded: Vec<_> = mine
-                .filter_map(|ev| {
-                    Some((crate::store::parse_ts(&ev.at)?, ev, super::reduce::from_row(ev, &env.rollbacks)?))
-                })
-                .collect();
+            let folded: Vec<_> =
+                mine.filter_map(|ev| Some((ev.at, ev, super::reduce::from_row(ev, &env.rollbacks)?))).collect();
             for (at, ev, what) in folded {
                 super::reduce::apply(env, at, &ev.message, &what);
             }
         }
         if let Some(ev) = events.get(i) {
-            self.status = format!("{} / {}  {}  {}: {}", i + 1, events.len(), ev.at, ev.actor, ev.message);
+            let at = crate::domain::ts::format(ev.at);
+            self.status = format!("{} / {}  {at}  {}: {}", i + 1, events.len(), ev.actor, ev.message);
         }
     }
 
@@ -306,7 +308,10 @@ impl App {
                 let current = env.version.clone();
                 let mut versions: Vec<String> = Vec::new();
                 for d in &env.deployments {
-                    if d.status != "failed" && Some(&d.version) != current.as_ref() && !versions.contains(&d.version) {
+                    if d.status != crate::domain::DeploymentStatus::Failed
+                        && Some(&d.version) != current.as_ref()
+                        && !versions.contains(&d.version)
+                    {
                         versions.push(d.version.clone());
                     }
                 }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::config::{EnvironmentConfig, RuleKind, TriggerConfig};
+use crate::config::{CheckKind, EnvironmentConfig, RuleKind, TriggerConfig};
 use crate::engine::{EngineCommand, EngineEvent, Sample};
 use crate::playbook::Health;
 use crate::store::{DeploymentRow, IncidentRow, LockHolder, RollbackRow, TimelineEvent};
@@ -162,8 +162,8 @@ pub struct SignalView {
 pub struct ChecklistLine {
     /// What is checked.
     pub title: String,
-    /// `manual` or an automatic check.
-    pub check: String,
+    /// Manual, or an automatic check.
+    pub check: CheckKind,
     /// Needed for validation.
     pub required: bool,
     /// Passed (ticked by a person or held by a check).
@@ -256,12 +256,7 @@ impl EnvView {
             checklist: cfg
                 .checklist
                 .iter()
-                .map(|c| ChecklistLine {
-                    title: c.title.clone(),
-                    check: c.check.clone(),
-                    required: c.required,
-                    passed: false,
-                })
+                .map(|c| ChecklistLine { title: c.title.clone(), check: c.check, required: c.required, passed: false })
                 .collect(),
             runbook: Vec::new(),
             timeline: Vec::new(),

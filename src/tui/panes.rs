@@ -1,5 +1,6 @@
 //! The panes. Each draws one part of [`App`]; none does I/O.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -7,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, EnvView, Pane, SignalRule, SignalView};
 use super::ui::{clock, pane_block, row_style};
-use crate::playbook::Health;
+use crate::domain::{CheckKind, DeploymentStatus, Health, RollbackStatus};
 
 /// Draws one pane into `area`.
 pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
@@ -177,8 +178,8 @@ fn signals(app: &App, e: &EnvView, width: usize) -> Vec<Line<'static>> {
     lines
 }
 
-fn hhmm(ts: &str) -> String {
-    crate::store::parse_ts(ts).map_or_else(|| ts.to_string(), |t| t.format("%m-%d %H:%M").to_string())
+fn hhmm(t: DateTime<Utc>) -> String {
+    t.format("%m-%d %H:%M").to_string()
 }
 
 fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
@@ -187,10 +188,10 @@ fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let style = match d.status.as_str() {
-                "failed" => t.get("unhealthy"),
-                "rolled_back" => t.get("warn"),
-                _ => t.text(),
+            let style = match d.status {
+                DeploymentStatus::Failed => t.get("unhealthy"),
+                DeploymentStatus::RolledBack => t.get("warn"),
+                DeploymentStatus::InProgress | DeploymentStatus::Succeeded => t.text(),
             };
             let current = if Some(&d.version) == e.version.as_ref() { "●" } else { " " };
             Line::styled(
@@ -199,7 +200,7 @@ fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                     truncate(&d.version, 12),
                     d.colour.as_deref().unwrap_or("-"),
                     d.status,
-                    hhmm(&d.deployed_at)
+                    hhmm(d.deployed_at)
                 ),
                 style.patch(row_style(app, Pane::Deployments, i)),
             )
@@ -216,10 +217,10 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .flat_map(|(i, r)| {
-            let (mark, style) = match r.status.as_str() {
-                "completed" => ("✔", t.get("ok")),
-                "failed" => ("✖", t.get("unhealthy")),
-                _ => ("⟲", t.get("warn")),
+            let (mark, style) = match r.status {
+                RollbackStatus::Completed => ("✔", t.get("ok")),
+                RollbackStatus::Failed => ("✖", t.get("unhealthy")),
+                RollbackStatus::Pending | RollbackStatus::InProgress => ("⟲", t.get("warn")),
             };
             let dur = r.duration_ms.map_or("…".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
             let sel = row_style(app, Pane::Rollbacks, i);
@@ -248,7 +249,7 @@ fn checklist(app: &App, e: &EnvView) -> Vec<Line<'static>> {
         .map(|(i, c)| {
             let mark = if c.passed { "[x]" } else { "[ ]" };
             let req = if c.required { "" } else { " (optional)" };
-            let auto = if c.check == "manual" { "" } else { " ⚙" };
+            let auto = if c.check == CheckKind::Manual { "" } else { " ⚙" };
             let style = if c.passed { t.get("ok") } else { t.text() };
             Line::styled(format!("{mark} {}{auto}{req}", c.title), style.patch(row_style(app, Pane::Checklist, i)))
         })
@@ -285,7 +286,7 @@ fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, ev)| {
-            let at = crate::store::parse_ts(&ev.at).map_or_else(|| ev.at.clone(), |x| x.format("%H:%M:%S").to_string());
+            let at = ev.at.format("%H:%M:%S").to_string();
             let style = match ev.kind.as_str() {
                 "note" => t.get("title"),
                 "alert" | "rollback_failed" => t.get("warn"),

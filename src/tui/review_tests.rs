@@ -68,13 +68,13 @@ fn record_a_rollback() -> Recorded {
     }
     let plan = plan.expect("the bad release serves");
     let row = crate::rollback::execute(rt.handle(), &mut store, plan, &opts).unwrap().unwrap();
-    assert_eq!(row.status, "completed", "{:?}", row.error);
+    assert_eq!(row.status, crate::domain::RollbackStatus::Completed, "{:?}", row.error);
     let incident = row.incident_id.unwrap();
     Recorded { _sim: sim, _dir: dir, config, store, incident, row }
 }
 
 fn at(ev: &TimelineEvent) -> DateTime<Utc> {
-    crate::store::parse_ts(&ev.at).unwrap()
+    ev.at
 }
 
 /// Review at position `i`: the screen's state as it was after that event.
@@ -107,7 +107,7 @@ fn review_shows_each_moment_as_it_was() {
     let env = checkout(&app);
     assert_eq!(env.version.as_deref(), Some(bad.as_str()), "before the rollback ends, the bad release serves");
     let bad_row = env.deployments.iter().find(|d| d.version == bad).unwrap();
-    assert_ne!(bad_row.status, "rolled_back", "not rolled back yet at this moment");
+    assert_ne!(bad_row.status, crate::domain::DeploymentStatus::RolledBack, "not rolled back yet at this moment");
     assert!(env.in_flight.is_some(), "the rollback is in flight");
     assert_eq!(app.now, at(&events[requested]), "the clock is the event's");
 

@@ -11,9 +11,15 @@ use super::keymap::Keymap;
 use super::theme::Theme;
 use super::ui;
 use crate::config::Config;
+use crate::domain::{DeploymentStatus, IncidentStatus, RollbackStatus, RollbackTrigger, RollbackType, Severity};
 use crate::drivers::Phase;
 use crate::engine::{EngineEvent, Evidence, Happened, Sample};
 use crate::store::{DeploymentRow, IncidentRow, RollbackRow, TimelineEvent};
+
+/// A stored-form time.
+fn at(text: &str) -> DateTime<Utc> {
+    crate::domain::ts::parse(text).unwrap()
+}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 14, 2, 0).single().unwrap()
@@ -65,8 +71,8 @@ fn deployment(id: &str, version: &str, colour: &str, status: &str) -> Deployment
         external_id: id.into(),
         version: version.into(),
         colour: Some(colour.into()),
-        deployed_at: "2026-11-21T13:55:00.000Z".into(),
-        status: status.into(),
+        deployed_at: at("2026-11-21T13:55:00.000Z"),
+        status: DeploymentStatus::parse(status).unwrap(),
     }
 }
 
@@ -77,15 +83,15 @@ fn rollback(id: i64, status: &str, error: Option<&str>) -> RollbackRow {
         incident_id: Some(7),
         from_version: Some("2.0.0-bad".into()),
         target_version: Some("1.4.3".into()),
-        rollback_type: "automatic".into(),
-        trigger: "error_rate".into(),
-        status: status.into(),
+        rollback_type: RollbackType::Automatic,
+        trigger: RollbackTrigger::ErrorRate,
+        status: RollbackStatus::parse(status).unwrap(),
         operator: "rule:error_rate above 0.05 for 2m".into(),
         reason: "error_rate 7.2% > 5% for 2m".into(),
         driver: "http".into(),
         error: error.map(str::to_string),
-        started_at: "2026-11-21T14:01:00.000Z".into(),
-        completed_at: Some("2026-11-21T14:01:04.000Z".into()),
+        started_at: at("2026-11-21T14:01:00.000Z"),
+        completed_at: Some(at("2026-11-21T14:01:04.000Z")),
         duration_ms: Some(4000),
         notification_sent: true,
         holder_host: "host".into(),
@@ -118,7 +124,7 @@ fn healthy_app(theme: Theme) -> App {
         rollbacks: vec![],
         timeline: vec![TimelineEvent {
             id: 1,
-            at: "2026-11-21T13:55:00.000Z".into(),
+            at: at("2026-11-21T13:55:00.000Z"),
             incident_id: None,
             environment: Some("checkout".into()),
             rollback_id: None,
@@ -243,11 +249,11 @@ fn rollback_failed() {
         id: 7,
         environment: Some("checkout".into()),
         title: "rollback of checkout".into(),
-        severity: "critical".into(),
-        status: "open".into(),
+        severity: Some(Severity::Critical),
+        status: IncidentStatus::Open,
         drill: false,
         opened_by: "rule".into(),
-        opened_at: "2026-11-21T14:00:30.000Z".into(),
+        opened_at: at("2026-11-21T14:00:30.000Z"),
         closed_at: None,
     };
     app.update(Msg::Loaded(vec![EnvSnapshot {
@@ -526,11 +532,11 @@ fn popup_keys_pick_plan_filter_and_quit() {
         id: 9,
         environment: Some("checkout".into()),
         title: "t".into(),
-        severity: "critical".into(),
-        status: "open".into(),
+        severity: Some(Severity::Critical),
+        status: IncidentStatus::Open,
         drill: false,
         opened_by: "rule".into(),
-        opened_at: "2026-11-21T14:00:30.000Z".into(),
+        opened_at: at("2026-11-21T14:00:30.000Z"),
         closed_at: None,
     });
     app.update(key('q'));

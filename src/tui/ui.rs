@@ -78,7 +78,7 @@ fn header_line(app: &App, f: &mut Frame, area: Rect) {
     let open = app.envs.iter().filter_map(|e| e.incident.as_ref().map(|i| (e, i))).max_by_key(|(_, i)| i.id);
     match open {
         Some((env, inc)) => {
-            let opened = crate::store::parse_ts(&inc.opened_at).unwrap_or(app.now);
+            let opened = inc.opened_at;
             let elapsed = app.now - opened;
             let rto = chrono::Duration::from_std(env.rto).unwrap_or(chrono::Duration::MAX);
             let over = elapsed > rto;

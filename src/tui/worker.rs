@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::app::{Effect, EnvSnapshot, Msg};
 use crate::config::Config;
+use crate::domain::Severity;
 use crate::engine::EngineCommand;
 use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
@@ -323,7 +324,7 @@ impl Worker {
                 };
                 let i = crate::incident::open(&mut store, &self.config.severities, Some(cfg), &req)
                     .map_err(|e| format!("{e:#}"))?;
-                self.done(format!("incident #{} ({}) opened on {env}", i.id, i.severity));
+                self.done(format!("incident #{} ({}) opened on {env}", i.id, Severity::word_or_unknown(i.severity)));
             }
         }
         Ok(())
@@ -338,7 +339,7 @@ pub fn load_snapshots(
     review_incident: Option<i64>,
 ) -> crate::store::Result<Vec<EnvSnapshot>> {
     let mut out = Vec::new();
-    let before = |ts: &str| at.is_none_or(|t| crate::store::parse_ts(ts).is_some_and(|x| x <= t));
+    let before = |x: &DateTime<Utc>| at.is_none_or(|t| *x <= t);
     for env in &config.environments {
         let Some(id) = store.environment_id(env.name())? else {
             out.push(EnvSnapshot { name: env.name().to_string(), ..EnvSnapshot::default() });
@@ -352,8 +353,8 @@ pub fn load_snapshots(
         rollbacks.retain(|r| before(&r.started_at));
         if at.is_some() {
             for r in &mut rollbacks {
-                if r.completed_at.as_deref().is_some_and(|c| !before(c)) {
-                    r.status = RollbackStatus::InProgress.as_str().into();
+                if r.completed_at.as_ref().is_some_and(|c| !before(c)) {
+                    r.status = RollbackStatus::InProgress;
                     r.completed_at = None;
                     r.duration_ms = None;
                     r.error = None;
@@ -364,11 +365,11 @@ pub fn load_snapshots(
             // The service marks a release `rolled_back` only once it was; as of
             // an earlier moment it was still the release that had succeeded.
             for d in &mut deployments {
-                let undone = rollbacks.iter().any(|r| {
-                    r.status == RollbackStatus::Completed.as_str() && r.from_version.as_deref() == Some(&d.version)
-                });
-                if d.status == "rolled_back" && !undone {
-                    d.status = "succeeded".into();
+                let undone = rollbacks
+                    .iter()
+                    .any(|r| r.status == RollbackStatus::Completed && r.from_version.as_deref() == Some(&d.version));
+                if d.status == crate::domain::DeploymentStatus::RolledBack && !undone {
+                    d.status = crate::domain::DeploymentStatus::Succeeded;
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::{Report, SignalReport, duration_rows};
-use crate::store::parse_ts;
+use crate::domain::{Milestone, Severity, ts};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -16,9 +16,9 @@ const W: f64 = 720.0;
 const H: f64 = 160.0;
 const PAD: f64 = 30.0;
 
-fn chart(s: &SignalReport, milestones: &[(String, DateTime<Utc>)]) -> String {
+fn chart(s: &SignalReport, milestones: &[(Milestone, DateTime<Utc>)]) -> String {
     let pts: Vec<(DateTime<Utc>, f64)> =
-        s.points.iter().filter_map(|p| Some((parse_ts(&p.at)?, p.value?))).filter(|(_, v)| v.is_finite()).collect();
+        s.points.iter().filter_map(|p| Some((p.at, p.value?))).filter(|(_, v)| v.is_finite()).collect();
     let Some(t0) = pts.iter().map(|p| p.0).chain(milestones.iter().map(|m| m.1)).min() else {
         return String::new();
     };
@@ -52,7 +52,7 @@ fn chart(s: &SignalReport, milestones: &[(String, DateTime<Utc>)]) -> String {
             mx + 2.0,
             PAD - 4.0,
             PAD - 4.0,
-            esc(&name.replace('_', " "))
+            esc(&name.as_str().replace('_', " "))
         );
     }
     let line: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
@@ -82,21 +82,21 @@ pub fn to_html(r: &Report) -> String {
         o,
         "<h1>{}</h1><p>Generated {} · schema version {}</p>",
         esc(&title),
-        esc(&r.generated_at),
+        esc(&ts::format(r.generated_at)),
         r.schema_version
     );
     let _ = write!(o, "<h2>Summary</h2><table>");
     let rows = [
         ("Environment", i.environment.clone().unwrap_or_default()),
-        ("Severity", i.severity.clone()),
-        ("Status", i.status.clone()),
-        ("Opened", format!("{} by {}", i.opened_at, i.opened_by)),
+        ("Severity", Severity::word_or_unknown(i.severity).to_string()),
+        ("Status", i.status.to_string()),
+        ("Opened", format!("{} by {}", ts::format(i.opened_at), i.opened_by)),
         (
             "Impact window",
             format!(
                 "{} to {}",
-                r.impact_window.start.as_deref().unwrap_or("?"),
-                r.impact_window.end.as_deref().unwrap_or("ongoing")
+                r.impact_window.start.map_or_else(|| "?".into(), ts::format),
+                r.impact_window.end.map_or_else(|| "ongoing".into(), ts::format)
             ),
         ),
     ];
@@ -109,8 +109,8 @@ pub fn to_html(r: &Report) -> String {
         let _ = write!(o, "<tr><th>{what}</th><td>{value}</td><td{class}>{verdict}</td></tr>");
     }
     let _ = write!(o, "</table><h2>Signals</h2>");
-    let milestones: Vec<(String, DateTime<Utc>)> =
-        r.incident.milestones.iter().filter_map(|m| Some((m.milestone.clone(), parse_ts(&m.at)?))).collect();
+    let milestones: Vec<(Milestone, DateTime<Utc>)> =
+        r.incident.milestones.iter().map(|m| (m.milestone, m.at)).collect();
     for s in &r.signals {
         let _ = write!(o, "<h3>{}</h3>{}", esc(&s.name), chart(s, &milestones));
     }
@@ -128,7 +128,7 @@ pub fn to_html(r: &Report) -> String {
             "<li>{mark} {} ({}, {}) {}</li>",
             esc(&c.item),
             esc(&c.actor),
-            esc(&c.at),
+            esc(&ts::format(c.at)),
             esc(c.note.as_deref().unwrap_or(""))
         );
     }
@@ -137,7 +137,7 @@ pub fn to_html(r: &Report) -> String {
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at),
+            esc(&ts::format(e.at)),
             esc(&e.actor),
             esc(&e.kind),
             esc(&e.message)
@@ -145,7 +145,7 @@ pub fn to_html(r: &Report) -> String {
     }
     let _ = write!(o, "</table><h2>Notes</h2><ul>");
     for n in &r.notes {
-        let _ = write!(o, "<li>{} {}: {}</li>", esc(&n.created_at), esc(&n.author), esc(&n.body));
+        let _ = write!(o, "<li>{} {}: {}</li>", esc(&ts::format(n.created_at)), esc(&n.author), esc(&n.body));
     }
     let _ = writeln!(o, "</ul><h2>Post-rollback summary</h2><pre>{}</pre></body></html>", esc(&r.summary_text));
     o

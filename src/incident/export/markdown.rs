@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Report, duration_rows};
+use crate::domain::{Severity, ts};
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -19,15 +20,15 @@ pub fn to_markdown(r: &Report) -> String {
     let mut o = String::new();
     let drill = if i.drill { " (drill)" } else { "" };
     let _ = writeln!(o, "# Incident #{}{drill}: {}\n", i.id, i.title);
-    let _ = writeln!(o, "Report generated {} (schema version {}).\n", r.generated_at, r.schema_version);
+    let _ = writeln!(o, "Report generated {} (schema version {}).\n", ts::format(r.generated_at), r.schema_version);
     let _ = writeln!(o, "## Summary\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let rows = [
         ("Environment", i.environment.clone().unwrap_or_else(|| "-".into())),
-        ("Severity", i.severity.clone()),
-        ("Status", i.status.clone()),
-        ("Opened", format!("{} by {}", i.opened_at, i.opened_by)),
-        ("Closed", i.closed_at.clone().unwrap_or_else(|| "-".into())),
+        ("Severity", Severity::word_or_unknown(i.severity).to_string()),
+        ("Status", i.status.to_string()),
+        ("Opened", format!("{} by {}", ts::format(i.opened_at), i.opened_by)),
+        ("Closed", i.closed_at.map_or_else(|| "-".into(), ts::format)),
         ("Customer impact", f.impact.clone().unwrap_or_else(|| "unknown".into())),
         ("Root cause", f.root_cause.clone().unwrap_or_else(|| "under investigation".into())),
         ("Prevention", f.prevention.clone().unwrap_or_else(|| "to be decided in review".into())),
@@ -35,8 +36,8 @@ pub fn to_markdown(r: &Report) -> String {
             "Impact window",
             format!(
                 "{} to {} ({})",
-                r.impact_window.start.as_deref().unwrap_or("?"),
-                r.impact_window.end.as_deref().unwrap_or("ongoing"),
+                r.impact_window.start.map_or_else(|| "?".into(), ts::format),
+                r.impact_window.end.map_or_else(|| "ongoing".into(), ts::format),
                 super::dur(r.impact_window.duration_ms)
             ),
         ),
@@ -47,7 +48,8 @@ pub fn to_markdown(r: &Report) -> String {
 
     let _ = writeln!(o, "\n## Milestones\n\n| milestone | at | by |\n|---|---|---|");
     for m in &r.incident.milestones {
-        let _ = writeln!(o, "| {} | {} | {} |", m.milestone.replace('_', " "), m.at, cell(&m.actor));
+        let _ =
+            writeln!(o, "| {} | {} | {} |", m.milestone.as_str().replace('_', " "), ts::format(m.at), cell(&m.actor));
     }
 
     let _ = writeln!(o, "\n## Against the objective\n\n| | duration | |\n|---|---|---|");
@@ -119,7 +121,7 @@ pub fn to_markdown(r: &Report) -> String {
         };
         let note = c.note.as_deref().map(|n| format!(": {}", n.replace('\n', " "))).unwrap_or_default();
         let waived = if c.waived { " (waived)" } else { "" };
-        let _ = writeln!(o, "- [{mark}] {}{waived}, {} at {}{note}", c.item, c.actor, c.at);
+        let _ = writeln!(o, "- [{mark}] {}{waived}, {} at {}{note}", c.item, c.actor, ts::format(c.at));
     }
 
     if let Some(rb) = &r.runbook {
@@ -135,7 +137,7 @@ pub fn to_markdown(r: &Report) -> String {
                 cell(&s.title),
                 s.state.as_str(),
                 super::dur(s.time_box_ms),
-                s.finished_at.as_deref().unwrap_or("-"),
+                s.finished_at.map_or_else(|| "-".into(), ts::format),
                 if s.overdue { "yes" } else { "" },
                 cell(note.as_deref().unwrap_or(""))
             );
@@ -144,7 +146,7 @@ pub fn to_markdown(r: &Report) -> String {
 
     let _ = writeln!(o, "\n## Timeline\n\n| at | by | kind | what |\n|---|---|---|---|");
     for e in &r.timeline {
-        let _ = writeln!(o, "| {} | {} | {} | {} |", e.at, cell(&e.actor), e.kind, cell(&e.message));
+        let _ = writeln!(o, "| {} | {} | {} | {} |", ts::format(e.at), cell(&e.actor), e.kind, cell(&e.message));
     }
 
     let _ = writeln!(o, "\n## Notes\n");
@@ -152,7 +154,7 @@ pub fn to_markdown(r: &Report) -> String {
         let _ = writeln!(o, "None.");
     }
     for n in &r.notes {
-        let _ = writeln!(o, "- {} {}: {}", n.created_at, n.author, n.body.replace('\n', " "));
+        let _ = writeln!(o, "- {} {}: {}", ts::format(n.created_at), n.author, n.body.replace('\n', " "));
     }
 
     let _ = writeln!(o, "\n## Notifications sent\n");
@@ -161,7 +163,7 @@ pub fn to_markdown(r: &Report) -> String {
     }
     for n in &r.notifications {
         let channels = if n.channels.is_empty() { "not delivered".to_string() } else { n.channels.join(", ") };
-        let _ = writeln!(o, "{} ({channels}):\n\n```\n{}\n```\n", n.at, n.text);
+        let _ = writeln!(o, "{} ({channels}):\n\n```\n{}\n```\n", ts::format(n.at), n.text);
     }
 
     let _ = writeln!(o, "\n## Post-rollback summary\n\n```\n{}\n```", r.summary_text);

@@ -10,10 +10,10 @@ use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
 use super::{Durations, IncidentSummary, Milestone, milestone_at, runbook};
-use crate::config::{Config, RuleKind};
-use crate::engine::Sample;
+use crate::config::Config;
+use crate::domain::{IncidentStatus, RollbackStatus, RuleKind, Sample};
 use crate::notify::{NotificationKind, format_duration, headline};
-use crate::store::{ChecklistResultRow, NoteRow, RollbackRow, Store, TimelineEvent, parse_ts, ts};
+use crate::store::{ChecklistResultRow, NoteRow, RollbackRow, Store, TimelineEvent};
 
 pub use html::to_html;
 pub use markdown::to_markdown;
@@ -29,8 +29,9 @@ const SIGNAL_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 pub struct Report {
     /// Always [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// When the report was made (RFC 3339).
-    pub generated_at: String,
+    /// When the report was made.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub generated_at: DateTime<Utc>,
     /// The incident, its fields, milestones and durations.
     pub incident: IncidentSummary,
     /// From impact start (or detection) to mitigation (or now).
@@ -56,10 +57,12 @@ pub struct Report {
 /// A span of time.
 #[derive(Debug, Clone, Serialize)]
 pub struct Window {
-    /// Start (RFC 3339).
-    pub start: Option<String>,
-    /// End (RFC 3339); `None` while still open.
-    pub end: Option<String>,
+    /// Start.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub start: Option<DateTime<Utc>>,
+    /// End; `None` while still open.
+    #[serde(serialize_with = "crate::domain::ts::serialize_opt")]
+    pub end: Option<DateTime<Utc>>,
     /// Length in milliseconds, when both ends are known.
     pub duration_ms: Option<i64>,
 }
@@ -67,8 +70,9 @@ pub struct Window {
 /// One timeline line.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
     /// A person, `rule:...` or `backout`.
     pub actor: String,
     /// Kind.
@@ -103,8 +107,9 @@ pub struct SignalReport {
 /// One sample.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
     /// Value, if the sample had one.
     pub value: Option<f64>,
     /// The check passed.
@@ -114,8 +119,9 @@ pub struct Point {
 /// A notification as recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotificationSent {
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    #[serde(serialize_with = "crate::domain::ts::serialize")]
+    pub at: DateTime<Utc>,
     /// Channels that accepted it.
     pub channels: Vec<String>,
     /// The text.
@@ -127,24 +133,24 @@ pub fn build(store: &mut Store, id: i64, config: Option<(&Config, &std::path::Pa
     let summary = super::show(store, id)?
         .ok_or_else(|| eyre!("there is no incident #{id}; `backout incident list` lists them"))?;
     let ms = &summary.milestones;
-    let opened = parse_ts(&summary.incident.opened_at).unwrap_or_else(Utc::now);
+    let opened = summary.incident.opened_at;
     let start = milestone_at(ms, Milestone::ImpactStarted).or(milestone_at(ms, Milestone::Detected)).unwrap_or(opened);
     let mitigated = milestone_at(ms, Milestone::RollbackCompleted);
-    let end = summary.incident.closed_at.as_deref().and_then(parse_ts).unwrap_or_else(Utc::now);
+    let end = summary.incident.closed_at.unwrap_or_else(Utc::now);
     let env_id = store.incident_environment_id(id)?;
 
     let mut timeline: Vec<TimelineEvent> = store.incident_timeline(id)?;
     if let Some(e) = env_id {
         timeline.extend(store.environment_events_between(e, start.min(opened), end)?);
     }
-    timeline.sort_by(|a, b| (a.at.as_str(), a.id).cmp(&(b.at.as_str(), b.id)));
+    timeline.sort_by_key(|e| (e.at, e.id));
     let notifications = timeline
         .iter()
         .filter(|e| e.kind == "notification")
         .filter_map(|e| {
             let data: serde_json::Value = serde_json::from_str(e.data.as_deref()?).ok()?;
             Some(NotificationSent {
-                at: e.at.clone(),
+                at: e.at,
                 channels: data["channels"]
                     .as_array()
                     .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
@@ -204,10 +210,10 @@ pub fn build(store: &mut Store, id: i64, config: Option<(&Config, &std::path::Pa
     let summary_text = completed_summary(&summary, &rollbacks);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
-        generated_at: ts(Utc::now()),
+        generated_at: Utc::now(),
         impact_window: Window {
-            start: Some(ts(start)),
-            end: mitigated.map(ts),
+            start: Some(start),
+            end: mitigated,
             duration_ms: mitigated.map(|m| (m - start).num_milliseconds()),
         },
         incident: summary,
@@ -252,7 +258,7 @@ fn signal_report(
         peak_during,
         after_rollback,
         sparkline: sparkline(&values, 60),
-        points: samples.iter().map(|s| Point { at: ts(s.at), value: s.value, ok: s.ok }).collect(),
+        points: samples.iter().map(|s| Point { at: s.at, value: s.value, ok: s.ok }).collect(),
     }
 }
 
@@ -277,7 +283,7 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
 
 /// Seed 001's post-rollback summary, filled in from the record.
 fn completed_summary(s: &IncidentSummary, rollbacks: &[RollbackRow]) -> String {
-    let done = rollbacks.iter().find(|r| r.status == "completed");
+    let done = rollbacks.iter().find(|r| r.status == RollbackStatus::Completed);
     let mut out = String::new();
     if s.incident.drill {
         out.push_str("[DRILL] ");
@@ -292,7 +298,7 @@ fn completed_summary(s: &IncidentSummary, rollbacks: &[RollbackRow]) -> String {
         |v: &Option<String>, d: &str| v.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| d.to_string());
     let env = s.incident.environment.clone().unwrap_or_else(|| "unknown".into());
     let versions = done.map(crate::rollback::from_to);
-    let status = if s.incident.status == "closed" { "Resolved" } else { "Stable and monitoring" };
+    let status = if s.incident.status == IncidentStatus::Closed { "Resolved" } else { "Stable and monitoring" };
     let lines = [
         ("Environment", env),
         ("Versions", versions.unwrap_or_else(|| "unknown".into())),

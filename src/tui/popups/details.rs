@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::{Outcome, show};
+use crate::domain::ts;
 use crate::tui::app::{App, Pane};
 use crate::tui::keymap::{PopupBinding, PopupKey, popup_action, popup_help_rows};
 
@@ -43,17 +44,17 @@ pub fn of(app: &App) -> String {
                 r.status,
                 r.operator,
                 r.driver,
-                r.started_at,
-                r.completed_at.as_deref().unwrap_or("-"),
+                ts::format(r.started_at),
+                r.completed_at.map_or_else(|| "-".into(), ts::format),
                 r.reason,
                 r.error.as_deref().unwrap_or("-")
             )
         }),
         Pane::Timeline => e.timeline.get(app.row).map_or("no event selected".into(), |t| {
-            format!("{}  {}  {}\n{}\n{}", t.at, t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
+            format!("{}  {}  {}\n{}\n{}", ts::format(t.at), t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
         }),
         Pane::Deployments => e.deployments.get(app.row).map_or("no deployment selected".into(), |d| {
-            format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), d.deployed_at, d.status)
+            format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), ts::format(d.deployed_at), d.status)
         }),
         _ => format!(
             "{} ({})  version {}  colour {}\nautomatic rollback {}  production {}",
