@@ -23,6 +23,12 @@ pub fn human_ms(ms: i64) -> String {
     format!("{sign}{}", format_duration(Duration::from_millis(ms.unsigned_abs())))
 }
 
+/// How long a rollback took, to a tenth of a second (`4.0s`): they are often
+/// under a second, and the tenth matters when comparing them.
+pub fn took(ms: i64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// Values as block characters between `lo` (lowest bar) and `hi` (highest); a
@@ -50,6 +56,7 @@ mod tests {
         assert_eq!(from_to(Some("1.4.3"), None), "1.4.3 → ?");
         assert_eq!(human_ms(850), "850ms");
         assert_eq!(human_ms(72_400), "1m 12s");
+        assert_eq!(took(4_040), "4.0s");
         assert_eq!(bars(&[0.0, 0.5, 1.0], 0.0, 1.0), "▁▅█");
         assert_eq!(bars(&[3.0, 3.0], 3.0, 3.0), "▁▁");
     }

@@ -99,7 +99,7 @@ pub(super) fn rollback_cells(r: &RollbackRow) -> Vec<String> {
         r.rollback_type.to_string(),
         r.trigger.to_string(),
         r.status.to_string(),
-        r.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+        r.duration_ms.map_or("-".into(), crate::text::took),
         r.operator.clone(),
         r.reason.clone(),
         or_dash(r.error.as_deref()),

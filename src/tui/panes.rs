@@ -222,7 +222,7 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                 RollbackStatus::Failed => ("✖", t.get("unhealthy")),
                 RollbackStatus::Pending | RollbackStatus::InProgress => ("⟲", t.get("warn")),
             };
-            let dur = r.duration_ms.map_or("…".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+            let dur = r.duration_ms.map_or("…".into(), crate::text::took);
             let sel = row_style(app, Pane::Rollbacks, i);
             vec![
                 Line::styled(
