@@ -149,6 +149,14 @@ fn flag_driver_turns_the_flag_off_in_the_env_file_and_restarts() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["status"], "completed", "{v}");
     assert_eq!(v["type"], "flag_toggle");
+    // The record says what happened: a flag changed, the version kept serving.
+    assert_eq!(v["target_version"], v["from_version"], "{v}");
+    assert_eq!(v["flag"]["key"], "NEW_CHECKOUT_ENABLED", "{v}");
+    assert_eq!((v["flag"]["before"].as_str(), v["flag"]["after"].as_str()), (Some("true"), Some("false")), "{v}");
+    assert!(v["flag"]["where"].as_str().unwrap().starts_with("env file "), "{v}");
+    let out = d.run(&["history", "--env", "checkout"]);
+    let history = String::from_utf8_lossy(&out.stdout);
+    assert!(history.contains("flag NEW_CHECKOUT_ENABLED true → false in env file"), "{history}");
     assert_eq!(
         std::fs::read_to_string(&env_file).unwrap(),
         "# checkout flags\nexport NEW_CHECKOUT_ENABLED=false\n\nOTHER_FLAG=true # keep me\nPAYMENTS_V2=on",

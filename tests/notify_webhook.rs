@@ -91,6 +91,7 @@ fn notification(kind: NotificationKind) -> Notification {
         actor: "rule:error-rate".into(),
         drill: false,
         group_key: "checkout:error-rate".into(),
+        flag: None,
     }
 }
 

@@ -56,7 +56,7 @@ mod service;
 pub mod ts;
 
 pub use incident::{CheckKind, IncidentStatus, Milestone, SEVERITY_UNKNOWN, Severity, StepState};
-pub use rollback::{RollbackStatus, RollbackTrigger, RollbackType};
+pub use rollback::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};
 

@@ -49,3 +49,25 @@ word_enum!(
         Timeout = "timeout",
     }
 );
+
+/// A feature flag a rollback changed: the serving version stays as it was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FlagChange {
+    /// The flag.
+    pub key: String,
+    /// Its value before, when it could be read (an env file); a flag service's
+    /// previous state is not known.
+    pub before: Option<String>,
+    /// Its value after.
+    pub after: String,
+    /// Where it was changed: `env file PATH` or `flag service URL`.
+    #[serde(rename = "where")]
+    pub location: String,
+}
+
+impl std::fmt::Display for FlagChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let before = self.before.as_deref().unwrap_or("?");
+        write!(f, "flag {} {before} → {} in {}", self.key, self.after, self.location)
+    }
+}

@@ -59,7 +59,7 @@ impl CommandDriver {
         let verified = super::verify(&self.client, req.target_version.as_deref(), self.verify_timeout).await.map_err(
             |message| DriverFailure { message: format!("the command exited 0 but {message}"), ambiguous: false },
         )?;
-        Ok(DriverReport { answer: output.summary(), verified })
+        Ok(DriverReport { answer: output.summary(), verified, flag: None })
     }
 }
 

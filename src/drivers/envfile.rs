@@ -49,6 +49,21 @@ pub(crate) fn set_value(text: &str, key: &str, value: &str) -> String {
     out
 }
 
+/// The value the last `KEY=...` (or `export KEY=...`) line gives, unquoted and
+/// trimmed; `None` when no line sets it.
+pub(crate) fn value_of(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .find_map(|line| {
+            let (body, _) = split_eol(line);
+            let prefix = assignment_prefix(body, key)?;
+            let value = body[prefix.len() + key.len()..].trim_start_matches([' ', '\t']).strip_prefix('=')?;
+            // A ` #` starts a comment, as dotenv readers take it.
+            let value = value.split(" #").next().unwrap_or_default();
+            Some(value.trim().trim_matches(['"', '\'']).to_string())
+        })
+}
+
 fn split_eol(line: &str) -> (&str, &str) {
     if let Some(body) = line.strip_suffix("\r\n") {
         (body, "\r\n")
@@ -148,6 +163,15 @@ pub(crate) fn check_writable(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_value_before_is_read_as_dotenv_readers_do() {
+        let text = "A=1\r\nexport USE_X = \"true\" # on for the launch\r\nUSE_XY=9\nUSE_X=on\n";
+        assert_eq!(value_of(text, "USE_X").as_deref(), Some("on"), "the last assignment wins");
+        assert_eq!(value_of("export USE_X = \"true\" # launch\r\n", "USE_X").as_deref(), Some("true"));
+        assert_eq!(value_of(text, "USE"), None, "a key is matched whole");
+        assert_eq!(value_of(text, "MISSING"), None);
+    }
 
     #[test]
     fn the_key_line_is_replaced_and_everything_else_kept() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::argv::{self, Placeholders};
 use super::{DriverFailure, DriverReport, DriverRequest, Phase, envfile};
 use crate::config::EnvironmentConfig;
+use crate::domain::FlagChange;
 use crate::playbook::PlaybookClient;
 
 /// Longest body excerpt of a flag service's refusal kept in the message.
@@ -106,9 +107,13 @@ impl FlagDriver {
             _ => None,
         };
         on_phase(Phase::Requested);
-        let mut answer = match &self.store {
+        let (mut answer, flag) = match &self.store {
             FlagStore::EnvFile(path) => self.write_env_file(path, key).await?,
-            FlagStore::Url(url) => self.put_flag(url, key, &req.reason).await?,
+            FlagStore::Url(url) => {
+                let answer = self.put_flag(url, key, &req.reason).await?;
+                let location = format!("flag service {url}");
+                (answer, FlagChange { key: key.to_string(), before: None, after: "false".into(), location })
+            }
             FlagStore::Missing => return Err(refused(missing_store())),
         };
         if let Some(restart) = restart {
@@ -123,28 +128,47 @@ impl FlagDriver {
         let verified = super::verify(&self.client, None, self.verify_timeout)
             .await
             .map_err(|message| DriverFailure { message: format!("{answer}, but {message}"), ambiguous: false })?;
-        Ok(DriverReport { answer, verified })
+        Ok(DriverReport { answer, verified, flag: Some(flag) })
+    }
+
+    /// What a rollback through this driver changes: `flag KEY off in env file PATH`.
+    pub fn describe_change(&self) -> String {
+        let key = self.key.as_deref().unwrap_or("(no flag configured)");
+        match &self.store {
+            FlagStore::EnvFile(path) => format!("flag {key} off in env file {}", path.display()),
+            FlagStore::Url(url) => format!("flag {key} off at flag service {url}"),
+            FlagStore::Missing => format!("flag {key} off (nowhere configured)"),
+        }
     }
 
     fn key(&self) -> Result<&str, String> {
         self.key.as_deref().ok_or_else(|| "driver type \"flag\" has no `flag` key configured".to_string())
     }
 
-    async fn write_env_file(&self, path: &std::path::Path, key: &str) -> Result<String, DriverFailure> {
+    /// Sets the flag false in the env file: what was done, and the change as
+    /// recorded (with the value the file held before).
+    async fn write_env_file(&self, path: &std::path::Path, key: &str) -> Result<(String, FlagChange), DriverFailure> {
         let (path, key_owned) = (path.to_path_buf(), key.to_string());
         let shown = path.display().to_string();
         let result = tokio::task::spawn_blocking(move || {
             let text = std::fs::read_to_string(&path)?;
+            let before = envfile::value_of(&text, &key_owned);
             let new_text = envfile::set_false(&text, &key_owned);
             if new_text != text {
                 envfile::replace_atomically(&path, &new_text)?;
             }
-            Ok::<bool, std::io::Error>(new_text != text)
+            Ok::<_, std::io::Error>((new_text != text, before))
         })
         .await;
+        let change = |before: Option<String>| FlagChange {
+            key: key.to_string(),
+            before,
+            after: "false".into(),
+            location: format!("env file {shown}"),
+        };
         match result {
-            Ok(Ok(true)) => Ok(format!("set {key}=false in {shown}")),
-            Ok(Ok(false)) => Ok(format!("{key} was already false in {shown}")),
+            Ok(Ok((true, before))) => Ok((format!("set {key}=false in {shown}"), change(before))),
+            Ok(Ok((false, before))) => Ok((format!("{key} was already false in {shown}"), change(before))),
             Ok(Err(e)) => Err(refused(format!("cannot set {key}=false in {shown}: {e}"))),
             Err(e) => Err(DriverFailure {
                 message: format!("rewriting {shown} stopped unexpectedly ({e}); check whether {key} is false"),

@@ -62,7 +62,7 @@ impl HttpDriver {
         let verified = super::verify(&self.client, Some(&target), self.verify_timeout)
             .await
             .map_err(|message| DriverFailure { message, ambiguous: false })?;
-        Ok(DriverReport { answer: answer_text, verified })
+        Ok(DriverReport { answer: answer_text, verified, flag: None })
     }
 }
 

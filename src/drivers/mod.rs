@@ -39,6 +39,8 @@ pub struct DriverReport {
     pub answer: String,
     /// How verification ended.
     pub verified: String,
+    /// The feature flag changed (the flag driver), not a version.
+    pub flag: Option<crate::domain::FlagChange>,
 }
 
 /// A rollback the driver could not see through.

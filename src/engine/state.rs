@@ -326,6 +326,7 @@ impl EnvState {
             actor: actor.to_string(),
             drill: sh.opts.drill,
             group_key: format!("{}:{group}", self.name),
+            flag: None,
         };
         notify(sh, self.id, self.name.clone(), None, n);
     }

@@ -289,6 +289,7 @@ fn drive(
         actor: "drill".into(),
         drill: true,
         group_key: format!("{}:drill:{id}", env.name()),
+        flag: rollback.as_ref().and_then(|r| r.flag.clone()),
     };
     let mut notify_cfg = config.notifications.clone();
     notify_cfg.desktop = false;

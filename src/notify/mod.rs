@@ -73,6 +73,8 @@ pub struct Notification {
     pub drill: bool,
     /// Alerts with the same key within the group window are grouped.
     pub group_key: String,
+    /// The feature flag a flag rollback changed (the version kept serving).
+    pub flag: Option<crate::domain::FlagChange>,
 }
 
 /// What became of one notification.
@@ -117,6 +119,7 @@ impl Notification {
             actor: row.operator.clone(),
             drill: false,
             group_key: format!("{}:rollback:{}", row.environment, row.id),
+            flag: row.flag.clone(),
         }
     }
 }

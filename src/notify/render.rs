@@ -13,8 +13,18 @@ pub fn render_text(n: &Notification) -> String {
     out.push_str(headline(n.kind));
     out.push_str("\n\n");
     line(&mut out, "Environment", &environment(n));
-    if let Some(versions) = versions(n) {
-        line(&mut out, "Versions", &versions);
+    match &n.flag {
+        // A flag rollback changes a flag, not the version: say exactly that.
+        Some(flag) => {
+            let serving = n.from_version.as_deref().unwrap_or("unknown");
+            line(&mut out, "Versions", &format!("{serving} (unchanged: a feature flag was turned off)"));
+            line(&mut out, "Flag", &flag.to_string());
+        }
+        None => {
+            if let Some(versions) = versions(n) {
+                line(&mut out, "Versions", &versions);
+            }
+        }
     }
     match n.kind {
         NotificationKind::RollbackStarted => {
@@ -109,6 +119,7 @@ mod tests {
             actor: "rule:error-rate".into(),
             drill: false,
             group_key: "checkout:error-rate".into(),
+            flag: None,
         }
     }
 
@@ -162,6 +173,27 @@ mod tests {
         assert!(text.starts_with("❌ ROLLBACK FAILED\n"), "{text}");
         assert!(text.contains("Error: driver http: HTTP 503 from /deployment/rollback"), "{text}");
         assert!(text.ends_with("Status: needs manual action"), "{text}");
+    }
+
+    #[test]
+    fn a_flag_rollback_says_the_flag_changed_not_the_version() {
+        let flag = crate::domain::FlagChange {
+            key: "CHECKOUT_V2".into(),
+            before: Some("true".into()),
+            after: "false".into(),
+            location: "env file .env".into(),
+        };
+        let n = Notification {
+            kind: NotificationKind::RollbackCompleted,
+            from_version: Some("1.4.3".into()),
+            target_version: Some("1.4.3".into()),
+            flag: Some(flag),
+            ..started()
+        };
+        let text = render_text(&n);
+        assert!(text.contains("Versions: 1.4.3 (unchanged: a feature flag was turned off)"), "{text}");
+        assert!(text.contains("Flag: flag CHECKOUT_V2 true → false in env file .env"), "{text}");
+        assert!(!text.contains("->"), "{text}");
     }
 
     #[test]

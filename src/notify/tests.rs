@@ -28,6 +28,7 @@ fn alert(key: &str) -> Notification {
         actor: "rule:error-rate".into(),
         drill: false,
         group_key: key.into(),
+        flag: None,
     }
 }
 

@@ -144,6 +144,14 @@ impl Prepared {
             Ok(h) => h.to_string(),
             Err(e) => format!("unknown ({e})"),
         };
+        if let Driver::Flag(flag) = &self.driver {
+            return format!(
+                "{}: turn {} via the flag driver; {} keeps serving; current health {health}",
+                self.environment,
+                flag.describe_change(),
+                self.from_version.as_deref().unwrap_or("the current version")
+            );
+        }
         format!(
             "{}: {} → {to} via the {} driver ({}); current health {health}",
             self.environment,
@@ -178,6 +186,8 @@ fn rolled_back_from(store: &Store, env_id: i64) -> Result<HashSet<String>> {
         .rollbacks(Some(env_id), 10_000)?
         .into_iter()
         .filter(|r| r.status == RollbackStatus::Completed)
+        // Turning a flag off says nothing against the version that kept serving.
+        .filter(|r| r.flag.is_none())
         .filter_map(|r| r.from_version)
         .collect())
 }
@@ -246,6 +256,14 @@ pub fn prepare(
         }
     };
     let target = match planned {
+        // A flag rollback turns a flag off; the version serving stays serving,
+        // so that is what the record's target says.
+        _ if matches!(driver, Driver::Flag(_)) => from_version.clone().map(|v| RollbackTarget {
+            version: v,
+            request_version: None,
+            rollback_type: crate::store::RollbackType::FlagToggle,
+            colour: None,
+        }),
         Ok(t) => Some(t),
         Err(refusal) if !opts.skip_validation => return Ok(Err(Refusal::Plan(refusal))),
         // Skipping validation sends what the operator asked for and lets the
@@ -397,6 +415,9 @@ pub fn execute_with_phases(
                 message: format!("{}; {}", report.answer, report.verified),
                 data: None,
             })?;
+            if let Some(flag) = &report.flag {
+                store.record_flag_change(row.id, flag)?;
+            }
             let done = store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?;
             // Mitigated: the driver saw the target serving and healthy, just now.
             if let Some(at) = done.completed_at {
@@ -586,5 +607,8 @@ pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifi
 
 /// `1.4.3 → 1.4.2`: where a rollback went, as every view writes it.
 pub fn from_to(row: &RollbackRow) -> String {
-    crate::text::from_to(row.from_version.as_deref(), row.target_version.as_deref())
+    match &row.flag {
+        Some(flag) => format!("{} (serving unchanged; {flag})", row.from_version.as_deref().unwrap_or("?")),
+        None => crate::text::from_to(row.from_version.as_deref(), row.target_version.as_deref()),
+    }
 }

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{Result, Store, opt_time_at, process_alive, time_at, ts, word_at};
-use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
+use crate::domain::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType};
 
 /// What is known when a rollback is asked for.
 #[derive(Debug, Clone)]
@@ -76,6 +76,9 @@ pub struct RollbackRow {
     pub holder_host: String,
     /// Pid of the process that ran it.
     pub holder_pid: i64,
+    /// The feature flag it changed, for a flag rollback (the serving version
+    /// then stays as it was: `target_version` equals `from_version`).
+    pub flag: Option<FlagChange>,
 }
 
 /// Why a rollback could not be begun.
@@ -122,7 +125,7 @@ impl LockHolder {
 
 const ROLLBACK_COLUMNS: &str = "r.id, e.name, r.incident_id, r.from_version, r.target_version, r.rollback_type,
      r.trigger, r.status, r.operator, r.reason, r.driver, r.error, r.started_at, r.completed_at,
-     r.notification_sent, r.holder_host, r.holder_pid";
+     r.notification_sent, r.holder_host, r.holder_pid, r.flag_key, r.flag_before, r.flag_after, r.flag_location";
 
 fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
     let started_at = time_at(r, 12, "rollbacks")?;
@@ -147,6 +150,15 @@ fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
         notification_sent: r.get(14)?,
         holder_host: r.get(15)?,
         holder_pid: r.get(16)?,
+        flag: match r.get::<_, Option<String>>(17)? {
+            Some(key) => Some(FlagChange {
+                key,
+                before: r.get(18)?,
+                after: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
+                location: r.get::<_, Option<String>>(20)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
     })
 }
 
@@ -243,6 +255,15 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(Ok(row))
+    }
+
+    /// Records the flag a rollback changed.
+    pub fn record_flag_change(&mut self, id: i64, flag: &FlagChange) -> Result<()> {
+        self.conn.execute(
+            "UPDATE rollbacks SET flag_key = ?2, flag_before = ?3, flag_after = ?4, flag_location = ?5 WHERE id = ?1",
+            params![id, flag.key, flag.before, flag.after, flag.location],
+        )?;
+        Ok(())
     }
 
     /// Moves a rollback to `in_progress` and records the step.

@@ -172,8 +172,17 @@ CREATE TABLE checklist_streaks (
 );
 "#;
 
+/// Flag rollbacks: which flag a rollback changed, its value before and after,
+/// and where (the serving version is unchanged by them).
+const V3: &str = r#"
+ALTER TABLE rollbacks ADD COLUMN flag_key TEXT;
+ALTER TABLE rollbacks ADD COLUMN flag_before TEXT;
+ALTER TABLE rollbacks ADD COLUMN flag_after TEXT;
+ALTER TABLE rollbacks ADD COLUMN flag_location TEXT;
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

@@ -96,6 +96,7 @@ fn rollback(id: i64, status: &str, error: Option<&str>) -> RollbackRow {
         notification_sent: true,
         holder_host: "host".into(),
         holder_pid: 1,
+        flag: None,
     }
 }
 
