@@ -87,8 +87,14 @@ fn rollback_goes_to_last_known_good_and_is_recorded() {
 fn rollback_to_a_given_version() {
     let d = Drill::start(vec![service("search", ServiceKind::Standard, Scenario::BadDeploy)], bad_at_once());
     d.wait_health("search", "unhealthy");
-    let (code, v) =
-        d.json(&["rollback", "--env", "search", "--version", "1.4.1", "--yes", "--reason", "go back further"]);
+    // Without an environment, or with two, nothing is rolled back: usage error.
+    let out = d.run(&["rollback", "--yes", "--reason", "which one?"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let out = d.run(&["rollback", "search", "--env", "search", "--yes", "--reason", "both"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert_eq!(d.sim.rollback_requests("search"), 0);
+    // Seed 003's form: the environment as a positional argument.
+    let (code, v) = d.json(&["rollback", "search", "--version", "1.4.1", "--yes", "--reason", "go back further"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!((v["type"].as_str(), v["target_version"].as_str()), (Some("specific"), Some("1.4.1")));
     let (_, s) = d.json(&["status", "--env", "search"]);

@@ -13,9 +13,12 @@ use crate::store::{RollbackStatus, RollbackTrigger};
 /// Arguments of `backout rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// Environment to roll back (also accepted as `--env NAME`).
+    #[arg(value_name = "ENV", required_unless_present = "env_flag", conflicts_with = "env_flag")]
+    env: Option<String>,
     /// Environment to roll back.
-    #[arg(long)]
-    env: String,
+    #[arg(long = "env", id = "env_flag", value_name = "ENV")]
+    env_flag: Option<String>,
     /// Version to go back to [default: the last known-good version].
     #[arg(long)]
     version: Option<String>,
@@ -56,7 +59,12 @@ fn refuse(ctx: &Context, r: &Refusal) -> Exit {
 
 pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     let config = try_exit!(ctx.config());
-    let env = try_exit!(pick_environments(&config, Some(&args.env)))[0];
+    // Never "the first environment" by default: a rollback names its target.
+    let Some(name) = args.env.as_deref().or(args.env_flag.as_deref()) else {
+        eprintln!("backout: name the environment to roll back: `backout rollback NAME` or `--env NAME`");
+        return Ok(Exit::Usage);
+    };
+    let env = try_exit!(pick_environments(&config, Some(name)))[0];
     let interactive = std::io::stdin().is_terminal();
     let reason = match (&args.reason, interactive) {
         (Some(r), _) if !r.trim().is_empty() => r.trim().to_string(),

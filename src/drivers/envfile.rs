@@ -52,16 +52,14 @@ pub(crate) fn set_value(text: &str, key: &str, value: &str) -> String {
 /// The value the last `KEY=...` (or `export KEY=...`) line gives, unquoted and
 /// trimmed; `None` when no line sets it.
 pub(crate) fn value_of(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .find_map(|line| {
-            let (body, _) = split_eol(line);
-            let prefix = assignment_prefix(body, key)?;
-            let value = body[prefix.len() + key.len()..].trim_start_matches([' ', '\t']).strip_prefix('=')?;
-            // A ` #` starts a comment, as dotenv readers take it.
-            let value = value.split(" #").next().unwrap_or_default();
-            Some(value.trim().trim_matches(['"', '\'']).to_string())
-        })
+    text.lines().rev().find_map(|line| {
+        let (body, _) = split_eol(line);
+        let prefix = assignment_prefix(body, key)?;
+        let value = body[prefix.len() + key.len()..].trim_start_matches([' ', '\t']).strip_prefix('=')?;
+        // A ` #` starts a comment, as dotenv readers take it.
+        let value = value.split(" #").next().unwrap_or_default();
+        Some(value.trim().trim_matches(['"', '\'']).to_string())
+    })
 }
 
 fn split_eol(line: &str) -> (&str, &str) {

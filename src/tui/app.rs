@@ -367,8 +367,16 @@ impl App {
             }
             Command::StepDone => self.step_effect(env_name, "done", None),
             Command::StepSkip => {
-                if self.needs_live("skip") {
-                    self.popup = Some(Prompt { purpose: PromptPurpose::SkipReason, text: String::new() }.into());
+                if !self.needs_live("skip") {
+                    return Vec::new();
+                }
+                // Ask why only when there is a step to skip.
+                match self.env().map(|e| (e.pending_step(), e.why_no_step())) {
+                    Some((Some(_), _)) => {
+                        self.popup = Some(Prompt { purpose: PromptPurpose::SkipReason, text: String::new() }.into());
+                    }
+                    Some((None, why)) => self.status = why,
+                    None => self.status = "no environment".into(),
                 }
                 Vec::new()
             }
@@ -396,9 +404,8 @@ impl App {
         if !self.needs_live("runbook") {
             return Vec::new();
         }
-        let Some(step) = self.env().and_then(|e| e.runbook.iter().position(|(_, s)| s == "pending" || s == "overdue"))
-        else {
-            self.status = "no pending runbook step".into();
+        let Some(step) = self.env().and_then(EnvView::pending_step) else {
+            self.status = self.env().map_or_else(|| "no environment".into(), EnvView::why_no_step);
             return Vec::new();
         };
         vec![Effect::RunbookStep { env, step, state: state.to_string(), reason }]

@@ -210,6 +210,8 @@ pub struct EnvView {
     pub checklist: Vec<ChecklistLine>,
     /// Runbook steps (title, state).
     pub runbook: Vec<(String, String)>,
+    /// The runbook file the environment's config names, if any.
+    pub runbook_file: Option<String>,
     /// Recent timeline, newest first.
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
@@ -225,6 +227,26 @@ pub struct EnvView {
 }
 
 impl EnvView {
+    /// The runbook step `s` and `S` act on: the first pending or overdue one.
+    pub fn pending_step(&self) -> Option<usize> {
+        self.runbook.iter().position(|(_, s)| s == "pending" || s == "overdue")
+    }
+
+    /// Why no runbook step can be marked, in words that match the screen.
+    pub fn why_no_step(&self) -> String {
+        match (&self.incident, &self.runbook_file, self.runbook.is_empty()) {
+            (None, _, _) => "no open incident: i opens one, and its runbook shows here".into(),
+            (Some(_), None, _) => format!(
+                "{} has no runbook configured: add `runbook = \"FILE.toml\"` to the environment (files in runbooks_dir)",
+                self.name
+            ),
+            (Some(i), Some(file), true) => {
+                format!("runbook {file} could not be read; `backout runbook --incident {} show` says why", i.id)
+            }
+            (Some(_), Some(_), false) => "every runbook step is done or skipped".into(),
+        }
+    }
+
     /// An environment before anything is known about it.
     pub fn new(cfg: &EnvironmentConfig) -> Self {
         let triggers = cfg.effective_triggers();
@@ -259,6 +281,7 @@ impl EnvView {
                 .map(|c| ChecklistLine { title: c.title.clone(), check: c.check, required: c.required, passed: false })
                 .collect(),
             runbook: Vec::new(),
+            runbook_file: cfg.runbook.clone(),
             timeline: Vec::new(),
             incident: None,
             proposal: None,

@@ -182,8 +182,21 @@ fn hhmm(t: DateTime<Utc>) -> String {
     t.format("%m-%d %H:%M").to_string()
 }
 
+/// The one deployment row serving now: the newest that did not fail with the
+/// serving version, on the serving colour when both are known. A version
+/// deployed twice is serving from one deployment, not two.
+pub fn serving_row(e: &EnvView) -> Option<usize> {
+    let version = e.version.as_ref()?;
+    let candidates = || {
+        e.deployments.iter().enumerate().filter(|(_, d)| &d.version == version && d.status != DeploymentStatus::Failed)
+    };
+    let on_colour = candidates().find(|(_, d)| e.colour.is_some() && d.colour == e.colour).map(|(i, _)| i);
+    on_colour.or_else(|| candidates().next().map(|(i, _)| i))
+}
+
 fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     let t = &app.theme;
+    let serving = serving_row(e);
     e.deployments
         .iter()
         .enumerate()
@@ -193,7 +206,7 @@ fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                 DeploymentStatus::RolledBack => t.get("warn"),
                 DeploymentStatus::InProgress | DeploymentStatus::Succeeded => t.text(),
             };
-            let current = if Some(&d.version) == e.version.as_ref() { "●" } else { " " };
+            let current = if serving == Some(i) { "●" } else { " " };
             Line::styled(
                 format!(
                     "{current} {:<12} {:<6} {:<11} {}",
@@ -259,7 +272,7 @@ fn checklist(app: &App, e: &EnvView) -> Vec<Line<'static>> {
 fn runbook(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     let t = &app.theme;
     if e.runbook.is_empty() {
-        return vec![Line::styled("no open incident with a runbook (config: runbook, runbooks_dir)", t.dim())];
+        return vec![Line::styled(e.why_no_step(), t.dim())];
     }
     e.runbook
         .iter()
