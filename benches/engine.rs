@@ -51,7 +51,7 @@ fn decision_latency() {
         std::fs::write(&path, &text).unwrap();
         let config = Arc::new(Config::from_toml(&text, &path).unwrap());
         let db = dir.path().join("d.db");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(backout::engine::EVENT_QUEUE);
         let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let fired = rt.block_on(async {
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

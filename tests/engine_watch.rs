@@ -51,7 +51,7 @@ async fn run_engine(
     on_event: impl Fn(&EngineEvent, &mpsc::UnboundedSender<EngineCommand>) + Send + 'static,
     until: impl Fn(&[EngineEvent]) -> bool + Send + 'static,
 ) -> Vec<EngineEvent> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
+    let (tx, mut rx) = mpsc::channel::<EngineEvent>(backout::engine::EVENT_QUEUE);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let events: Events = Arc::default();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();

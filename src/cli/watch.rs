@@ -50,7 +50,7 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
     let format = ctx.format;
     let duration = args.duration;
     ctx.rt.block_on(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(crate::engine::EVENT_QUEUE);
         let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {

@@ -105,6 +105,14 @@ pub enum Happened {
     NothingToCancel,
     /// `C` with nothing proposed (console only).
     NothingToConfirm,
+    /// The reader fell behind: this many live samples and other events were not
+    /// sent to it (see `engine::sink`).
+    Lagging {
+        /// Samples and status readings dropped.
+        samples: u64,
+        /// Other events dropped (they are in the database).
+        events: u64,
+    },
 }
 
 /// What a notification attempt produced.
@@ -154,6 +162,7 @@ impl Happened {
             Happened::RollbackTaskFailed => "rollback_task_failed",
             Happened::NothingToCancel => "nothing_to_cancel",
             Happened::NothingToConfirm => "nothing_to_confirm",
+            Happened::Lagging { .. } => "lagging",
         }
     }
 
@@ -171,6 +180,7 @@ impl Happened {
             Happened::RollbackCompleted(row) | Happened::RollbackFailed(Some(row)) => value(row.as_ref()),
             Happened::Notification(d) => value(d),
             Happened::AutomaticChanged { on } => json!({ "on": on }),
+            Happened::Lagging { samples, events } => json!({ "samples": samples, "events": events }),
             _ => Value::Null,
         }
     }
@@ -184,6 +194,7 @@ impl Happened {
                 | Happened::NothingToCancel
                 | Happened::NothingToConfirm
                 | Happened::Watching
+                | Happened::Lagging { .. }
         )
     }
 }

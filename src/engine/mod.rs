@@ -7,6 +7,7 @@ mod event;
 mod persist;
 mod rules;
 mod sample;
+mod sink;
 mod sources;
 mod state;
 
@@ -23,6 +24,7 @@ pub use event::{Delivered, EngineEvent, Happened};
 pub use persist::{StoreCmd, StoreWriter};
 pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
 pub use sample::{Sample, SampleRing};
+pub use sink::{EVENT_QUEUE, OVERFLOW_LIMIT};
 pub use sources::{Poll, ScrapeCache, SignalPoller, default_metric, parse_exposition, prometheus_value};
 
 use crate::config::Config;
@@ -125,7 +127,7 @@ struct Shared {
     notifier: Notifier,
     opts: EngineOptions,
     writer: StoreWriter,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: sink::EventSink,
     inbox: mpsc::UnboundedSender<Msg>,
     rt: tokio::runtime::Handle,
 }
@@ -137,7 +139,7 @@ pub async fn run(
     db_path: PathBuf,
     notifier: Notifier,
     opts: EngineOptions,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: mpsc::Sender<EngineEvent>,
     mut commands: mpsc::UnboundedReceiver<EngineCommand>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
@@ -167,7 +169,7 @@ pub async fn run(
         notifier,
         opts: opts.clone(),
         writer: writer.clone(),
-        events,
+        events: sink::EventSink::new(events),
         inbox: inbox.clone(),
         rt: tokio::runtime::Handle::current(),
     };
@@ -204,6 +206,7 @@ pub async fn run(
             }
             Some(e) = err_rx.recv() => shared.emit_global(Happened::StoreError, e),
             _ = tick.tick() => {
+                shared.events.tick();
                 let now = Utc::now();
                 for (i, env) in envs.iter_mut().enumerate() {
                     env.on_tick(i, now, &shared, &mut rollbacks);
@@ -233,6 +236,9 @@ pub async fn run(
             shared.publish(e);
         }
     }
+    // The last events (a rollback's end) reach a reader that is still reading.
+    shared.events.tick();
+    shared.events.drain().await;
     drop(shared);
     // Flushing waits on the writer thread: do it off the runtime's workers.
     let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
@@ -350,7 +356,7 @@ fn fastrand_unit(a: usize, b: Option<usize>) -> f64 {
 
 impl Shared {
     fn publish(&self, e: EngineEvent) {
-        let _ = self.events.send(e);
+        self.events.publish(e);
     }
 
     fn emit_global(&self, what: Happened, message: String) {

@@ -128,7 +128,7 @@ pub fn run(
         .filter(|u| !u.trim().is_empty());
     let engine_notifier =
         Notifier::with_webhooks(drill_url.clone(), drill_url, false, config.notifications.group_window.get());
-    let (events_tx, mut events) = mpsc::unbounded_channel::<EngineEvent>();
+    let (events_tx, mut events) = mpsc::channel::<EngineEvent>(crate::engine::EVENT_QUEUE);
     let (_commands_tx, commands) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let engine_opts = EngineOptions { persist_every: Duration::from_secs(1), drill: true, ..EngineOptions::default() };
@@ -178,7 +178,7 @@ fn drive(
     id: i64,
     env_id: i64,
     opts: &DrillOptions,
-    events: &mut mpsc::UnboundedReceiver<EngineEvent>,
+    events: &mut mpsc::Receiver<EngineEvent>,
     progress: &mut impl FnMut(&str),
 ) -> Result<Vec<String>> {
     let deadline = Instant::now() + opts.timeout;

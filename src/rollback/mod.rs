@@ -216,14 +216,16 @@ pub fn prepare(
     opts: &RollbackOptions,
 ) -> Result<std::result::Result<Prepared, Refusal>> {
     let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-    reconcile(rt, store, env, env_id)?;
+    let reconciled = reconcile(rt, store, env, env_id)?;
     if let Some(holder) = store.rollback_lock(env_id)? {
         return Ok(Err(Refusal::LockHeld(holder)));
     }
     let driver = Driver::for_environment(env);
-    // The plan is as old as the reading it is made from: anything that ended
-    // after this instant makes it stale.
-    let planned_at = Utc::now();
+    // The plan is as old as the reading it is made from: anything that ended at
+    // or after this instant makes it stale. What this call itself just ended is
+    // before the reading, even within the same millisecond.
+    let after_reconciled = reconciled.iter().filter_map(|r| r.completed_at).max();
+    let planned_at = after_reconciled.map_or_else(Utc::now, |t| Utc::now().max(t + chrono::Duration::milliseconds(1)));
     let (status, health) = read_service(rt, env);
     if let Ok(s) = &status {
         store.sync_deployments(env_id, &s.deployment_history).wrap_err("recording the deployment history")?;

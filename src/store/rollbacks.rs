@@ -183,7 +183,7 @@ impl Store {
         // lock that takes the rollback lock, so no rollback can slip in between.
         let since: Option<(i64, DateTime<Utc>)> = tx
             .query_row(
-                "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at > ?2
+                "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at >= ?2
                  ORDER BY completed_at DESC LIMIT 1",
                 params![new.environment_id, ts(planned_at)],
                 |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),

@@ -44,6 +44,9 @@ fn lock_allows_one_rollback_per_environment_until_finished() {
         Err(BeginRefused::FinishedSincePlan { rollback_id, .. }) => assert_eq!(rollback_id, first.id),
         other => panic!("a plan older than the last rollback's end must be refused: {other:?}"),
     }
+    // A plan read in the same millisecond as that end is refused too (the
+    // stored times have millisecond precision): plan a moment later.
+    std::thread::sleep(std::time::Duration::from_millis(3));
     b.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("lock released after finish");
 
     let kinds: Vec<String> = a.recent_events(Some(env), 10).unwrap().into_iter().map(|e| e.kind).collect();

@@ -155,6 +155,12 @@ impl App {
     }
 
     fn on_engine(&mut self, e: EngineEvent) {
+        // The engine's own troubles (a failed database write, a screen that fell
+        // behind) belong to no environment and must not pass unseen.
+        if e.environment.is_empty() {
+            self.status = format!("engine: {}", e.message);
+            return;
+        }
         let Some(env) = self.env_mut(&e.environment) else { return };
         super::reduce::apply(env, e.at, &e.message, &e.what);
         if super::reduce::announces(&e.what) {

@@ -72,8 +72,11 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
 
     // The engine, unless reviewing. Read-only observers run it without writes,
     // rollbacks or notifications.
-    let (engine_cmd, engine_task, engine_stop) = if opts.mode == Mode::Review {
-        (None, None, None)
+    // Engine events are read by the loop itself from a bounded channel (see
+    // engine::sink for what happens when the screen falls behind); the worker
+    // results channel only carries answers to this console's own effects.
+    let (engine_cmd, engine_task, engine_stop, mut engine_events) = if opts.mode == Mode::Review {
+        (None, None, None, None)
     } else {
         let read_only = opts.mode == Mode::ReadOnly;
         let engine_opts = EngineOptions {
@@ -84,17 +87,9 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
             ..EngineOptions::default()
         };
         let notifier = if read_only { Notifier::disabled() } else { Notifier::from_config(&opts.config.notifications) };
-        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(crate::engine::EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let fwd = tx.clone();
-        tokio::spawn(async move {
-            while let Some(e) = ev_rx.recv().await {
-                if fwd.send(Msg::Engine(e)).is_err() {
-                    break;
-                }
-            }
-        });
         let task = tokio::spawn(crate::engine::run(
             Arc::clone(&opts.config),
             opts.db.clone(),
@@ -106,7 +101,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
                 let _ = stop_rx.await;
             },
         ));
-        (Some(cmd_tx), Some(task), Some(stop_tx))
+        (Some(cmd_tx), Some(task), Some(stop_tx), Some(ev_rx))
     };
     let worker = worker::Worker::new(
         Arc::clone(&opts.config),
@@ -164,6 +159,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
                 None => break,
             },
             Some(m) = rx.recv() => m,
+            Some(e) = recv_engine(&mut engine_events) => Msg::Engine(e),
             _ = tick.tick() => Msg::Tick(chrono::Utc::now()),
             _ = refresh.tick(), if opts.mode != Mode::Review => Msg::Done(String::new()),
         };
@@ -174,6 +170,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
             match rx.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
+            }
+        }
+        while batch.len() < 512 {
+            match engine_events.as_mut().map(mpsc::Receiver::try_recv) {
+                Some(Ok(e)) => batch.push(Msg::Engine(e)),
+                _ => break,
             }
         }
         for m in batch {
@@ -193,6 +195,8 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
     if let Some(stop) = engine_stop {
         let _ = stop.send(());
     }
+    // Nobody reads the screen's events any more: the engine must not wait on them.
+    drop(engine_events);
     if let Some(task) = engine_task {
         // A rollback in flight is seen through and recorded before exit.
         let _ = tokio::time::timeout(Duration::from_secs(120), task).await;
@@ -206,3 +210,13 @@ mod tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod review_tests;
+
+/// The next engine event, or never when there is no engine (review).
+async fn recv_engine(
+    events: &mut Option<mpsc::Receiver<crate::engine::EngineEvent>>,
+) -> Option<crate::engine::EngineEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

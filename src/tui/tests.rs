@@ -549,53 +549,5 @@ fn popup_keys_pick_plan_filter_and_quit() {
     assert!(app.quit);
 }
 
-#[test]
-fn a_version_deployed_twice_is_marked_serving_once() {
-    let mut app = healthy_app(Theme::dark());
-    app.update(Msg::Loaded(vec![EnvSnapshot {
-        name: "checkout".into(),
-        deployments: vec![
-            deployment("d-5", "1.4.3", "blue", "succeeded"),
-            deployment("d-4", "2.0.0-bad", "green", "rolled_back"),
-            deployment("d-3", "1.4.3", "green", "succeeded"),
-        ],
-        ..EnvSnapshot::default()
-    }]));
-    let env = app.envs.iter().find(|e| e.name == "checkout").unwrap();
-    assert_eq!(super::panes::serving_row(env), Some(0), "the deployment on the serving colour");
-    let screen = draw(&app, 120, 40);
-    let marked: Vec<&str> = screen.lines().filter(|l| l.contains("● 1.4.3")).collect();
-    assert_eq!(marked.len(), 1, "{screen}");
-}
-
-#[test]
-fn runbook_messages_match_the_screen() {
-    let mut app = healthy_app(Theme::dark());
-    // No incident: S does not ask why; it says what is missing.
-    app.update(key('S'));
-    assert!(app.popup.is_none());
-    assert!(app.status.contains("no open incident: i opens one"), "{}", app.status);
-    // An incident open on an environment with no runbook configured: the pane and
-    // the keys say that, and how to add one, never "no open incident".
-    app.envs[0].incident = Some(IncidentRow {
-        id: 9,
-        environment: Some("checkout".into()),
-        title: "t".into(),
-        severity: Some(Severity::Critical),
-        status: IncidentStatus::Open,
-        drill: false,
-        opened_by: "rule".into(),
-        opened_at: at("2026-11-21T14:00:30.000Z"),
-        closed_at: None,
-    });
-    app.update(key('S'));
-    assert!(app.popup.is_none(), "no step to skip, so no reason is asked for");
-    assert!(app.status.contains("checkout has no runbook configured: add `runbook"), "{}", app.status);
-    let screen = draw(&app, 200, 50);
-    assert!(screen.contains("checkout has no runbook configured"), "{screen}");
-    assert!(!screen.contains("no open incident"), "{screen}");
-    // With a pending step, S asks why.
-    app.envs[0].runbook = vec![("Check history".into(), "pending".into())];
-    app.update(key('S'));
-    assert!(screen_has(&app, "Why skip this step?"));
-}
+#[path = "messages_tests.rs"]
+mod messages;
