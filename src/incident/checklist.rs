@@ -336,14 +336,18 @@ impl Facts {
         });
         match sample {
             Some(s) => match s.value {
-                Some(v) if s.ok || v.is_finite() => {
-                    (v < threshold, format!("{name} = {v:.4} (below {threshold} needed)"))
-                }
+                Some(v) if s.ok || v.is_finite() => below(name, v, threshold),
                 _ => (false, format!("{name}: {}", s.error.unwrap_or_else(|| "no value".into()))),
             },
             None => (false, format!("{name}: no fresh sample")),
         }
     }
+}
+
+/// Whether `value` of signal `name` is below `threshold`, and the detail saying
+/// what was seen against what is needed.
+fn below(name: &str, value: f64, threshold: f64) -> (bool, String) {
+    (value < threshold, format!("{name} = {value:.4} (needs to be below {threshold})"))
 }
 
 fn probe(rt: &Handle, env: &EnvironmentConfig, path: &str) -> (bool, String) {
@@ -366,4 +370,15 @@ fn probe(rt: &Handle, env: &EnvironmentConfig, path: &str) -> (bool, String) {
             Err(e) => (false, format!("POST {path}: {e}")),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_detail_says_what_the_value_needs_to_be() {
+        assert_eq!(below("error_rate", 0.0156, 0.01), (false, "error_rate = 0.0156 (needs to be below 0.01)".into()));
+        assert_eq!(below("latency", 0.2, 3.0), (true, "latency = 0.2000 (needs to be below 3)".into()));
+    }
 }
