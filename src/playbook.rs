@@ -242,7 +242,8 @@ impl PlaybookClient {
     }
 }
 
-fn classify(e: &reqwest::Error, timeout: Duration) -> CallError {
+/// What a failed request means: a timeout, or why the service was unreachable (the whole cause chain).
+pub(crate) fn classify(e: &reqwest::Error, timeout: Duration) -> CallError {
     if e.is_timeout() {
         return CallError::Timeout(timeout);
     }

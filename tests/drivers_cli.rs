@@ -157,6 +157,13 @@ fn flag_driver_turns_the_flag_off_in_the_env_file_and_restarts() {
     let out = d.run(&["history", "--env", "checkout"]);
     let history = String::from_utf8_lossy(&out.stdout);
     assert!(history.contains("flag NEW_CHECKOUT_ENABLED true → false in env file"), "{history}");
+    // The incident's report says the same, in every format.
+    let incident = v["incident_id"].as_i64().unwrap().to_string();
+    for format in ["md", "html"] {
+        let out = d.run(&["export", &incident, "--as", format]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("flag NEW_CHECKOUT_ENABLED true → false in env file"), "{format}: {text}");
+    }
     assert_eq!(
         std::fs::read_to_string(&env_file).unwrap(),
         "# checkout flags\nexport NEW_CHECKOUT_ENABLED=false\n\nOTHER_FLAG=true # keep me\nPAYMENTS_V2=on",

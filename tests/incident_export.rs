@@ -115,6 +115,289 @@ fn html_export_is_one_self_contained_page() {
     }
 }
 
+/// One part of a fact: a whole table cell, or text within a cell (or a line).
+#[derive(Debug, Clone)]
+enum Part {
+    Cell(String),
+    Text(String),
+}
+
+/// A fact of the report: parts that must stand together in one table row, list
+/// item or line of a rendering, as the JSON export states them.
+type Fact = (String, Vec<Part>);
+
+fn cell(s: impl ToString) -> Part {
+    Part::Cell(s.to_string())
+}
+
+fn text(s: impl ToString) -> Part {
+    Part::Text(s.to_string().replace('\n', " "))
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
+fn human(v: &Value) -> String {
+    v.as_i64().map_or_else(|| "-".into(), backout::text::human_ms)
+}
+
+/// Numbers as the report tables show them: four decimals at most, trailing zeros cut.
+fn num(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "-".into(), |v| format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string())
+}
+
+/// Every fact the JSON export states that a person reading the report needs
+/// (not the bookkeeping: row ids of notes, holder host and pid, raw samples).
+fn facts(j: &Value) -> Vec<Fact> {
+    let mut out: Vec<Fact> = Vec::new();
+    let mut add = |what: String, parts: Vec<Part>| out.push((what, parts));
+    let i = &j["incident"];
+    add("title".into(), vec![text(format!("Incident #{}", i["id"])), text(s(&i["title"]))]);
+    add("generated_at".into(), vec![text(s(&j["generated_at"]))]);
+    for key in [
+        "environment",
+        "severity",
+        "status",
+        "opened_by",
+        "opened_at",
+        "closed_at",
+        "impact",
+        "root_cause",
+        "prevention",
+    ] {
+        if !i[key].is_null() {
+            add(format!("incident.{key}"), vec![text(s(&i[key]))]);
+        }
+    }
+    let w = &j["impact_window"];
+    add("impact window".into(), vec![text(s(&w["start"])), text(s(&w["end"])), text(human(&w["duration_ms"]))]);
+    for m in i["milestones"].as_array().unwrap() {
+        let name = s(&m["milestone"]).replace('_', " ");
+        add(format!("milestone {name}"), vec![cell(&name), cell(s(&m["at"])), cell(s(&m["actor"]))]);
+    }
+    let d = &i["durations"];
+    for key in ["time_to_detect_ms", "time_to_mitigate_ms", "time_to_validate_ms", "time_to_recover_ms", "objective_ms"]
+    {
+        if !d[key].is_null() {
+            add(format!("durations.{key}"), vec![cell(human(&d[key]))]);
+        }
+    }
+    for (span, met) in
+        [("time_to_mitigate_ms", "mitigated_within_objective"), ("time_to_recover_ms", "recovered_within_objective")]
+    {
+        if let Some(met) = d[met].as_bool() {
+            let verdict = if met { "within objective" } else { "OVER objective" };
+            add(format!("durations.{met}"), vec![cell(human(&d[span])), cell(verdict)]);
+        }
+    }
+    for b in j["rollbacks"].as_array().unwrap() {
+        add(
+            format!("rollback #{}", b["id"]),
+            vec![
+                cell(&b["id"]),
+                cell(s(&b["from_version"])),
+                cell(s(&b["target_version"])),
+                cell(s(&b["type"])),
+                cell(s(&b["trigger"])),
+                cell(s(&b["status"])),
+                cell(s(&b["operator"])),
+                cell(human(&b["duration_ms"])),
+                text(s(&b["reason"])),
+            ],
+        );
+    }
+    for sig in j["signals"].as_array().unwrap() {
+        let mut parts = vec![text(s(&sig["name"]))];
+        if !sig["unit"].is_null() {
+            parts.push(text(s(&sig["unit"])));
+        }
+        for key in ["baseline", "at_detection", "peak_during", "after_rollback"] {
+            parts.push(cell(num(&sig[key])));
+        }
+        for t in sig["thresholds"].as_array().unwrap() {
+            parts.push(text(num(t)));
+        }
+        parts.push(text(s(&sig["sparkline"])));
+        add(format!("signal {}", sig["name"]), parts);
+    }
+    for c in j["checklist"].as_array().unwrap() {
+        let mut parts = vec![text(s(&c["item"])), text(s(&c["actor"])), text(s(&c["at"]))];
+        if !c["note"].is_null() {
+            parts.push(text(s(&c["note"])));
+        }
+        if c["waived"] == Value::Bool(true) {
+            parts.push(text("waived"));
+        }
+        add(format!("checklist item {}", c["item"]), parts);
+    }
+    if !j["runbook"].is_null() {
+        let rb = &j["runbook"];
+        add("runbook".into(), vec![text(s(&rb["name"])), text(s(&rb["file"]))]);
+        for st in rb["steps"].as_array().unwrap() {
+            let mut parts = vec![text(s(&st["title"])), cell(s(&st["state"])), cell(human(&st["time_box_ms"]))];
+            if !st["finished_at"].is_null() {
+                parts.push(cell(s(&st["finished_at"])));
+            }
+            if !st["reason"].is_null() {
+                parts.push(text(s(&st["reason"])));
+            } else if let Some(first) = st["output"].as_str().and_then(|o| o.lines().next()) {
+                parts.push(text(first));
+            }
+            add(format!("runbook step {}", st["title"]), parts);
+        }
+    }
+    for e in j["timeline"].as_array().unwrap() {
+        add(
+            format!("timeline {} {}", s(&e["at"]), s(&e["kind"])),
+            vec![cell(s(&e["at"])), cell(s(&e["actor"])), cell(s(&e["kind"])), cell(s(&e["message"]))],
+        );
+    }
+    for n in j["notes"].as_array().unwrap() {
+        add(format!("note {}", n["id"]), vec![text(s(&n["created_at"])), text(s(&n["author"])), text(s(&n["body"]))]);
+    }
+    for n in j["notifications"].as_array().unwrap() {
+        let mut parts = vec![text(s(&n["at"]))];
+        parts.extend(n["channels"].as_array().unwrap().iter().map(|c| text(s(c))));
+        add(format!("notification at {}", s(&n["at"])), parts);
+        for line in s(&n["text"]).lines().filter(|l| !l.trim().is_empty()) {
+            add(format!("notification text {line:?}"), vec![text(line)]);
+        }
+    }
+    for line in s(&j["summary_text"]).lines().filter(|l| !l.trim().is_empty()) {
+        add(format!("summary text {line:?}"), vec![text(line)]);
+    }
+    out
+}
+
+/// The Markdown as records: a table row is its cells, any other line one cell.
+fn markdown_records(md: &str) -> Vec<Vec<String>> {
+    md.lines()
+        .map(|l| {
+            let l = l.trim();
+            match l.strip_prefix('|').and_then(|r| r.strip_suffix('|')) {
+                Some(row) => row.replace("\\|", "\u{1}").split('|').map(|c| c.trim().replace('\u{1}', "|")).collect(),
+                None => vec![l.to_string()],
+            }
+        })
+        .collect()
+}
+
+/// The HTML as records (charts left out): a table row is its cells; a list
+/// item, heading, paragraph or preformatted line is one cell. Entities decoded.
+fn html_records(html: &str) -> Vec<Vec<String>> {
+    let mut rest = html.to_string();
+    while let (Some(a), Some(b)) = (rest.find("<svg"), rest.find("</svg>")) {
+        rest.replace_range(a..b + "</svg>".len(), "");
+    }
+    for t in ["</td>", "</th>"] {
+        rest = rest.replace(t, "\u{1f}");
+    }
+    for t in ["<tr>", "</tr>", "<li>", "</li>", "</h1>", "</h2>", "</h3>", "<p>", "</p>", "<pre>", "</pre>"] {
+        rest = rest.replace(t, "\n");
+    }
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for ch in rest.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    plain
+        .lines()
+        .map(|l| l.split('\u{1f}').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect::<Vec<_>>())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+fn stated(fact: &[Part], records: &[Vec<String>]) -> bool {
+    records.iter().any(|cells| {
+        fact.iter().all(|p| match p {
+            Part::Cell(want) => cells.iter().any(|c| c == want),
+            Part::Text(want) => cells.iter().any(|c| c.contains(want.as_str())),
+        })
+    })
+}
+
+#[test]
+fn markdown_and_html_state_every_fact_of_the_json_export() {
+    let (_dir, mut store, config, path) = fixture();
+    let report = export::build(&mut store, 1, Some((&config, &path))).unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    let facts = facts(&json);
+    assert!(facts.len() > 40, "the fixture incident has many facts: {}", facts.len());
+    for (name, records) in [
+        ("markdown", markdown_records(&export::to_markdown(&report))),
+        ("html", html_records(&export::to_html(&report))),
+    ] {
+        let missing: Vec<String> = facts
+            .iter()
+            .filter(|(_, parts)| !stated(parts, &records))
+            .map(|(what, p)| format!("{what}: {p:?}"))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the {name} export misses {} facts of the JSON export:\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
+    }
+}
+
+#[test]
+fn every_text_is_escaped_in_html_and_still_stated() {
+    let (_dir, mut store, config, path) = fixture();
+    let mut report = export::build(&mut store, 1, Some((&config, &path))).unwrap();
+    let nasty = |s: &str| format!("{s} <i>a|b & \"c\" 'd'</i>");
+    report.incident.incident.title = nasty(&report.incident.incident.title);
+    report.incident.fields.root_cause = Some(nasty("pool"));
+    report.incident.milestones[0].actor = nasty("bob");
+    report.rollbacks[0].reason = nasty("errors");
+    report.rollbacks[0].operator = nasty("carol");
+    report.checklist[0].item = nasty("health");
+    report.checklist[0].note = Some(nasty("held"));
+    let rb = report.runbook.as_mut().unwrap();
+    rb.name = nasty("book");
+    rb.steps[0].title = nasty("step");
+    rb.steps[1].reason = Some(nasty("why"));
+    report.timeline[0].message = nasty("now");
+    report.notes[0].body = nasty("note");
+    report.notifications[0].text = nasty("sent");
+    report.summary_text = nasty("summary");
+    let html = export::to_html(&report);
+    assert!(!html.contains("<i>"), "raw markup from the record reached the page");
+    assert!(html.contains("&lt;i&gt;a|b &amp; &quot;c&quot; &#39;d&#39;&lt;/i&gt;"), "{html}");
+    let json = serde_json::to_value(&report).unwrap();
+    for (name, records) in
+        [("markdown", markdown_records(&export::to_markdown(&report))), ("html", html_records(&html))]
+    {
+        let missing: Vec<String> =
+            facts(&json).into_iter().filter(|(_, p)| !stated(p, &records)).map(|(what, _)| what).collect();
+        assert!(missing.is_empty(), "{name} lost facts with markup in them: {missing:?}");
+    }
+}
+
+#[test]
+fn fact_records_match_only_within_one_row() {
+    let records = markdown_records("| 1 | 2.0.0 | 1.4.3 |\n| 2 | 1.4.3 | 1.4.2 |\n- alice: a \\| b");
+    assert!(stated(&[cell(1), cell("2.0.0"), cell("1.4.3")], &records));
+    assert!(!stated(&[cell(1), cell("1.4.2")], &records), "parts from two rows are not one fact");
+    assert!(!stated(&[cell("1.4")], &records), "a cell part is a whole cell");
+    let records = html_records(
+        "<table><tr><th>a</th><td>x &amp; y</td></tr></table><svg><text>b</text></svg><ul><li>b &lt;c&gt;</li></ul>",
+    );
+    assert_eq!(records, vec![vec!["a".to_string(), "x & y".to_string()], vec!["b <c>".to_string()]]);
+}
+
 /// A small JSON Schema checker: `type` (one or a list), `const`, `enum`,
 /// `required`, `properties`, `additionalProperties: false` and `items`; enough
 /// for docs/export-schema.json, which uses nothing else.

@@ -95,10 +95,7 @@ pub(super) fn rollback_cells(r: &RollbackRow) -> Vec<String> {
         format!("#{}", r.id),
         ts::format(r.started_at),
         or_dash(r.from_version.as_deref()),
-        match &r.flag {
-            Some(flag) => format!("{} ({flag})", or_dash(r.target_version.as_deref())),
-            None => or_dash(r.target_version.as_deref()),
-        },
+        crate::rollback::target_text(r),
         r.rollback_type.to_string(),
         r.trigger.to_string(),
         r.status.to_string(),

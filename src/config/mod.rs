@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-pub use crate::domain::{CheckKind, RuleKind};
+pub use crate::domain::{CheckKind, ProbeMethod, RuleKind};
 pub use duration::HumanDuration;
 pub use validate::{ConfigError, ConfigErrors, line_column};
 
@@ -397,9 +397,18 @@ pub struct ChecklistItemConfig {
     /// Threshold for `signal_below`.
     #[serde(default)]
     pub threshold: Option<f64>,
-    /// Path for `probe` (POSTed with the playbook's test query).
+    /// Path for `probe`, under the environment's `base_url`.
     #[serde(default)]
     pub path: Option<String>,
+    /// Method for `probe`: `GET`, `POST` (default) or `HEAD`.
+    #[serde(default)]
+    pub method: Option<Spanned<ProbeMethod>>,
+    /// Body a `probe` sends (as JSON); a `POST` without one sends the playbook's test query.
+    #[serde(default)]
+    pub body: Option<Spanned<String>>,
+    /// The status a `probe` expects (default 200).
+    #[serde(default)]
+    pub status: Option<Spanned<i64>>,
     /// Whether validation needs it.
     #[serde(default = "defaults::yes")]
     pub required: bool,
@@ -407,6 +416,26 @@ pub struct ChecklistItemConfig {
     /// the environment's `checklist_stable_for`.
     #[serde(default)]
     pub stable_for: Option<HumanDuration>,
+}
+
+/// The status a `probe` expects when the item does not say.
+pub const DEFAULT_PROBE_STATUS: u16 = 200;
+
+impl ChecklistItemConfig {
+    /// The method a `probe` uses.
+    pub fn probe_method(&self) -> ProbeMethod {
+        self.method.as_ref().map(|m| *m.get_ref()).unwrap_or_default()
+    }
+
+    /// The body a `probe` sends, if the item gives one.
+    pub fn probe_body(&self) -> Option<&str> {
+        self.body.as_ref().map(|b| b.get_ref().as_str())
+    }
+
+    /// The status a `probe` expects (`check` refuses one outside 100..=599).
+    pub fn probe_status(&self) -> u16 {
+        self.status.as_ref().and_then(|s| u16::try_from(*s.get_ref()).ok()).unwrap_or(DEFAULT_PROBE_STATUS)
+    }
 }
 
 impl Config {

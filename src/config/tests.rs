@@ -88,6 +88,45 @@ fn checklist_check_is_a_known_word_located_when_not() {
 }
 
 #[test]
+fn probe_method_body_and_status_are_checked_where_they_stand() {
+    let item = |keys: &str| {
+        format!(
+            "{GOOD}\n[[environment.checklist]]\ntitle = \"up\"\ncheck = \"probe\"\npath = \"/api/health\"\n{keys}\n"
+        )
+    };
+    let c = Config::from_toml(&item(""), Path::new("t.toml")).unwrap();
+    let probe = &c.environment("search").unwrap().checklist[0];
+    assert_eq!((probe.probe_method(), probe.probe_body(), probe.probe_status()), (ProbeMethod::Post, None, 200));
+    let c = Config::from_toml(&item("method = \"HEAD\"\nstatus = 204"), Path::new("t.toml")).unwrap();
+    let probe = &c.environment("search").unwrap().checklist[0];
+    assert_eq!((probe.probe_method(), probe.probe_status()), (ProbeMethod::Head, 204));
+
+    let e = errors(&item("method = \"PUT\""));
+    assert!(e[0].starts_with("t.toml:31:10: unknown variant `PUT`"), "{e:?}");
+    assert!(e[0].contains("`GET`, `POST`, `HEAD`"), "lists the methods: {e:?}");
+    let e = errors(&item("status = 700"));
+    assert!(e[0].starts_with("t.toml:31:10: checklist item \"up\" of environment search expects status 700"), "{e:?}");
+    let e = errors(&item("status = 302"));
+    assert!(e[0].contains("a redirect; probes never follow one"), "{e:?}");
+    let e = errors(&item("method = \"GET\"\nbody = \"{}\""));
+    assert!(
+        e[0].starts_with("t.toml:32:8: checklist item \"up\" of environment search is a GET probe with a `body`"),
+        "{e:?}"
+    );
+    let e = errors(
+        &item("")
+            .replace("check = \"probe\"", "check = \"health_healthy\"")
+            .replace("path = \"/api/health\"", "method = \"GET\""),
+    );
+    assert!(
+        e[0].starts_with(
+            "t.toml:30:10: checklist item \"up\" of environment search has `method`, which only a probe uses"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn webhook_url_written_in_config_is_refused() {
     let text = format!("{GOOD}\n[notifications]\nwebhook_url_env = \"https://hooks.example/x\"\n");
     let e = errors(&text);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::{CheckKind, Config, DriverKind, EnvironmentConfig, RuleAction, RuleKind, SignalSource};
+use super::{CheckKind, Config, DriverKind, EnvironmentConfig, ProbeMethod, RuleAction, RuleKind, SignalSource};
 
 /// Placeholders a command driver's argv may use.
 pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
@@ -280,10 +280,57 @@ impl Checker<'_> {
                 CheckKind::Probe if item.path.is_none() => self.err(
                     env.name.span(),
                     format!("{what} needs `path`"),
-                    "the endpoint to POST the test query to, e.g. \"/api/ai/query\"",
+                    "the path under base_url, e.g. \"/api/health\"",
                 ),
                 // An unknown check word does not parse (serde names the allowed ones).
                 _ => {}
+            }
+            self.probe_keys(item, &what);
+        }
+    }
+
+    /// `method`, `body` and `status` of a checklist item: only on a probe, a body
+    /// only where it is sent, a status a server can answer that is not a redirect.
+    fn probe_keys(&mut self, item: &super::ChecklistItemConfig, what: &str) {
+        let keys = [
+            ("method", item.method.as_ref().map(Spanned::span)),
+            ("body", item.body.as_ref().map(Spanned::span)),
+            ("status", item.status.as_ref().map(Spanned::span)),
+        ];
+        if item.check != CheckKind::Probe {
+            for (key, span) in keys {
+                if let Some(span) = span {
+                    self.err(
+                        span,
+                        format!("{what} has `{key}`, which only a probe uses"),
+                        format!("remove it, or set check = \"probe\" (this item's check is {:?})", item.check.as_str()),
+                    );
+                }
+            }
+            return;
+        }
+        let method = item.probe_method();
+        if let (Some(body), ProbeMethod::Get | ProbeMethod::Head) = (&item.body, method) {
+            self.err(
+                body.span(),
+                format!("{what} is a {method} probe with a `body`; {method} sends none"),
+                "remove `body`, or use method = \"POST\"",
+            );
+        }
+        if let Some(status) = &item.status {
+            let code = *status.get_ref();
+            if !(100..=599).contains(&code) {
+                self.err(
+                    status.span(),
+                    format!("{what} expects status {code}, which is not an HTTP status"),
+                    "a code from 100 to 599, e.g. status = 200",
+                );
+            } else if (300..=399).contains(&code) {
+                self.err(
+                    status.span(),
+                    format!("{what} expects status {code}, a redirect; probes never follow one, and a 3xx fails them"),
+                    "probe the address the redirect points to, expecting its status",
+                );
             }
         }
     }

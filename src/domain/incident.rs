@@ -93,3 +93,17 @@ word_enum!(
         SignalBelow = "signal_below",
     }
 );
+
+word_enum!(
+    /// The HTTP method of a checklist `probe`.
+    #[derive(Default)]
+    ProbeMethod {
+        /// Reads the path (an API health endpoint, a static asset).
+        Get = "GET",
+        /// Sends a body, the playbook's test query by default (the default, as before `method` existed).
+        #[default]
+        Post = "POST",
+        /// Reads only the headers.
+        Head = "HEAD",
+    }
+);

@@ -55,7 +55,7 @@ mod sample;
 mod service;
 pub mod ts;
 
-pub use incident::{CheckKind, IncidentStatus, Milestone, SEVERITY_UNKNOWN, Severity, StepState};
+pub use incident::{CheckKind, IncidentStatus, Milestone, ProbeMethod, SEVERITY_UNKNOWN, Severity, StepState};
 pub use rollback::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};

@@ -69,11 +69,23 @@ impl HttpDriver {
 /// Most bytes of an answer kept by [`request`]; the rest is cut and the cut said.
 const ANSWER_CAP: usize = 16 * 1024;
 
-/// One HTTP request on the operator's behalf (a runbook step's action): never
-/// follows a redirect (a 3xx is a failure naming its `Location`), and reads at
-/// most [`ANSWER_CAP`] bytes of the answer. `Ok` is a 2xx, with a one-line
-/// summary and the answer's text; `Err` says what went wrong.
-pub async fn request(method: &str, url: &str, body: Option<String>, timeout: Duration) -> Result<String, String> {
+/// What a server answered to [`send`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `METHOD url -> status`, for a log line.
+    pub line: String,
+    /// The status code (never a 3xx: those are errors).
+    pub status: u16,
+    /// At most [`ANSWER_CAP`] bytes of the answer, as text, the cut said.
+    pub text: String,
+}
+
+/// One HTTP request on the operator's behalf (a runbook step's action, a
+/// checklist probe): bounded by `timeout` from connecting to the last byte read,
+/// never follows a redirect (a 3xx is an `Err` naming its `Location`), and reads
+/// at most [`ANSWER_CAP`] bytes of the answer. Any other status is an [`Answer`]
+/// for the caller to judge; a `body` is sent as JSON.
+pub async fn send(method: &str, url: &str, body: Option<String>, timeout: Duration) -> Result<Answer, String> {
     let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
         return Err(format!("{method:?} is not an HTTP method"));
     };
@@ -86,11 +98,12 @@ pub async fn request(method: &str, url: &str, body: Option<String>, timeout: Dur
     if let Some(b) = body {
         req = req.header("content-type", "application/json").body(b);
     }
-    let mut resp = req.send().await.map_err(|e| format!("{method} {url} failed: {e}"))?;
+    let why = |e: reqwest::Error| crate::playbook::classify(&e, timeout);
+    let mut resp = req.send().await.map_err(|e| format!("{method} {url}: {}", why(e)))?;
     let status = resp.status();
     let mut kept: Vec<u8> = Vec::new();
     let mut cut = 0usize;
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{method} {url}: reading the answer: {e}"))? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{method} {url}: reading the answer: {}", why(e)))? {
         let room = ANSWER_CAP.saturating_sub(kept.len());
         kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
         cut += chunk.len().saturating_sub(room);
@@ -107,5 +120,13 @@ pub async fn request(method: &str, url: &str, body: Option<String>, timeout: Dur
         let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
         return Err(format!("{line}: a redirect to {to}, not followed (fix the URL)"));
     }
-    if status.is_success() { Ok(format!("{line}\n{text}")) } else { Err(format!("{line}\n{text}")) }
+    Ok(Answer { line, status: status.as_u16(), text })
+}
+
+/// A runbook step's HTTP action, sent by [`send`]. `Ok` is a 2xx, with a one-line summary and the answer's text;
+/// `Err` says what went wrong.
+pub async fn request(method: &str, url: &str, body: Option<String>, timeout: Duration) -> Result<String, String> {
+    let answer = send(method, url, body, timeout).await?;
+    let out = format!("{}\n{}", answer.line, answer.text);
+    if (200..300).contains(&answer.status) { Ok(out) } else { Err(out) }
 }

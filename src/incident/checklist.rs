@@ -12,7 +12,8 @@ use tokio::runtime::Handle;
 
 use super::Milestone;
 use crate::config::{ChecklistItemConfig, EnvironmentConfig};
-use crate::domain::{CheckKind, RollbackStatus};
+use crate::domain::{CheckKind, ProbeMethod, RollbackStatus};
+use crate::drivers::http;
 use crate::playbook::{Health, PlaybookClient};
 use crate::store::{ChecklistResultRow, NewChecklistResult, Store};
 
@@ -295,7 +296,7 @@ impl Facts {
                 (Ok(_), None) => (false, "no completed rollback in this incident yet".into()),
                 (Ok(s), Some(t)) => (&s.version == t, format!("serving {} (expected {t})", s.version)),
             },
-            CheckKind::Probe => probe(rt, env, item.path.as_deref().unwrap_or("/api/ai/query")),
+            CheckKind::Probe => probe(rt, env, item),
             CheckKind::SignalBelow => self.signal_below(rt, store, env_id, item, env),
             CheckKind::Manual => (false, "a person checks this item".into()),
         }
@@ -336,9 +337,7 @@ impl Facts {
         });
         match sample {
             Some(s) => match s.value {
-                Some(v) if s.ok || v.is_finite() => {
-                    (v < threshold, format!("{name} = {v:.4} (below {threshold} needed)"))
-                }
+                Some(v) if s.ok || v.is_finite() => below(name, v, threshold),
                 _ => (false, format!("{name}: {}", s.error.unwrap_or_else(|| "no value".into()))),
             },
             None => (false, format!("{name}: no fresh sample")),
@@ -346,24 +345,47 @@ impl Facts {
     }
 }
 
-fn probe(rt: &Handle, env: &EnvironmentConfig, path: &str) -> (bool, String) {
+/// Whether `value` of signal `name` is below `threshold`, and the detail saying
+/// what was seen against what is needed.
+fn below(name: &str, value: f64, threshold: f64) -> (bool, String) {
+    (value < threshold, format!("{name} = {value:.4} (needs to be below {threshold})"))
+}
+
+/// Runs a `probe` item: its method on its path under `base_url`, under the rules
+/// of a runbook step's HTTP action (no redirect followed, answer capped, bounded
+/// by the environment's `timeout`). It passes on the expected status; a `POST`
+/// without a `body` sends the playbook's test query and also needs its answer.
+fn probe(rt: &Handle, env: &EnvironmentConfig, item: &ChecklistItemConfig) -> (bool, String) {
+    let path = item.path.as_deref().unwrap_or("/api/ai/query");
     let url = format!("{}{path}", env.base_url.get_ref().trim_end_matches('/'));
-    let timeout = env.timeout.get();
-    rt.block_on(async {
-        let Ok(client) = reqwest::Client::builder().timeout(timeout).build() else {
-            return (false, "HTTP client could not be built".into());
-        };
-        let started = std::time::Instant::now();
-        match client.post(&url).header("content-type", "application/json").body(PROBE_BODY).send().await {
-            Ok(resp) => {
-                let code = resp.status();
-                let took = started.elapsed().as_millis();
-                let body = resp.text().await.unwrap_or_default();
-                let answered =
-                    serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|v| v.get("response").is_some());
-                (code.is_success() && answered, format!("POST {path} -> {} in {took}ms", code.as_u16()))
-            }
-            Err(e) => (false, format!("POST {path}: {e}")),
-        }
-    })
+    let method = item.probe_method();
+    let test_query = method == ProbeMethod::Post && item.probe_body().is_none();
+    let body = if test_query { Some(PROBE_BODY) } else { item.probe_body() };
+    let expected = item.probe_status();
+    let started = std::time::Instant::now();
+    let sent = rt.block_on(http::send(method.as_str(), &url, body.map(str::to_string), env.timeout.get()));
+    let answer = match sent {
+        Ok(a) => a,
+        Err(e) => return (false, e),
+    };
+    let seen = format!("{method} {path} -> {} in {}ms", answer.status, started.elapsed().as_millis());
+    if answer.status != expected {
+        return (false, format!("{seen} (needs to be {expected})"));
+    }
+    if test_query && !serde_json::from_str::<serde_json::Value>(&answer.text).is_ok_and(|v| v.get("response").is_some())
+    {
+        return (false, format!("{seen}, but the answer to the test query has no \"response\""));
+    }
+    (true, seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_detail_says_what_the_value_needs_to_be() {
+        assert_eq!(below("error_rate", 0.0156, 0.01), (false, "error_rate = 0.0156 (needs to be below 0.01)".into()));
+        assert_eq!(below("latency", 0.2, 3.0), (true, "latency = 0.2000 (needs to be below 3)".into()));
+    }
 }

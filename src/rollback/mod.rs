@@ -614,3 +614,13 @@ pub fn from_to(row: &RollbackRow) -> String {
         None => crate::text::from_to(row.from_version.as_deref(), row.target_version.as_deref()),
     }
 }
+
+/// Where a rollback went, for a table's "to" column: the version, and for a
+/// flag rollback the flag that changed (`1.4.3 (flag X true → false in ...)`).
+pub fn target_text(row: &RollbackRow) -> String {
+    let to = row.target_version.clone().unwrap_or_else(|| "-".into());
+    match &row.flag {
+        Some(flag) => format!("{to} ({flag})"),
+        None => to,
+    }
+}

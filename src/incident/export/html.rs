@@ -5,11 +5,38 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
+use super::tables::{self, Table};
 use super::{Report, SignalReport, duration_rows};
-use crate::domain::{Milestone, Severity, ts};
+use crate::domain::{Milestone, ts};
 
+/// Text made safe for HTML element content and quoted attribute values.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A section's table, or `empty` as a paragraph when it has no rows.
+fn table(o: &mut String, t: &Table, empty: &str) {
+    if t.rows.is_empty() {
+        let _ = write!(o, "<p>{}</p>", esc(empty));
+        return;
+    }
+    let _ = write!(o, "<table><tr>");
+    for h in t.headers {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    let _ = write!(o, "</tr>");
+    for row in &t.rows {
+        let _ = write!(o, "<tr>");
+        for (i, c) in row.iter().enumerate() {
+            if t.code_column == Some(i) {
+                let _ = write!(o, "<td><code>{}</code></td>", esc(c));
+            } else {
+                let _ = write!(o, "<td>{}</td>", esc(c));
+            }
+        }
+        let _ = write!(o, "</tr>");
+    }
+    let _ = write!(o, "</table>");
 }
 
 const W: f64 = 720.0;
@@ -86,67 +113,69 @@ pub fn to_html(r: &Report) -> String {
         r.schema_version
     );
     let _ = write!(o, "<h2>Summary</h2><table>");
-    let rows = [
-        ("Environment", i.environment.clone().unwrap_or_default()),
-        ("Severity", Severity::word_or_unknown(i.severity).to_string()),
-        ("Status", i.status.to_string()),
-        ("Opened", format!("{} by {}", ts::format(i.opened_at), i.opened_by)),
-        (
-            "Impact window",
-            format!(
-                "{} to {}",
-                r.impact_window.start.map_or_else(|| "?".into(), ts::format),
-                r.impact_window.end.map_or_else(|| "ongoing".into(), ts::format)
-            ),
-        ),
-    ];
-    for (k, v) in rows {
-        let _ = write!(o, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    for (k, v) in tables::summary(r) {
+        let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
-    let _ = write!(o, "</table><h2>Against the objective</h2><table>");
+    let _ = write!(o, "</table><h2>Milestones</h2>");
+    table(&mut o, &tables::milestones(r), "None recorded.");
+    let _ = write!(o, "<h2>Against the objective</h2><table>");
     for (what, value, verdict) in duration_rows(&r.incident.durations) {
         let class = if verdict.starts_with("OVER") { " class=\"over\"" } else { "" };
-        let _ = write!(o, "<tr><th>{what}</th><td>{value}</td><td{class}>{verdict}</td></tr>");
+        let _ = write!(o, "<tr><th>{}</th><td>{}</td><td{class}>{}</td></tr>", esc(what), esc(&value), esc(verdict));
     }
-    let _ = write!(o, "</table><h2>Signals</h2>");
+    let _ = write!(o, "</table><h2>Rollbacks</h2>");
+    table(&mut o, &tables::rollbacks(r), "None.");
+    let _ = write!(o, "<h2>Signals</h2>");
+    table(&mut o, &tables::signals(r), "No samples were recorded around this incident.");
     let milestones: Vec<(Milestone, DateTime<Utc>)> =
         r.incident.milestones.iter().map(|m| (m.milestone, m.at)).collect();
     for s in &r.signals {
         let _ = write!(o, "<h3>{}</h3>{}", esc(&s.name), chart(s, &milestones));
     }
-    let _ = write!(o, "<h2>Checklist</h2><ul>");
-    for c in &r.checklist {
-        let mark = if c.waived {
-            "waived"
-        } else if c.passed {
-            "✔"
-        } else {
-            "✘"
-        };
-        let _ = write!(
-            o,
-            "<li>{mark} {} ({}, {}) {}</li>",
-            esc(&c.item),
-            esc(&c.actor),
-            esc(&ts::format(c.at)),
-            esc(c.note.as_deref().unwrap_or(""))
-        );
+    let _ = write!(o, "<h2>Checklist</h2>");
+    if r.checklist.is_empty() {
+        let _ = write!(o, "<p>No checklist results were recorded.</p>");
+    } else {
+        let _ = write!(o, "<ul>");
+        for c in &r.checklist {
+            let mark = if c.waived {
+                "~"
+            } else if c.passed {
+                "✔"
+            } else {
+                "✘"
+            };
+            let waived = if c.waived { " (waived)" } else { "" };
+            let note = c.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+            let line = format!("{}{waived}, {} at {}{note}", c.item, c.actor, ts::format(c.at));
+            let _ = write!(o, "<li>{mark} {}</li>", esc(&line));
+        }
+        let _ = write!(o, "</ul>");
     }
-    let _ = write!(o, "</ul><h2>Timeline</h2><table><tr><th>at</th><th>by</th><th>kind</th><th>what</th></tr>");
-    for e in &r.timeline {
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&ts::format(e.at)),
-            esc(&e.actor),
-            esc(&e.kind),
-            esc(&e.message)
-        );
+    if let Some(rb) = &r.runbook {
+        let _ = write!(o, "<h2>Runbook: {} ({})</h2>", esc(&rb.name), esc(&rb.file));
+        table(&mut o, &tables::runbook_steps(rb), "The runbook has no steps.");
     }
-    let _ = write!(o, "</table><h2>Notes</h2><ul>");
-    for n in &r.notes {
-        let _ = write!(o, "<li>{} {}: {}</li>", esc(&ts::format(n.created_at)), esc(&n.author), esc(&n.body));
+    let _ = write!(o, "<h2>Timeline</h2>");
+    table(&mut o, &tables::timeline(r), "Nothing recorded.");
+    let _ = write!(o, "<h2>Notes</h2>");
+    if r.notes.is_empty() {
+        let _ = write!(o, "<p>None.</p>");
+    } else {
+        let _ = write!(o, "<ul>");
+        for n in &r.notes {
+            let _ = write!(o, "<li>{} {}: {}</li>", esc(&ts::format(n.created_at)), esc(&n.author), esc(&n.body));
+        }
+        let _ = write!(o, "</ul>");
     }
-    let _ = writeln!(o, "</ul><h2>Post-rollback summary</h2><pre>{}</pre></body></html>", esc(&r.summary_text));
+    let _ = write!(o, "<h2>Notifications sent</h2>");
+    if r.notifications.is_empty() {
+        let _ = write!(o, "<p>None recorded.</p>");
+    }
+    for n in &r.notifications {
+        let channels = if n.channels.is_empty() { "not delivered".to_string() } else { n.channels.join(", ") };
+        let _ = write!(o, "<p>{} ({}):</p><pre>{}</pre>", esc(&ts::format(n.at)), esc(&channels), esc(&n.text));
+    }
+    let _ = writeln!(o, "<h2>Post-rollback summary</h2><pre>{}</pre></body></html>", esc(&r.summary_text));
     o
 }

@@ -2,55 +2,47 @@
 
 use std::fmt::Write as _;
 
+use super::tables::{self, Table};
 use super::{Report, duration_rows};
-use crate::domain::{Severity, ts};
+use crate::domain::ts;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn num(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string())
+/// A section's table, or `empty` when it has no rows.
+fn table(o: &mut String, t: &Table, empty: &str) {
+    if t.rows.is_empty() {
+        let _ = writeln!(o, "{empty}");
+        return;
+    }
+    let _ = writeln!(o, "| {} |", t.headers.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(t.headers.len()));
+    for row in &t.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if t.code_column == Some(i) { format!("`{c}`") } else { cell(c) })
+            .collect();
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
+    }
 }
 
 /// The report as Markdown.
 pub fn to_markdown(r: &Report) -> String {
     let i = &r.incident.incident;
-    let f = &r.incident.fields;
     let mut o = String::new();
     let drill = if i.drill { " (drill)" } else { "" };
     let _ = writeln!(o, "# Incident #{}{drill}: {}\n", i.id, i.title);
     let _ = writeln!(o, "Report generated {} (schema version {}).\n", ts::format(r.generated_at), r.schema_version);
     let _ = writeln!(o, "## Summary\n");
     let _ = writeln!(o, "| | |\n|---|---|");
-    let rows = [
-        ("Environment", i.environment.clone().unwrap_or_else(|| "-".into())),
-        ("Severity", Severity::word_or_unknown(i.severity).to_string()),
-        ("Status", i.status.to_string()),
-        ("Opened", format!("{} by {}", ts::format(i.opened_at), i.opened_by)),
-        ("Closed", i.closed_at.map_or_else(|| "-".into(), ts::format)),
-        ("Customer impact", f.impact.clone().unwrap_or_else(|| "unknown".into())),
-        ("Root cause", f.root_cause.clone().unwrap_or_else(|| "under investigation".into())),
-        ("Prevention", f.prevention.clone().unwrap_or_else(|| "to be decided in review".into())),
-        (
-            "Impact window",
-            format!(
-                "{} to {} ({})",
-                r.impact_window.start.map_or_else(|| "?".into(), ts::format),
-                r.impact_window.end.map_or_else(|| "ongoing".into(), ts::format),
-                super::dur(r.impact_window.duration_ms)
-            ),
-        ),
-    ];
-    for (k, v) in rows {
+    for (k, v) in tables::summary(r) {
         let _ = writeln!(o, "| {k} | {} |", cell(&v));
     }
 
-    let _ = writeln!(o, "\n## Milestones\n\n| milestone | at | by |\n|---|---|---|");
-    for m in &r.incident.milestones {
-        let _ =
-            writeln!(o, "| {} | {} | {} |", m.milestone.as_str().replace('_', " "), ts::format(m.at), cell(&m.actor));
-    }
+    let _ = writeln!(o, "\n## Milestones\n");
+    table(&mut o, &tables::milestones(r), "None recorded.");
 
     let _ = writeln!(o, "\n## Against the objective\n\n| | duration | |\n|---|---|---|");
     for (what, value, verdict) in duration_rows(&r.incident.durations) {
@@ -58,54 +50,10 @@ pub fn to_markdown(r: &Report) -> String {
     }
 
     let _ = writeln!(o, "\n## Rollbacks\n");
-    if r.rollbacks.is_empty() {
-        let _ = writeln!(o, "None.");
-    } else {
-        let _ = writeln!(
-            o,
-            "| # | from | to | type | trigger | status | by | took | reason |\n|---|---|---|---|---|---|---|---|---|"
-        );
-        for b in &r.rollbacks {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                b.id,
-                b.from_version.as_deref().unwrap_or("-"),
-                b.target_version.as_deref().unwrap_or("-"),
-                b.rollback_type,
-                b.trigger,
-                b.status,
-                cell(&b.operator),
-                super::dur(b.duration_ms),
-                cell(&b.reason)
-            );
-        }
-    }
+    table(&mut o, &tables::rollbacks(r), "None.");
 
     let _ = writeln!(o, "\n## Signals\n");
-    if r.signals.is_empty() {
-        let _ = writeln!(o, "No samples were recorded around this incident.");
-    } else {
-        let _ = writeln!(
-            o,
-            "| signal | baseline | at detection | peak | after rollback | threshold | trend |\n|---|---|---|---|---|---|---|"
-        );
-        for s in &r.signals {
-            let unit = s.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-            let thresholds: Vec<String> = s.thresholds.iter().map(|t| num(Some(*t))).collect();
-            let _ = writeln!(
-                o,
-                "| {}{unit} | {} | {} | {} | {} | {} | `{}` |",
-                s.name,
-                num(s.baseline),
-                num(s.at_detection),
-                num(s.peak_during),
-                num(s.after_rollback),
-                if thresholds.is_empty() { "-".into() } else { thresholds.join(", ") },
-                s.sparkline
-            );
-        }
-    }
+    table(&mut o, &tables::signals(r), "No samples were recorded around this incident.");
 
     let _ = writeln!(o, "\n## Checklist\n");
     if r.checklist.is_empty() {
@@ -126,28 +74,11 @@ pub fn to_markdown(r: &Report) -> String {
 
     if let Some(rb) = &r.runbook {
         let _ = writeln!(o, "\n## Runbook: {} ({})\n", rb.name, rb.file);
-        let _ = writeln!(o, "| step | state | time box | finished | overdue | note |\n|---|---|---|---|---|---|");
-        for s in &rb.steps {
-            let note =
-                s.reason.clone().or_else(|| s.output.as_ref().and_then(|o| o.lines().next().map(str::to_string)));
-            let _ = writeln!(
-                o,
-                "| {}. {} | {} | {} | {} | {} | {} |",
-                s.index + 1,
-                cell(&s.title),
-                s.state.as_str(),
-                super::dur(s.time_box_ms),
-                s.finished_at.map_or_else(|| "-".into(), ts::format),
-                if s.overdue { "yes" } else { "" },
-                cell(note.as_deref().unwrap_or(""))
-            );
-        }
+        table(&mut o, &tables::runbook_steps(rb), "The runbook has no steps.");
     }
 
-    let _ = writeln!(o, "\n## Timeline\n\n| at | by | kind | what |\n|---|---|---|---|");
-    for e in &r.timeline {
-        let _ = writeln!(o, "| {} | {} | {} | {} |", ts::format(e.at), cell(&e.actor), e.kind, cell(&e.message));
-    }
+    let _ = writeln!(o, "\n## Timeline\n");
+    table(&mut o, &tables::timeline(r), "Nothing recorded.");
 
     let _ = writeln!(o, "\n## Notes\n");
     if r.notes.is_empty() {

@@ -4,6 +4,7 @@
 
 mod html;
 mod markdown;
+mod tables;
 
 use chrono::{DateTime, Utc};
 use color_eyre::eyre::{Result, eyre};
