@@ -55,3 +55,42 @@ fn sigterm_mid_rollback_leaves_it_fully_recorded() {
     assert!(events.iter().any(|e| e["kind"] == "rollback_completed"), "{lines:?}");
     assert!(events.iter().all(|e| e["at"].is_string() && e["environment"].is_string()));
 }
+
+/// `demo --lines` runs the console's engine: the demo fleet's bad release is
+/// detected and rolled back on its own, and the lines say so.
+#[test]
+fn demo_lines_runs_the_engine_and_rolls_the_bad_release_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backout"))
+        .args(["--db", db.to_str().unwrap(), "demo", "--lines", "--bad-deploy-after", "1s", "--duration", "120s"])
+        .env_remove("BACKOUT_CONFIG")
+        .env_remove("BACKOUT_DB")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(110);
+    let mut done = false;
+    while std::time::Instant::now() < deadline && !done {
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            done = line.contains("checkout") && line.contains("rollback_completed");
+            seen.push(line);
+        }
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    wait_until(Duration::from_secs(30), || child.try_wait().unwrap().is_some()).expect("demo did not stop");
+    assert!(done, "no automatic rollback of checkout in the demo's lines:\n{}", seen.join("\n"));
+    assert!(seen.iter().any(|l| l.contains("rule_fired")), "{}", seen.join("\n"));
+}

@@ -59,7 +59,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     std::fs::write(&config_path, &text).wrap_err("writing the demo config")?;
     let db_path: PathBuf = ctx.db_flag.clone().unwrap_or_else(|| dir.join("demo.db"));
     let config = Config::load(&config_path).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-    let mut store = crate::store::Store::open(&db_path)?;
+    let store = crate::store::Store::open(&db_path)?;
 
     use std::io::IsTerminal;
     if !args.lines && std::io::stdout().is_terminal() {
@@ -74,9 +74,9 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         };
         let result = crate::tui::run_console(&ctx.rt, opts);
         sim.stop();
-        if ctx.db_flag.is_none() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
+        // The folder holds the generated config (and the database unless --db
+        // put it elsewhere): nothing in it outlives the demo.
+        let _ = std::fs::remove_dir_all(&dir);
         result?;
         return Ok(Exit::Ok);
     }
@@ -91,46 +91,40 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         config_path.display(),
         db_path.display()
     );
-    println!("(live status lines; without --lines on a terminal the console opens; Ctrl-C stops)\n");
+    println!("(the console's engine, as lines; without --lines on a terminal the console opens; Ctrl-C stops)\n");
 
-    let envs: Vec<_> = config.environments.iter().collect();
-    let started = std::time::Instant::now();
-    let stop = ctx.rt.handle().spawn(super::simulate::shutdown_signal());
-    loop {
-        for (env, (status, health)) in envs.iter().zip(super::status::read_all(ctx, &envs)) {
-            let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-            if let Ok(s) = &status {
-                store.sync_deployments(env_id, &s.deployment_history)?;
+    // The same engine as the console runs, printing what it sees and does.
+    drop(store);
+    let config = std::sync::Arc::new(config);
+    let notifier = crate::notify::Notifier::from_config(&config.notifications);
+    let duration = args.duration;
+    let result = ctx.rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::engine::EngineEvent>(crate::engine::EVENT_QUEUE);
+        let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                // Samples and status readings are for the console's sparklines.
+                if !matches!(e.what, crate::engine::Happened::Sample { .. } | crate::engine::Happened::Status { .. }) {
+                    println!("{}", super::watch::line(&e, super::output::Format::Table));
+                }
             }
-            let health = match &health {
-                Ok(h) => h.health.to_string().to_uppercase(),
-                Err(e) => format!("UNREADABLE ({e})"),
-            };
-            let (version, colour) = match &status {
-                Ok(s) => (s.version.clone(), s.current_environment.clone().unwrap_or_default()),
-                Err(_) => ("?".into(), String::new()),
-            };
-            println!(
-                "{} {:<16} {:<10} {:<12} {}",
-                chrono::Local::now().format("%H:%M:%S"),
-                env.name(),
-                health,
-                version,
-                colour
-            );
-        }
-        let done = args.duration.is_some_and(|d| started.elapsed() >= d);
-        if done || stop.is_finished() {
-            break;
-        }
-        std::thread::sleep(config.poll_interval.get().max(Duration::from_secs(2)));
-        if stop.is_finished() {
-            break;
-        }
-    }
+        });
+        let shutdown = async move {
+            match duration {
+                Some(d) => tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = super::simulate::shutdown_signal() => {}
+                },
+                None => super::simulate::shutdown_signal().await,
+            }
+        };
+        let opts = crate::engine::EngineOptions::console(false);
+        let result = crate::engine::run(config, db_path.clone(), notifier, opts, tx, cmd_rx, shutdown).await;
+        let _ = printer.await;
+        result
+    });
     sim.stop();
-    if ctx.db_flag.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
     Ok(Exit::Ok)
 }

@@ -22,7 +22,7 @@ pub struct WatchArgs {
     duration: Option<Duration>,
 }
 
-fn line(e: &EngineEvent, format: Format) -> String {
+pub(super) fn line(e: &EngineEvent, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string(e).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}")),
         Format::Table => format!(

@@ -63,6 +63,21 @@ pub struct EngineOptions {
     pub check_incidents: bool,
 }
 
+impl EngineOptions {
+    /// The engine as the console runs it (and `demo --lines`): live samples for
+    /// the screen, open incidents' checklist checks; a read-only observer
+    /// records nothing, rolls nothing back, and only says what it would do.
+    pub fn console(read_only: bool) -> Self {
+        EngineOptions {
+            dry_run: read_only,
+            persist: !read_only,
+            live_samples: true,
+            check_incidents: !read_only,
+            ..EngineOptions::default()
+        }
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {

@@ -79,13 +79,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         (None, None, None, None)
     } else {
         let read_only = opts.mode == Mode::ReadOnly;
-        let engine_opts = EngineOptions {
-            dry_run: read_only,
-            persist: !read_only,
-            live_samples: true,
-            check_incidents: !read_only,
-            ..EngineOptions::default()
-        };
+        let engine_opts = EngineOptions::console(read_only);
         let notifier = if read_only { Notifier::disabled() } else { Notifier::from_config(&opts.config.notifications) };
         let (ev_tx, ev_rx) = mpsc::channel(crate::engine::EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
