@@ -222,6 +222,18 @@ impl PlaybookClient {
         self.call(req).await
     }
 
+    /// Whether the service has a deploy endpoint, asked without deploying
+    /// anything: a `GET` there answers 404 when there is none (405, or anything
+    /// else, when it exists for `POST`). Bounded by `limit`.
+    pub async fn offers_deploy(&self, limit: Duration) -> Result<bool, CallError> {
+        let url = self.endpoints.url(&self.endpoints.deploy);
+        match tokio::time::timeout(limit, self.http.get(url).send()).await {
+            Ok(Ok(resp)) => Ok(resp.status() != reqwest::StatusCode::NOT_FOUND),
+            Ok(Err(e)) => Err(classify(&e, limit)),
+            Err(_) => Err(CallError::Timeout(limit)),
+        }
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CallError> {
         let fut = async {
             let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;

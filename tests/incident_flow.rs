@@ -28,7 +28,9 @@ fn drill_setup() -> (Drill, Config) {
     );
     let text = std::fs::read_to_string(&d.config)
         .unwrap()
-        .replace("recovery_time_objective = \"2m\"", "recovery_time_objective = \"2m\"\nchecklist_stable_for = \"2s\"");
+        .replace("recovery_time_objective = \"2m\"", "recovery_time_objective = \"2m\"\nchecklist_stable_for = \"2s\"")
+        // A drill that is not --manual needs automatic rollback on (its preflight refuses otherwise).
+        .replace("auto_rollback = false", "auto_rollback = true");
     std::fs::write(&d.config, text).unwrap();
     let config = Config::load(&d.config).unwrap();
     (d, config)
@@ -114,10 +116,20 @@ fn a_full_drill_records_milestones_in_order_and_validates_after_the_window() {
     assert!(texts.iter().all(|t| t.starts_with("[DRILL] ")), "{texts:?}");
     assert!(report.signals.iter().any(|s| s.name == "error_rate" && !s.points.is_empty()), "signals sampled");
 
-    // `drills` lists it with its times.
+    // The export says it is a drill.
+    assert!(md.contains("| Drill | yes: a rollback drill, not a real incident |"), "{md}");
+
+    // The score is recorded once, with the incident, and `drills` reads it back.
+    let verdicts: i64 =
+        conn.query_row("SELECT count(*) FROM timeline_events WHERE kind = 'drill_verdict'", [], |r| r.get(0)).unwrap();
+    assert_eq!(verdicts, 1);
     let past = drill::drills(&mut store, 10).unwrap();
     assert_eq!(past.len(), 1);
     assert_eq!(past[0].incident.durations.time_to_mitigate_ms, dur.time_to_mitigate_ms);
+    assert_eq!(past[0].verdict, outcome.verdict);
+    assert!(outcome.verdict.completed && outcome.verdict.time_to_recover_ms.is_some(), "{:?}", outcome.verdict);
+    let trend = drill::trends(&past);
+    assert_eq!((trend[0].drills, trend[0].median_recover_ms), (1, outcome.verdict.time_to_recover_ms));
 }
 
 fn runbook_dir(dir: &Path, body: &str) -> std::path::PathBuf {

@@ -69,6 +69,7 @@ pub(super) fn run(ctx: &Context, args: &DrillArgs) -> Result<Exit> {
             for p in &outcome.problems {
                 println!("  problem: {p}");
             }
+            println!("  verdict: {}", outcome.verdict.verdict);
         }
     }
     Ok(if outcome.completed { Exit::Ok } else { Exit::Failed })
@@ -78,8 +79,9 @@ pub(super) fn run(ctx: &Context, args: &DrillArgs) -> Result<Exit> {
 pub(super) fn list(ctx: &Context, limit: usize) -> Result<Exit> {
     let mut store = try_exit!(ctx.store());
     let rows = drill::drills(&mut store, limit)?;
+    let trends = drill::trends(&rows);
     match ctx.format {
-        Format::Json => output::json(&serde_json::json!({ "drills": rows })),
+        Format::Json => output::json(&serde_json::json!({ "drills": rows, "trends": trends })),
         Format::Table => {
             let d = |ms: Option<i64>| ms.map_or_else(|| "-".to_string(), incident::human_ms);
             let cells: Vec<Vec<String>> = rows
@@ -94,16 +96,24 @@ pub(super) fn list(ctx: &Context, limit: usize) -> Result<Exit> {
                         d(s.durations.time_to_mitigate_ms),
                         d(s.durations.time_to_validate_ms),
                         d(s.durations.objective_ms),
-                        match s.durations.recovered_within_objective {
-                            Some(true) => "yes".into(),
-                            Some(false) => "NO".into(),
-                            None => "-".into(),
-                        },
+                        r.verdict.verdict.clone(),
                     ]
                 })
                 .collect();
-            let headers = ["DRILL", "ENVIRONMENT", "STARTED", "DETECT", "ROLL BACK", "VALIDATE", "OBJECTIVE", "MET"];
+            let headers =
+                ["DRILL", "ENVIRONMENT", "STARTED", "DETECT", "ROLL BACK", "VALIDATE", "OBJECTIVE", "VERDICT"];
             println!("{}", output::table(&headers, &cells));
+            for t in &trends {
+                println!(
+                    "{}: {} drill(s), {} MET; time to recover median {}, best {}; time to roll back median {}",
+                    t.environment,
+                    t.drills,
+                    t.met,
+                    d(t.median_recover_ms),
+                    d(t.best_recover_ms),
+                    d(t.median_mitigate_ms)
+                );
+            }
         }
     }
     Ok(Exit::Ok)

@@ -44,6 +44,50 @@ pub struct DrillOutcome {
     pub completed: bool,
     /// What went wrong, if anything.
     pub problems: Vec<String>,
+    /// Met or missed, as recorded.
+    pub verdict: Verdict,
+}
+
+/// A drill's score: each time against the objective, and MET or MISSED.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Verdict {
+    /// `MET`: every step happened and recovery (detect to validated) was within
+    /// the objective. `MISSED` otherwise, failed drills included.
+    pub verdict: String,
+    /// Every step happened.
+    pub completed: bool,
+    /// Deploy of the bad release to detection.
+    pub time_to_detect_ms: Option<i64>,
+    /// Detection to rollback completed.
+    pub time_to_mitigate_ms: Option<i64>,
+    /// Rollback completed to validated.
+    pub time_to_validate_ms: Option<i64>,
+    /// Detection to validated.
+    pub time_to_recover_ms: Option<i64>,
+    /// The recovery-time objective.
+    pub objective_ms: Option<i64>,
+    /// Rolled back within the objective.
+    pub mitigated_within_objective: Option<bool>,
+    /// Recovered within the objective.
+    pub recovered_within_objective: Option<bool>,
+}
+
+impl Verdict {
+    /// The score of a drill with these durations that did (or did not) complete.
+    pub fn of(d: &super::Durations, completed: bool) -> Verdict {
+        let met = completed && d.recovered_within_objective == Some(true);
+        Verdict {
+            verdict: if met { "MET" } else { "MISSED" }.to_string(),
+            completed,
+            time_to_detect_ms: d.time_to_detect_ms,
+            time_to_mitigate_ms: d.time_to_mitigate_ms,
+            time_to_validate_ms: d.time_to_validate_ms,
+            time_to_recover_ms: d.time_to_recover_ms,
+            objective_ms: d.objective_ms,
+            mitigated_within_objective: d.mitigated_within_objective,
+            recovered_within_objective: d.recovered_within_objective,
+        }
+    }
 }
 
 fn log(
@@ -85,14 +129,7 @@ pub fn run(
         .clone();
     let mut store = Store::open(db_path)?;
     let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-    if let Some(open) = store.open_incident_for(env_id)? {
-        return Err(eyre!(
-            "{} already has open incident #{}; close it (`backout incident close {}`) before drilling",
-            env.name(),
-            open.id,
-            open.id
-        ));
-    }
+    preflight(rt, &store, env_id, &env, opts)?;
     let operator = config.operator();
     let incident = super::open(
         &mut store,
@@ -131,7 +168,13 @@ pub fn run(
     let (events_tx, mut events) = mpsc::channel::<EngineEvent>(crate::engine::EVENT_QUEUE);
     let (_commands_tx, commands) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine_opts = EngineOptions { persist_every: Duration::from_secs(1), drill: true, ..EngineOptions::default() };
+    // Live samples let the drill say what the signals read while it waits.
+    let engine_opts = EngineOptions {
+        persist_every: Duration::from_secs(1),
+        drill: true,
+        live_samples: true,
+        ..EngineOptions::default()
+    };
     let engine = rt.spawn(crate::engine::run(
         Arc::new(drill_config),
         db_path.to_path_buf(),
@@ -166,8 +209,97 @@ pub fn run(
     )?;
     let summary = super::show(&store, id)?.ok_or_else(|| eyre!("drill incident #{id} vanished"))?;
     let completed = problems.is_empty();
-    Ok(DrillOutcome { incident: summary, completed, problems })
+    // The score is recorded once, at the end, with the incident.
+    let verdict = Verdict::of(&summary.durations, completed);
+    let line =
+        format!("drill {}: {}", verdict.verdict, if completed { "every step happened" } else { "not completed" });
+    log(&store, id, env_id, "drill_verdict", line, serde_json::to_value(&verdict).ok())?;
+    let summary = super::show(&store, id)?.ok_or_else(|| eyre!("drill incident #{id} vanished"))?;
+    Ok(DrillOutcome { incident: summary, completed, problems, verdict })
 }
+
+/// Longest the preflight waits for the service.
+const PREFLIGHT_WAIT: Duration = Duration::from_millis(1500);
+
+/// What would make the drill wait for nothing, found before anything is done
+/// (within [`PREFLIGHT_WAIT`] of the service): each refusal says the fix.
+fn preflight(
+    rt: &Handle,
+    store: &Store,
+    env_id: i64,
+    env: &crate::config::EnvironmentConfig,
+    opts: &DrillOptions,
+) -> Result<()> {
+    let name = env.name();
+    if let Some(open) = store.open_incident_for(env_id)? {
+        return Err(eyre!(
+            "{name} already has open incident #{}; close it (`backout incident close {}`) before drilling",
+            open.id,
+            open.id
+        ));
+    }
+    if !opts.manual {
+        if !env.auto_rollback {
+            return Err(eyre!(
+                "automatic rollback is off for {name} (`auto_rollback = false`), so nothing would roll the drill's \
+                 release back: set `auto_rollback = true` on {name} for the drill, or run `backout drill --env {name} \
+                 --manual` and roll back yourself"
+            ));
+        }
+        let acts = env.effective_triggers().iter().any(|t| t.action != crate::config::RuleAction::Alert);
+        if !acts {
+            return Err(eyre!(
+                "every trigger rule of {name} only alerts, so nothing would roll the drill's release back: give one \
+                 `action = \"rollback\"` (or `\"propose\"`), or run the drill with --manual"
+            ));
+        }
+    }
+    let client = PlaybookClient::new(env.endpoints(), PREFLIGHT_WAIT);
+    match rt.block_on(client.offers_deploy(PREFLIGHT_WAIT)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(eyre!(
+            "{name} has no POST {} (it answers 404): a drill ships a bad release through it; drill against \
+             `backout simulate` or a staging service that offers it",
+            env.endpoints().deploy
+        )),
+        Err(e) => Err(eyre!("cannot reach {name} at {}: {e}; start the service, then drill", env.base_url.get_ref())),
+    }
+}
+
+/// How long a bad release may take to be detected: the longest enabled rule's
+/// window (or its run of failed checks), plus 30 seconds.
+fn detection_budget(env: &crate::config::EnvironmentConfig, poll: Duration) -> Duration {
+    let longest = env
+        .effective_triggers()
+        .iter()
+        .map(|t| match (t.window, t.count) {
+            (Some(w), _) => w.get(),
+            (None, Some(n)) => poll * n,
+            (None, None) => poll,
+        })
+        .max()
+        .unwrap_or_default();
+    longest + Duration::from_secs(30)
+}
+
+/// The latest value of each signal, as a line: `error_rate 0.0031, health healthy`.
+fn values_line(latest: &std::collections::BTreeMap<String, crate::domain::Sample>) -> String {
+    if latest.is_empty() {
+        return "no readings yet".into();
+    }
+    latest
+        .iter()
+        .map(|(name, s)| match (s.ok, s.value, &s.text) {
+            (true, _, Some(t)) => format!("{name} {t}"),
+            (true, Some(v), None) => format!("{name} {v:.4}"),
+            _ => format!("{name} failed ({})", s.error.as_deref().unwrap_or("no answer")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How often a drill says what it waits for.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[allow(clippy::too_many_arguments)]
 fn drive(
@@ -198,23 +330,56 @@ fn drive(
     })?;
     store.set_milestone(id, Milestone::ImpactStarted, Utc::now(), "drill")?;
     log(store, id, env_id, "drill_deploy", format!("drill deployed {version}"), serde_json::to_value(&answer).ok())?;
-    progress(&format!("deployed {version}; waiting for the engine to detect it"));
+    let budget = detection_budget(env, config.poll_interval.get());
+    progress(&format!(
+        "deployed {version}; waiting for the engine to detect it (up to {})",
+        humantime::format_duration(budget)
+    ));
 
     // Detection and rollback: from the engine's events, or the operator's rollback.
     let mut problems = Vec::new();
+    let deployed = Instant::now();
+    let mut detected = false;
+    let mut latest: std::collections::BTreeMap<String, crate::domain::Sample> = Default::default();
+    let mut said = Instant::now();
     loop {
         if left().is_zero() {
             problems.push(format!("no completed rollback within {}s", opts.timeout.as_secs()));
             return Ok(problems);
+        }
+        if !detected && deployed.elapsed() > budget {
+            problems.push(format!(
+                "not detected: {version} did not break any rule within {} (the longest rule window + 30 s); \
+                 signals: {}",
+                humantime::format_duration(budget),
+                values_line(&latest)
+            ));
+            return Ok(problems);
+        }
+        if said.elapsed() >= PROGRESS_EVERY {
+            said = Instant::now();
+            let waiting = if detected { "the rollback to complete" } else { "detection" };
+            progress(&format!(
+                "waiting for {waiting} ({}s in): {}",
+                deployed.elapsed().as_secs(),
+                values_line(&latest)
+            ));
         }
         let next = rt.block_on(async { tokio::time::timeout(Duration::from_secs(1), events.recv()).await });
         if let Ok(Some(ev)) = next {
             if ev.environment != env.name() {
                 continue;
             }
+            if let crate::engine::Happened::Sample { signal, sample } = &ev.what {
+                latest.insert(signal.clone(), sample.clone());
+                continue;
+            }
             match ev.kind() {
                 // The engine records the detection (the rule's first breach).
-                "rule_fired" => progress(&format!("detected: {}", ev.message)),
+                "rule_fired" => {
+                    detected = true;
+                    progress(&format!("detected: {}", ev.message));
+                }
                 "rollback_starting" => progress(&ev.message),
                 "rollback_failed" | "rollback_blocked" => {
                     problems.push(ev.message.clone());
@@ -256,11 +421,18 @@ fn drive(
         }
     }
     progress("checking the checklist");
+    let mut said = Instant::now();
     loop {
         let round = checklist::evaluate_checklist(rt, store, id, env)?;
         if round.validated {
             progress("validated: every required checklist item passed or was waived");
             break;
+        }
+        if said.elapsed() >= PROGRESS_EVERY {
+            said = Instant::now();
+            let open: Vec<String> =
+                round.items.iter().filter(|i| i.required && !i.settled()).map(|i| i.title.clone()).collect();
+            progress(&format!("waiting for the checklist: still open: {}", open.join(", ")));
         }
         if left().is_zero() {
             let open: Vec<String> =
@@ -312,23 +484,132 @@ fn drive(
     Ok(problems)
 }
 
-/// One past drill with its times.
+/// One past drill with its times and its score.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrillRecord {
     /// The drill incident with milestones and durations.
     #[serde(flatten)]
     pub incident: IncidentSummary,
+    /// Its score as recorded (drills recorded before scores: worked out from
+    /// the milestones and any recorded problem).
+    pub verdict: Verdict,
 }
 
-/// Past drills, newest first.
+/// How an environment's recent drills went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trend {
+    /// Environment name.
+    pub environment: String,
+    /// Drills counted (the newest, at most the limit asked for).
+    pub drills: usize,
+    /// How many were MET.
+    pub met: usize,
+    /// Median time to recover of the drills that recovered.
+    pub median_recover_ms: Option<i64>,
+    /// Best time to recover.
+    pub best_recover_ms: Option<i64>,
+    /// Median time to roll back (detect to rollback completed).
+    pub median_mitigate_ms: Option<i64>,
+}
+
+/// Past drills, newest first, each with its verdict.
 pub fn drills(store: &mut Store, limit: usize) -> Result<Vec<DrillRecord>> {
     let ids: Vec<i64> =
         store.incidents(usize::MAX)?.into_iter().filter(|i| i.drill).take(limit).map(|i| i.id).collect();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(s) = super::show(store, id)? {
-            out.push(DrillRecord { incident: s });
-        }
+        let Some(s) = super::show(store, id)? else { continue };
+        let events = store.incident_timeline(id)?;
+        let recorded = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "drill_verdict")
+            .and_then(|e| serde_json::from_str::<Verdict>(e.data.as_deref()?).ok());
+        let verdict = recorded.unwrap_or_else(|| {
+            let failed = events.iter().any(|e| e.kind == "drill_problem");
+            Verdict::of(&s.durations, !failed && s.durations.time_to_recover_ms.is_some())
+        });
+        out.push(DrillRecord { incident: s, verdict });
     }
     Ok(out)
+}
+
+/// Each environment's trend over `records` (newest first), environments in
+/// name order.
+pub fn trends(records: &[DrillRecord]) -> Vec<Trend> {
+    let mut by_env: std::collections::BTreeMap<String, Vec<&DrillRecord>> = Default::default();
+    for r in records {
+        let env = r.incident.incident.environment.clone().unwrap_or_else(|| "-".into());
+        by_env.entry(env).or_default().push(r);
+    }
+    let median = |mut v: Vec<i64>| -> Option<i64> {
+        v.sort_unstable();
+        (!v.is_empty()).then(|| v[v.len() / 2])
+    };
+    by_env
+        .into_iter()
+        .map(|(environment, rs)| {
+            let recover: Vec<i64> = rs.iter().filter_map(|r| r.verdict.time_to_recover_ms).collect();
+            let mitigate: Vec<i64> = rs.iter().filter_map(|r| r.verdict.time_to_mitigate_ms).collect();
+            Trend {
+                environment,
+                drills: rs.len(),
+                met: rs.iter().filter(|r| r.verdict.verdict == "MET").count(),
+                best_recover_ms: recover.iter().copied().min(),
+                median_recover_ms: median(recover),
+                median_mitigate_ms: median(mitigate),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(env: &str, recover: Option<i64>, met: bool) -> DrillRecord {
+        let d = super::super::Durations {
+            time_to_recover_ms: recover,
+            time_to_mitigate_ms: recover.map(|r| r / 2),
+            objective_ms: Some(120_000),
+            recovered_within_objective: recover.map(|r| r <= 120_000),
+            ..Default::default()
+        };
+        let incident = IncidentSummary {
+            incident: crate::store::IncidentRow {
+                id: 1,
+                environment: Some(env.into()),
+                title: "drill".into(),
+                severity: None,
+                status: crate::domain::IncidentStatus::Closed,
+                drill: true,
+                opened_by: "t".into(),
+                opened_at: Utc::now(),
+                closed_at: None,
+            },
+            fields: Default::default(),
+            milestones: Vec::new(),
+            durations: d.clone(),
+        };
+        let verdict = Verdict::of(&d, met);
+        DrillRecord { incident, verdict }
+    }
+
+    #[test]
+    fn failed_drills_are_missed_and_trends_take_median_and_best() {
+        let failed = Verdict::of(&super::super::Durations::default(), false);
+        assert_eq!(failed.verdict, "MISSED", "a failed drill is scored, never left blank");
+        let rs = vec![
+            record("checkout", Some(90_000), true),
+            record("checkout", Some(150_000), true),
+            record("checkout", Some(60_000), true),
+            record("checkout", None, false),
+            record("search", Some(30_000), true),
+        ];
+        let t = trends(&rs);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].environment.as_str(), t[0].drills, t[0].met), ("checkout", 4, 2));
+        assert_eq!((t[0].median_recover_ms, t[0].best_recover_ms), (Some(90_000), Some(60_000)));
+        assert_eq!(t[1].median_recover_ms, Some(30_000));
+    }
 }

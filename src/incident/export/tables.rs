@@ -24,7 +24,7 @@ pub(crate) fn num(v: Option<f64>) -> String {
 pub(crate) fn summary(r: &Report) -> Vec<(&'static str, String)> {
     let i = &r.incident.incident;
     let f = &r.incident.fields;
-    vec![
+    let mut rows = vec![
         ("Environment", i.environment.clone().unwrap_or_else(|| "-".into())),
         ("Severity", Severity::word_or_unknown(i.severity).to_string()),
         ("Status", i.status.to_string()),
@@ -42,7 +42,11 @@ pub(crate) fn summary(r: &Report) -> Vec<(&'static str, String)> {
                 dur(r.impact_window.duration_ms)
             ),
         ),
-    ]
+    ];
+    if i.drill {
+        rows.insert(0, ("Drill", "yes: a rollback drill, not a real incident".to_string()));
+    }
+    rows
 }
 
 /// The milestones, in time order.
