@@ -94,7 +94,8 @@ fn rollback_to_a_given_version() {
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     assert_eq!(d.sim.rollback_requests("search"), 0);
     // Seed 003's form: the environment as a positional argument.
-    let (code, v) = d.json(&["rollback", "search", "--version", "1.4.1", "--yes", "--reason", "go back further"]);
+    // Seed 003's flag name works too.
+    let (code, v) = d.json(&["rollback", "search", "--to-version", "1.4.1", "--yes", "--reason", "go back further"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!((v["type"].as_str(), v["target_version"].as_str()), (Some("specific"), Some("1.4.1")));
     let (_, s) = d.json(&["status", "--env", "search"]);

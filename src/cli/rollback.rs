@@ -19,8 +19,9 @@ pub struct RollbackArgs {
     /// Environment to roll back.
     #[arg(long = "env", id = "env_flag", value_name = "ENV")]
     env_flag: Option<String>,
-    /// Version to go back to [default: the last known-good version].
-    #[arg(long)]
+    /// Version to go back to [default: the last known-good version]. Seed 003
+    /// calls it `--to-version`; both work.
+    #[arg(long, visible_alias = "to-version")]
     version: Option<String>,
     /// Roll back even though the current deployment is healthy.
     #[arg(long)]
