@@ -74,6 +74,10 @@ pub struct RollbackRequestBody {
     /// Why, as recorded by the console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The version the client believes is serving (contract revision 2): a
+    /// service that supports it answers 412 and changes nothing when it differs.
+    #[serde(default, rename = "expectedVersion", skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<String>,
 }
 
 /// A 200 answer to rollback or deploy.
@@ -190,7 +194,12 @@ impl PlaybookClient {
     /// A client with a per-request timeout.
     pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
         let http =
-            reqwest::Client::builder().connect_timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new());
+            // A redirect never moves a read or an action to another place.
+            reqwest::Client::builder()
+                .connect_timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new());
         PlaybookClient { http, endpoints, timeout }
     }
 
@@ -217,7 +226,7 @@ impl PlaybookClient {
 
     /// `POST /deployment/deploy`.
     pub async fn deploy(&self, version: &str) -> Result<SwitchAnswer, CallError> {
-        let body = RollbackRequestBody { version: Some(version.to_string()), reason: None };
+        let body = RollbackRequestBody { version: Some(version.to_string()), reason: None, expected_version: None };
         let req = self.http.post(self.endpoints.url(&self.endpoints.deploy)).json(&body);
         self.call(req).await
     }
@@ -238,6 +247,11 @@ impl PlaybookClient {
         let fut = async {
             let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;
             let code = resp.status();
+            if code.is_redirection() {
+                let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
+                let message = format!("a redirect to {to}, not followed (fix base_url or the path)");
+                return Err(CallError::Status { code: code.as_u16(), message });
+            }
             let body = resp.text().await.map_err(|e| classify(&e, self.timeout))?;
             if !code.is_success() {
                 let message =

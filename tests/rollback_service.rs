@@ -176,3 +176,109 @@ fn an_incident_opened_by_hand_has_severity_objective_and_detection() {
     assert!(!backout::incident::record_detection(&mut store, inc.id, &later).unwrap());
     assert_eq!(backout::incident::show(&store, inc.id).unwrap().unwrap().durations.time_to_detect_ms, Some(ttd));
 }
+
+/// Contract revision 2: every rollback request names the version the plan saw
+/// serving; a service that serves something else answers 412, changes nothing,
+/// and the driver reports a stale plan (a refusal, not a failed rollback).
+#[test]
+fn expected_version_is_sent_and_a_412_is_a_stale_plan() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    let config = config(&d, "");
+    let env = config.environment("checkout").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let driver = backout::drivers::Driver::for_environment(env);
+    let req = backout::drivers::DriverRequest {
+        environment: "checkout".into(),
+        target_version: Some("1.4.3".into()),
+        request_version: None,
+        previous_version: Some("1.4.1".into()),
+        reason: "stale".into(),
+    };
+    let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
+    assert!(failure.stale_plan && !failure.ambiguous, "{failure:?}");
+    assert!(failure.message.contains("412"), "{}", failure.message);
+    assert_eq!(d.sim.rollback_requests("checkout"), 1, "the request reached the service");
+    let (_, s) = d.json(&["status", "--env", "checkout"]);
+    assert!(s["environments"][0]["version"].as_str().unwrap().contains("bad"), "nothing changed: {s}");
+}
+
+/// Five operators press `--yes` on the same environment at once, three times
+/// over: each time exactly one rollback request reaches the service, one
+/// process succeeds and the others are refused (exit 3).
+#[test]
+fn five_concurrent_rollbacks_send_exactly_one_request() {
+    for trial in 0..3 {
+        let d = Drill::start(
+            vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)],
+            bad_at_once(),
+        );
+        wait_bad(&d);
+        // All five started before any is waited for.
+        let children: Vec<_> = (0..5)
+            .map(|i| {
+                let reason = format!("operator {i}");
+                let mut c = d.cmd(&["rollback", "checkout", "--yes", "--force", "--reason", &reason]);
+                c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+            })
+            .collect();
+        let codes: Vec<Option<i32>> =
+            children.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+        assert_eq!(d.sim.rollback_requests("checkout"), 1, "trial {trial}: {codes:?}");
+        assert_eq!(codes.iter().filter(|c| **c == Some(0)).count(), 1, "trial {trial}: {codes:?}");
+        assert!(codes.iter().all(|c| matches!(c, Some(0) | Some(3))), "trial {trial}: {codes:?}");
+    }
+}
+
+/// A service that answers its rollback endpoint with a 307 to another host: the
+/// rollback is not followed there (that host sees nothing), it ends failed, and
+/// the failure names where the redirect pointed.
+#[test]
+fn a_redirect_never_moves_a_rollback_to_another_host() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The "other host": counts whatever reaches it.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let other = {
+        let hits = std::sync::Arc::clone(&hits);
+        let app = axum::Router::new().fallback(move || {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "{\"success\": true, \"version\": \"1.4.3\", \"currentEnvironment\": \"green\"}" }
+        });
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    };
+    // The service's rollback endpoint redirects there.
+    let redirector = {
+        let to = format!("{other}/deployment/rollback");
+        let app = axum::Router::new().route(
+            "/deployment/rollback",
+            axum::routing::post(move || {
+                let to = to.clone();
+                async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, to)]) }
+            }),
+        );
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    };
+    let driver = backout::drivers::HttpDriver::new(
+        backout::playbook::Endpoints::new(&redirector),
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(2),
+    );
+    let req = backout::drivers::DriverRequest {
+        environment: "checkout".into(),
+        target_version: Some("1.4.3".into()),
+        request_version: None,
+        previous_version: None,
+        reason: "redirect".into(),
+    };
+    let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
+    assert!(failure.message.contains("redirect to http://127.0.0.1"), "{}", failure.message);
+    assert!(failure.message.contains("not followed"), "{}", failure.message);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the other host was never reached");
+}

@@ -16,14 +16,14 @@ pub(super) fn yes() -> bool {
 pub(super) fn group_window() -> HumanDuration {
     HumanDuration::secs(300)
 }
-pub(super) fn health_path() -> String {
-    "/health".to_string()
+pub(super) fn health_path() -> Spanned<String> {
+    spanned("/health")
 }
-pub(super) fn status_path() -> String {
-    "/deployment/status".to_string()
+pub(super) fn status_path() -> Spanned<String> {
+    spanned("/deployment/status")
 }
-pub(super) fn rollback_path() -> String {
-    "/deployment/rollback".to_string()
+pub(super) fn rollback_path() -> Spanned<String> {
+    spanned("/deployment/rollback")
 }
 pub(super) fn request_timeout() -> HumanDuration {
     HumanDuration::secs(2)

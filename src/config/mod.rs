@@ -145,10 +145,10 @@ pub struct EnvironmentConfig {
     pub base_url: Spanned<String>,
     /// Health endpoint path.
     #[serde(default = "defaults::health_path")]
-    pub health_path: String,
+    pub health_path: Spanned<String>,
     /// Deployment status endpoint path.
     #[serde(default = "defaults::status_path")]
-    pub status_path: String,
+    pub status_path: Spanned<String>,
     /// Per-request timeout for this environment's endpoints.
     #[serde(default = "defaults::request_timeout")]
     pub timeout: HumanDuration,
@@ -197,9 +197,9 @@ impl EnvironmentConfig {
     /// The playbook endpoints of this environment.
     pub fn endpoints(&self) -> crate::playbook::Endpoints {
         let mut e = crate::playbook::Endpoints::new(self.base_url.get_ref());
-        e.health.clone_from(&self.health_path);
-        e.status.clone_from(&self.status_path);
-        e.rollback.clone_from(&self.driver.rollback_path);
+        e.health.clone_from(self.health_path.get_ref());
+        e.status.clone_from(self.status_path.get_ref());
+        e.rollback.clone_from(self.driver.rollback_path.get_ref());
         e
     }
 
@@ -342,7 +342,7 @@ pub struct DriverConfig {
     pub kind: DriverKind,
     /// Rollback endpoint path for `http`.
     #[serde(default = "defaults::rollback_path")]
-    pub rollback_path: String,
+    pub rollback_path: Spanned<String>,
     /// How long to wait for the target to be current and healthy.
     #[serde(default = "defaults::verify_timeout")]
     pub verify_timeout: HumanDuration,

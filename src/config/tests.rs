@@ -41,7 +41,7 @@ fn good_config_parses_with_defaults() {
     let c = Config::from_toml(GOOD, Path::new("t.toml")).unwrap();
     assert_eq!(c.environments.len(), 2);
     let checkout = c.environment("checkout").unwrap();
-    assert_eq!(checkout.health_path, "/health");
+    assert_eq!(checkout.health_path.get_ref(), "/health");
     assert_eq!(checkout.effective_triggers().len(), 5, "seed 001 defaults");
     let search = c.environment("search").unwrap();
     assert_eq!(search.effective_triggers().len(), 1);

@@ -130,6 +130,40 @@ impl Checker<'_> {
         }
     }
 
+    /// A path key must be a path (starting with `/`) that keeps the request on
+    /// `base_url`'s scheme, host and port: `@other/...` or `health` glued to the
+    /// base would send an action somewhere else.
+    fn path_under(&mut self, base: &Spanned<String>, path: &Spanned<String>, key: &str) {
+        let p = path.get_ref();
+        // Defaults carry no span: point at the environment's base_url then.
+        let span = if path.span().is_empty() { base.span() } else { path.span() };
+        if !p.starts_with('/') || p.starts_with("//") {
+            self.err(
+                span,
+                format!("{key} {p:?} is not a path under base_url"),
+                format!("start it with a single /, e.g. {key} = \"/health\""),
+            );
+            return;
+        }
+        let (Ok(b), Ok(joined)) =
+            (reqwest::Url::parse(base.get_ref()), reqwest::Url::parse(&format!("{}{p}", base.get_ref())))
+        else {
+            return;
+        };
+        if (b.scheme(), b.host_str(), b.port_or_known_default())
+            != (joined.scheme(), joined.host_str(), joined.port_or_known_default())
+        {
+            self.err(
+                span,
+                format!(
+                    "{key} {p:?} moves requests to {} instead of base_url's host",
+                    joined.host_str().unwrap_or("another host")
+                ),
+                "a path key is only a path; put the host in base_url",
+            );
+        }
+    }
+
     fn env_var_name(&mut self, name: &Spanned<String>, key: &str) {
         let n = name.get_ref();
         if n.contains("://") {
@@ -162,6 +196,13 @@ impl Checker<'_> {
             );
         }
         self.url(&env.base_url, "base_url");
+        for (path, key) in [
+            (&env.health_path, "health_path"),
+            (&env.status_path, "status_path"),
+            (&env.driver.rollback_path, "rollback_path"),
+        ] {
+            self.path_under(&env.base_url, path, key);
+        }
         if env.timeout.get().is_zero() {
             self.err(env.name.span(), format!("environment {name}: timeout is 0"), "give it a duration like \"2s\"");
         }

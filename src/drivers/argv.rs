@@ -52,7 +52,7 @@ impl Placeholders {
 }
 
 fn refused(message: String) -> DriverFailure {
-    DriverFailure { message, ambiguous: false }
+    DriverFailure { message, ambiguous: false, stale_plan: false }
 }
 
 /// Accepts a version only if it is 1..=128 of `[A-Za-z0-9._+-]` and does not
@@ -246,6 +246,7 @@ pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, D
         Ok(Err(e)) => Err(DriverFailure {
             message: format!("lost track of {program:?} while it ran: {e}; check whether it took effect"),
             ambiguous: true,
+            stale_plan: false,
         }),
         Err(_) => {
             // Only the direct child is killed; anything it started in the
@@ -261,6 +262,7 @@ pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, D
                     humantime::format_duration(limit)
                 ),
                 ambiguous: true,
+                stale_plan: false,
             })
         }
     }

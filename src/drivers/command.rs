@@ -57,7 +57,11 @@ impl CommandDriver {
         on_phase(Phase::Switching);
         on_phase(Phase::VerifyingHealth);
         let verified = super::verify(&self.client, req.target_version.as_deref(), self.verify_timeout).await.map_err(
-            |message| DriverFailure { message: format!("the command exited 0 but {message}"), ambiguous: false },
+            |message| DriverFailure {
+                message: format!("the command exited 0 but {message}"),
+                ambiguous: false,
+                stale_plan: false,
+            },
         )?;
         Ok(DriverReport { answer: output.summary(), verified, flag: None })
     }

@@ -48,8 +48,11 @@ impl FlagDriver {
             (None, None) => FlagStore::Missing,
         };
         let timeout = env.timeout.get();
-        let http =
-            reqwest::Client::builder().connect_timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new());
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         FlagDriver {
             key: d.flag.clone(),
             store,
@@ -120,14 +123,15 @@ impl FlagDriver {
             let output = argv::run_to_success(&restart, self.verify_timeout).await.map_err(|f| DriverFailure {
                 message: format!("{answer}, but the restart failed: {}", f.message),
                 ambiguous: f.ambiguous,
+                stale_plan: false,
             })?;
             answer = format!("{answer}; restart {}", output.summary());
         }
         on_phase(Phase::Switching);
         on_phase(Phase::VerifyingHealth);
-        let verified = super::verify(&self.client, None, self.verify_timeout)
-            .await
-            .map_err(|message| DriverFailure { message: format!("{answer}, but {message}"), ambiguous: false })?;
+        let verified = super::verify(&self.client, None, self.verify_timeout).await.map_err(|message| {
+            DriverFailure { message: format!("{answer}, but {message}"), ambiguous: false, stale_plan: false }
+        })?;
         Ok(DriverReport { answer, verified, flag: Some(flag) })
     }
 
@@ -173,6 +177,7 @@ impl FlagDriver {
             Err(e) => Err(DriverFailure {
                 message: format!("rewriting {shown} stopped unexpectedly ({e}); check whether {key} is false"),
                 ambiguous: true,
+                stale_plan: false,
             }),
         }
     }
@@ -196,6 +201,7 @@ impl FlagDriver {
             Ok(Err(e)) => Err(DriverFailure {
                 message: format!("flag service {url}: {e}; {key} may or may not be off, check it"),
                 ambiguous: true,
+                stale_plan: false,
             }),
             Err(_) => Err(DriverFailure {
                 message: format!(
@@ -203,13 +209,14 @@ impl FlagDriver {
                     humantime::format_duration(self.request_timeout)
                 ),
                 ambiguous: true,
+                stale_plan: false,
             }),
         }
     }
 }
 
 fn refused(message: String) -> DriverFailure {
-    DriverFailure { message, ambiguous: false }
+    DriverFailure { message, ambiguous: false, stale_plan: false }
 }
 
 fn missing_store() -> String {

@@ -38,18 +38,28 @@ impl HttpDriver {
         on_phase: &mut dyn FnMut(Phase),
     ) -> Result<DriverReport, DriverFailure> {
         on_phase(Phase::Requested);
-        let body = RollbackRequestBody { version: req.request_version.clone(), reason: Some(req.reason.clone()) };
+        // The plan's view of what serves: the service refuses (412) when it
+        // changed since, so a stale plan can never switch traffic back.
+        let body = RollbackRequestBody {
+            version: req.request_version.clone(),
+            reason: Some(req.reason.clone()),
+            expected_version: req.previous_version.clone(),
+        };
         // Never retried: a rollback request is not idempotent, and after a timeout
         // we cannot know whether it took effect.
         let answer = self.client.rollback(&body).await.map_err(|e| DriverFailure {
             ambiguous: matches!(e, CallError::Timeout(_) | CallError::Garbage(_)),
             message: match &e {
+                CallError::Status { code: 412, message } => {
+                    format!("the service no longer serves the planned version (HTTP 412: {message}); nothing changed")
+                }
                 CallError::Status { code, message } => format!("service refused the rollback: HTTP {code}: {message}"),
                 CallError::Timeout(_) => {
                     format!("{e} to the rollback request; the service may or may not have acted, check its status")
                 }
                 other => format!("rollback request failed: {other}"),
             },
+            stale_plan: matches!(e, CallError::Status { code: 412, .. }),
         })?;
         let answer_text = format!(
             "service answered: now {} on {}",
@@ -61,7 +71,7 @@ impl HttpDriver {
         let target = req.target_version.clone().unwrap_or_else(|| answer.version.clone());
         let verified = super::verify(&self.client, Some(&target), self.verify_timeout)
             .await
-            .map_err(|message| DriverFailure { message, ambiguous: false })?;
+            .map_err(|message| DriverFailure { message, ambiguous: false, stale_plan: false })?;
         Ok(DriverReport { answer: answer_text, verified, flag: None })
     }
 }

@@ -51,6 +51,9 @@ pub struct DriverFailure {
     /// The request may or may not have taken effect (a timeout on a
     /// non-idempotent call); never retried.
     pub ambiguous: bool,
+    /// The service refused because it no longer serves what the plan was made
+    /// against (HTTP 412 to `expectedVersion`): nothing changed; plan again.
+    pub stale_plan: bool,
 }
 
 impl std::fmt::Display for DriverFailure {

@@ -313,7 +313,11 @@ fn spawn_pollers(
     stop: &watch::Receiver<bool>,
     set: &mut JoinSet<()>,
 ) {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap_or_else(|_| reqwest::Client::new());
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(16)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
     let permits = Arc::new(Semaphore::new(opts.max_concurrent_requests.max(1)));
     let pages = Arc::new(sources::ScrapeCache::default());
     for (e, env) in config.environments.iter().enumerate() {

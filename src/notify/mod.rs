@@ -226,6 +226,9 @@ impl Notifier {
         let client = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
             .connect_timeout(WEBHOOK_TIMEOUT)
+            // A receiver's redirect is a failed post: the URL (a secret) is not
+            // handed to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("the HTTP client could not be set up: {e}"));
         Notifier {

@@ -432,6 +432,13 @@ pub fn execute_with_phases(
             }
             done
         }
+        // The service refused the stale plan itself (412): a refusal, as when
+        // the re-read under the lock catches it; nothing changed.
+        Err(failure) if failure.stale_plan => {
+            let why = format!("refused by the service: {}", failure.message);
+            store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
+            return Ok(Err(Refusal::Changed(failure.message)));
+        }
         Err(failure) => {
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&failure.message), &opts.operator)?
         }

@@ -71,6 +71,7 @@ fn refused(r: &Refusal) -> Response {
         Refusal::UnknownVersion(_) => StatusCode::NOT_FOUND,
         Refusal::NothingToRollBack => StatusCode::CONFLICT,
         Refusal::RollbackFailed => StatusCode::INTERNAL_SERVER_ERROR,
+        Refusal::NotServing { .. } => StatusCode::PRECONDITION_FAILED,
     };
     error(code, r.message())
 }

@@ -27,6 +27,13 @@ pub(crate) enum Refusal {
     NothingToRollBack,
     /// The scenario makes the rollback itself fail (500).
     RollbackFailed,
+    /// `expectedVersion` is not what serves (412); nothing changed.
+    NotServing {
+        /// What serves.
+        serving: String,
+        /// What the client expected.
+        expected: String,
+    },
 }
 
 impl Refusal {
@@ -37,6 +44,7 @@ impl Refusal {
             Refusal::UnknownVersion(v) => format!("unknown version {v}"),
             Refusal::NothingToRollBack => "nothing to roll back to".into(),
             Refusal::RollbackFailed => "rollback failed: traffic switch timed out".into(),
+            Refusal::NotServing { serving, expected } => format!("serving {serving}, not {expected}"),
         }
     }
 }
@@ -187,6 +195,14 @@ impl Service {
             return Err(Refusal::RollbackFailed);
         }
         let mut st = self.lock();
+        // Contract revision 2: a precondition on what serves, checked under the
+        // same lock as the switch.
+        if let Some(expected) = body.expected_version {
+            let serving = st.serving_slot().version.clone();
+            if serving != expected {
+                return Err(Refusal::NotServing { serving, expected });
+            }
+        }
         st.rollback(body.version, &self.timings, Instant::now(), Utc::now())
     }
 }
