@@ -42,7 +42,9 @@ fn simulate() -> Fleet {
     })
     .expect("backout simulate never wrote its config");
     let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runbooks");
-    let text = std::fs::read_to_string(&config).unwrap().replace("for = \"2m\"", "for = \"3s\"").replace(
+    // A drill that is not --manual needs automatic rollback on.
+    let text = std::fs::read_to_string(&config).unwrap().replace("auto_rollback = false", "auto_rollback = true");
+    let text = text.replace("for = \"2m\"", "for = \"3s\"").replace(
         "recovery_time_objective = \"2m\"",
         "recovery_time_objective = \"2m\"\nchecklist_stable_for = \"2s\"\nrunbook = \"manual-rollback.toml\"",
     );

@@ -282,3 +282,44 @@ fn a_redirect_never_moves_a_rollback_to_another_host() {
     assert!(failure.message.contains("not followed"), "{}", failure.message);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the other host was never reached");
 }
+
+/// The idle colour a switch would go to is reported `unhealthy` by the service:
+/// the plan is refused unless forced, and a forced plan says so in its text.
+#[test]
+fn switching_to_a_colour_reported_down_needs_force() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = serde_json::json!({
+        "currentEnvironment": "blue",
+        "version": "2.0.0-bad",
+        "environments": {
+            "blue": { "version": "2.0.0-bad", "health": "degraded" },
+            "green": { "version": "1.4.3", "health": "unhealthy" }
+        },
+        "deploymentHistory": [
+            { "id": "d-1", "version": "1.4.3", "environment": "green", "deployedAt": "2026-11-20T10:00:00Z", "status": "succeeded" },
+            { "id": "d-2", "version": "2.0.0-bad", "environment": "blue", "deployedAt": "2026-11-21T10:00:00Z", "status": "succeeded" }
+        ]
+    });
+    let health = serde_json::json!({ "health": "degraded", "environment": "blue", "version": "2.0.0-bad" });
+    let app = axum::Router::new()
+        .route("/deployment/status", axum::routing::get(move || async move { axum::Json(status) }))
+        .route("/health", axum::routing::get(move || async move { axum::Json(health) }));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let text = format!("[[environment]]\nname = \"checkout\"\nkind = \"blue-green\"\nbase_url = \"http://{addr}\"\n");
+    let config = Config::from_toml(&text, &path).unwrap();
+    let env = config.environment("checkout").unwrap();
+    let mut store = Store::open(&dir.path().join("d.db")).unwrap();
+    let mut opts = options(&config, "switch back");
+    opts.force = false;
+    let refused = backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap_err();
+    assert!(matches!(refused, Refusal::TargetUnhealthy { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("green colour (1.4.3)") && refused.to_string().contains("--force"));
+    opts.force = true;
+    let plan = backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap();
+    let text = plan.describe(RollbackTrigger::Manual);
+    assert!(text.contains("WARNING: the green colour reports unhealthy"), "{text}");
+}

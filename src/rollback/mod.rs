@@ -60,6 +60,13 @@ pub enum Refusal {
     LockHeld(LockHolder),
     /// The service or the record changed between the plan and the lock.
     Changed(String),
+    /// The colour the switch would go to is reported unhealthy (`--force` overrides).
+    TargetUnhealthy {
+        /// The colour.
+        colour: String,
+        /// The version on it.
+        version: String,
+    },
 }
 
 impl Refusal {
@@ -87,6 +94,11 @@ impl std::fmt::Display for Refusal {
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
             Refusal::Changed(what) => write!(f, "the service changed since the plan: {what}; plan again"),
+            Refusal::TargetUnhealthy { colour, version } => write!(
+                f,
+                "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
+                 fix it first, or pass --force to switch anyway"
+            ),
             Refusal::LockHeld(h) => {
                 write!(
                     f,
@@ -125,6 +137,8 @@ pub struct Prepared {
     pub driver: Driver,
     /// The colour serving now (blue/green), when known.
     pub colour: Option<String>,
+    /// The colour a switch goes to, and its health as the service reports it.
+    pub target_colour_health: Option<(String, Health)>,
     /// When the service was read for this plan.
     pub planned_at: DateTime<Utc>,
     /// The stored deployment the rollback leaves, when known.
@@ -152,8 +166,12 @@ impl Prepared {
                 self.from_version.as_deref().unwrap_or("the current version")
             );
         }
+        let target_health = match &self.target_colour_health {
+            Some((c, h)) if *h != Health::Healthy => format!("; WARNING: the {c} colour reports {h}"),
+            _ => String::new(),
+        };
         format!(
-            "{}: {} → {to} via the {} driver ({}); current health {health}",
+            "{}: {} → {to} via the {} driver ({}); current health {health}{target_health}",
             self.environment,
             self.from_version.as_deref().unwrap_or("?"),
             self.driver.name(),
@@ -277,6 +295,18 @@ pub fn prepare(
             colour: None,
         }),
     };
+    // Switching traffic to a colour the service itself reports as down makes
+    // things worse: refused unless forced, and said in the plan either way.
+    let target_colour_health = match (&target, &status) {
+        (Some(RollbackTarget { colour: Some(c), .. }), Ok(s)) => s.environments.get(c).map(|st| (c.clone(), st.health)),
+        _ => None,
+    };
+    if let Some((colour, h)) = &target_colour_health {
+        if *h == Health::Unhealthy && !opts.force {
+            let version = target.as_ref().map(|t| t.version.clone()).unwrap_or_default();
+            return Ok(Err(Refusal::TargetUnhealthy { colour: colour.clone(), version }));
+        }
+    }
     // The http driver was just reached through the status call; the others
     // (a program, an env file, a flag service) are checked here.
     if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {
@@ -295,6 +325,7 @@ pub fn prepare(
         target,
         driver,
         colour,
+        target_colour_health,
         planned_at,
         deployment_id,
         env: env.clone(),
