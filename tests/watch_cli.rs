@@ -94,3 +94,29 @@ fn demo_lines_runs_the_engine_and_rolls_the_bad_release_back() {
     assert!(done, "no automatic rollback of checkout in the demo's lines:\n{}", seen.join("\n"));
     assert!(seen.iter().any(|l| l.contains("rule_fired")), "{}", seen.join("\n"));
 }
+
+/// `history | head -1` and `watch | head -1`: the reader leaves early. No panic
+/// report, and `watch` stops as on Ctrl-C instead of running on without output.
+/// (`history`'s output here fits the pipe's buffer, so only `watch` is sure to
+/// meet the broken pipe; `main`'s hook covers the one-shot commands.)
+#[test]
+fn a_reader_that_leaves_early_is_not_a_crash() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
+    for args in [vec!["history"], vec!["watch"]] {
+        let mut child = d.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        let _ = std::io::Read::read(&mut stdout, &mut first);
+        drop(stdout);
+        let mut exited = None;
+        wait_until(Duration::from_secs(30), || {
+            exited = child.try_wait().unwrap();
+            exited.is_some()
+        })
+        .unwrap_or_else(|| panic!("{args:?} kept running after its reader left"));
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}

@@ -99,23 +99,28 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
     let notifier = crate::notify::Notifier::from_config(&config.notifications);
     let duration = args.duration;
     let result = ctx.rt.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::engine::EngineEvent>(crate::engine::EVENT_QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel::<crate::engine::EngineEvent>(crate::engine::EVENT_QUEUE);
         let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                // Samples and status readings are for the console's sparklines.
-                if !matches!(e.what, crate::engine::Happened::Sample { .. } | crate::engine::Happened::Status { .. }) {
-                    println!("{}", super::watch::line(&e, super::output::Format::Table));
-                }
-            }
-        });
+        let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
+        // Samples and status readings are for the console's sparklines.
+        let render = |e: &crate::engine::EngineEvent| {
+            let live =
+                matches!(e.what, crate::engine::Happened::Sample { .. } | crate::engine::Happened::Status { .. });
+            (!live).then(|| super::watch::line(e, super::output::Format::Table))
+        };
+        let printer = tokio::spawn(super::watch::print_lines(rx, render, gone_tx));
+        // `demo --lines | head` stops it like Ctrl-C, so its folder is removed.
         let shutdown = async move {
             match duration {
                 Some(d) => tokio::select! {
                     _ = tokio::time::sleep(d) => {}
                     _ = super::simulate::shutdown_signal() => {}
+                    _ = gone => {}
                 },
-                None => super::simulate::shutdown_signal().await,
+                None => tokio::select! {
+                    _ = super::simulate::shutdown_signal() => {}
+                    _ = gone => {}
+                },
             }
         };
         let opts = crate::engine::EngineOptions::console(false);

@@ -50,20 +50,23 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
     let format = ctx.format;
     let duration = args.duration;
     ctx.rt.block_on(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(crate::engine::EVENT_QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel(crate::engine::EVENT_QUEUE);
         let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                println!("{}", line(&e, format));
-            }
-        });
+        let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
+        let printer = tokio::spawn(print_lines(rx, move |e| Some(line(e, format)), gone_tx));
         let shutdown = async move {
+            // The reader leaving (`watch | head`) stops the engine like Ctrl-C:
+            // a rollback in flight is still seen through and recorded.
             match duration {
                 Some(d) => tokio::select! {
                     _ = tokio::time::sleep(d) => {}
                     _ = super::simulate::shutdown_signal() => {}
+                    _ = gone => {}
                 },
-                None => super::simulate::shutdown_signal().await,
+                None => tokio::select! {
+                    _ = super::simulate::shutdown_signal() => {}
+                    _ = gone => {}
+                },
             }
         };
         let result = crate::engine::run(config, db, notifier, opts, tx, cmd_rx, shutdown).await;
@@ -71,4 +74,27 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
         result
     })?;
     Ok(Exit::Ok)
+}
+
+/// Prints each event as a line until the events end or stdout's reader is gone
+/// (a broken pipe), which `gone` then tells.
+pub(super) async fn print_lines(
+    mut rx: tokio::sync::mpsc::Receiver<EngineEvent>,
+    render: impl Fn(&EngineEvent) -> Option<String> + Send,
+    gone: tokio::sync::oneshot::Sender<()>,
+) {
+    use std::io::Write;
+    while let Some(e) = rx.recv().await {
+        let Some(text) = render(&e) else { continue };
+        let written = {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}").and_then(|()| out.flush())
+        };
+        if written.is_err() {
+            let _ = gone.send(());
+            // Keep draining so the engine never waits on this reader.
+            while rx.recv().await.is_some() {}
+            return;
+        }
+    }
 }
