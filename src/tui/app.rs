@@ -311,20 +311,14 @@ impl App {
                     return Vec::new();
                 }
                 let Some(env) = self.env() else { return Vec::new() };
-                let current = env.version.clone();
-                let mut versions: Vec<String> = Vec::new();
-                for d in &env.deployments {
-                    if d.status != crate::domain::DeploymentStatus::Failed
-                        && Some(&d.version) != current.as_ref()
-                        && !versions.contains(&d.version)
-                    {
-                        versions.push(d.version.clone());
+                let choices = popups::pick_version::choices(env);
+                // Start on a version that can be trusted: never the one serving, one
+                // rolled back from, or one that failed.
+                match choices.iter().position(|c| c.good) {
+                    Some(selected) => {
+                        self.popup = Some(PickVersion { env: env_name, choices, selected }.into());
                     }
-                }
-                if versions.is_empty() {
-                    self.status = format!("{env_name}: no earlier version in the history to pick");
-                } else {
-                    self.popup = Some(PickVersion { env: env_name, versions, selected: 0 }.into());
+                    None => self.status = format!("{env_name}: no earlier good version in the history to pick"),
                 }
                 Vec::new()
             }

@@ -63,3 +63,30 @@ fn the_engines_own_troubles_reach_the_status_bar() {
     app.update(Msg::Engine(EngineEvent::now("", "database write failed (disk full)", Happened::StoreError)));
     assert!(app.status.contains("disk full"), "{}", app.status);
 }
+
+#[test]
+fn the_version_picker_never_starts_on_the_bad_release() {
+    let mut app = healthy_app(Theme::dark());
+    // After an automatic rollback: the bad release is newest, marked rolled back.
+    app.update(Msg::Loaded(vec![EnvSnapshot {
+        name: "checkout".into(),
+        deployments: vec![
+            deployment("d-6", "2.0.0-bad", "green", "rolled_back"),
+            deployment("d-5", "1.4.3", "blue", "succeeded"),
+            deployment("d-4", "1.4.3-rc1", "green", "failed"),
+            deployment("d-3", "1.4.2", "green", "succeeded"),
+        ],
+        ..EnvSnapshot::default()
+    }]));
+    app.update(key('R'));
+    let Some(Popup::PickVersion(p)) = &app.popup else { panic!("no picker: {:?}", app.status) };
+    let listed: Vec<(&str, &str)> = p.choices.iter().map(|c| (c.version.as_str(), c.status)).collect();
+    assert_eq!(
+        listed,
+        [("2.0.0-bad", "rolled back"), ("1.4.3", "serving"), ("1.4.3-rc1", "failed"), ("1.4.2", "succeeded")]
+    );
+    assert_eq!(p.choices[p.selected].version, "1.4.2", "starts on the newest known-good version");
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("2.0.0-bad        rolled back  ⚠ not a known-good version"), "{screen}");
+    assert!(!screen.contains("serving      ⚠"), "the serving version is not called bad: {screen}");
+}

@@ -498,12 +498,14 @@ fn popup_keys_pick_plan_filter_and_quit() {
         ],
         ..EnvSnapshot::default()
     }]));
-    // The picker: j and k move (whatever the modifiers), Enter plans a rollback to the choice.
+    // The picker starts on the newest known-good version (1.4.3, not the serving
+    // 2.0.0-bad); j and k move (whatever the modifiers), Enter plans a rollback.
     app.update(key('R'));
     assert!(screen_has(&app, "Roll checkout back to which version?"));
     app.update(key('j'));
     app.update(key('k'));
     app.update(Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)));
+    app.update(code(KeyCode::Up));
     app.update(code(KeyCode::Down));
     let effects = app.update(code(KeyCode::Enter));
     assert!(

@@ -14,10 +14,55 @@ use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_r
 pub struct PickVersion {
     /// Environment.
     pub env: String,
-    /// Versions, newest first.
-    pub versions: Vec<String>,
+    /// Versions, newest first, with what they are.
+    pub choices: Vec<Choice>,
     /// Selected row.
     pub selected: usize,
+}
+
+/// One version in the picker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// The version.
+    pub version: String,
+    /// `serving`, `rolled back`, `failed` or `succeeded`.
+    pub status: &'static str,
+    /// A version one may go back to without a second thought: it succeeded, is
+    /// not serving, and no rollback went away from it.
+    pub good: bool,
+}
+
+/// Every version of the environment's history, newest first, once each, with
+/// its status as the record tells it (the serving row by [`serving_row`]).
+///
+/// [`serving_row`]: crate::tui::panes::serving_row
+pub fn choices(env: &crate::tui::app::EnvView) -> Vec<Choice> {
+    use crate::domain::{DeploymentStatus, RollbackStatus};
+    let serving = env.version.as_deref();
+    let rolled_back_from = |v: &str| {
+        env.rollbacks
+            .iter()
+            .any(|r| r.status == RollbackStatus::Completed && r.flag.is_none() && r.from_version.as_deref() == Some(v))
+    };
+    let mut out: Vec<Choice> = Vec::new();
+    for d in &env.deployments {
+        if out.iter().any(|c| c.version == d.version) {
+            continue;
+        }
+        let status = if Some(d.version.as_str()) == serving {
+            "serving"
+        } else if d.status == DeploymentStatus::RolledBack || rolled_back_from(&d.version) {
+            "rolled back"
+        } else if d.status == DeploymentStatus::Failed {
+            "failed"
+        } else if d.status == DeploymentStatus::InProgress {
+            "in progress"
+        } else {
+            "succeeded"
+        };
+        out.push(Choice { version: d.version.clone(), status, good: status == "succeeded" });
+    }
+    out
 }
 
 impl From<PickVersion> for Popup {
@@ -53,10 +98,10 @@ impl PickVersion {
     pub fn handle_key(mut self, k: KeyEvent) -> Outcome {
         match popup_action(&KEYS, &k) {
             Some(Act::Cancel) => return Outcome::close(),
-            Some(Act::Down) => self.selected = (self.selected + 1).min(self.versions.len().saturating_sub(1)),
+            Some(Act::Down) => self.selected = (self.selected + 1).min(self.choices.len().saturating_sub(1)),
             Some(Act::Up) => self.selected = self.selected.saturating_sub(1),
             Some(Act::Pick) => {
-                let version = self.versions.get(self.selected).cloned();
+                let version = self.choices.get(self.selected).map(|c| c.version.clone());
                 let preparing = Preparing { env: self.env.clone() };
                 return Outcome::Open(preparing.into(), vec![Effect::PrepareRollback { env: self.env, version }]);
             }
@@ -72,9 +117,14 @@ impl PickVersion {
             format!("Roll {} back to which version? (Enter picks, Esc cancels)", self.env),
             t.text(),
         )];
-        for (i, v) in self.versions.iter().enumerate() {
-            let style = if i == self.selected { t.get("selected") } else { t.text() };
-            lines.push(Line::styled(format!("  {v}"), style));
+        for (i, c) in self.choices.iter().enumerate() {
+            let base = if c.good { t.text() } else { t.get("warn") };
+            let style = if i == self.selected { base.patch(t.get("selected")) } else { base };
+            let warn = match c.status {
+                "rolled back" | "failed" | "in progress" => " ⚠ not a known-good version",
+                _ => "",
+            };
+            lines.push(Line::styled(format!("  {:<16} {:<12}{warn}", c.version, c.status), style));
         }
         show(app, f, area, "Pick a version", lines, 70);
     }
