@@ -21,7 +21,7 @@ struct Setup {
 
 fn setup(scenario: Scenario, timings: Timings, edit: impl Fn(String) -> String) -> Setup {
     let spec = ServiceSpec::new("checkout", ServiceKind::BlueGreen, scenario);
-    let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings }).unwrap();
+    let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings, seed: None }).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = ready_config(&GeneratedConfig {
         poll_interval: Duration::from_millis(200),
