@@ -36,7 +36,7 @@ fn decision_latency() {
             ramp: Duration::from_millis(50),
             ..Timings::default()
         };
-        let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings }).unwrap();
+        let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings, seed: None }).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut text = ready_config(&GeneratedConfig {
             poll_interval: Duration::from_millis(100),

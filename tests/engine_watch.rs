@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backout::config::Config;
-use backout::engine::{EngineCommand, EngineEvent, EngineOptions};
+use backout::engine::{EngineCommand, EngineEvent, EngineOptions, Happened};
 use backout::notify::Notifier;
 use backout::sim::{GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimHandle, SimOptions, Timings, ready_config};
 use tokio::sync::mpsc;
@@ -21,7 +21,7 @@ struct Setup {
 
 fn setup(scenario: Scenario, timings: Timings, edit: impl Fn(String) -> String) -> Setup {
     let spec = ServiceSpec::new("checkout", ServiceKind::BlueGreen, scenario);
-    let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings }).unwrap();
+    let sim = backout::sim::spawn(SimOptions { services: vec![spec.clone()], timings, seed: None }).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = ready_config(&GeneratedConfig {
         poll_interval: Duration::from_millis(200),
@@ -172,7 +172,11 @@ async fn bad_deploy_gives_exactly_one_automatic_rollback_then_alerts_only() {
     // Notifications: the webhook got the completion text and the record says so.
     let got = hook.lock().unwrap().clone();
     let texts: Vec<String> = got.iter().map(|v| v["text"].as_str().unwrap_or("").to_string()).collect();
-    assert!(texts.iter().any(|t| t.contains("ROLLBACK COMPLETED") && t.contains("checkout")), "{texts:?}");
+    // Seed 001's template names the colour: the bad release went to green, blue held 1.4.3.
+    assert!(
+        texts.iter().any(|t| t.contains("ROLLBACK COMPLETED") && t.contains("Environment: checkout (BLUE)\n")),
+        "{texts:?}"
+    );
     assert!(texts.iter().any(|t| t.contains("DEPLOYMENT ROLLBACK EXECUTED")), "{texts:?}");
     // The completion notice may land just after the engine stops; allow for it.
     assert!(sent || texts.len() >= 2);
@@ -243,6 +247,18 @@ async fn failed_rollback_alerts_once_and_is_not_retried() {
     assert_eq!(s.sim.rollback_requests("checkout"), 1, "no retry storm");
     let status: String = db(&s.db).query_row("SELECT status FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(status, "failed");
+    // The failure notice names the colour still serving: the bad release went to green.
+    let notices: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happened::Notification(d) => Some(d.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notices.iter().any(|t| t.contains("ROLLBACK FAILED") && t.contains("Environment: checkout (GREEN)\n")),
+        "{notices:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,7 +113,7 @@ async fn rollback_completed_reaches_the_webhook_as_slack_json() {
     assert_eq!(hook, "live");
     let text = text_of(body);
     assert!(text.contains("ROLLBACK COMPLETED"), "{text}");
-    assert!(text.contains("Environment: checkout (blue)"), "{text}");
+    assert!(text.contains("Environment: checkout (BLUE)"), "{text}");
     assert!(text.contains("Duration: 1m 35s"), "{text}");
     assert_eq!(text, backout::notify::slack_escape(&d.text), "Slack gets the text with its control characters escaped");
     assert_eq!(body["backout"]["kind"], "rollback_completed");

@@ -64,6 +64,7 @@ async fn prometheus_source_end_to_end() {
     let sim = backout::sim::spawn(SimOptions {
         services: vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)],
         timings: Timings::default(),
+        seed: None,
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

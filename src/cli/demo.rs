@@ -44,6 +44,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
             flap_period: Duration::from_secs(7),
             ..Timings::default()
         },
+        seed: None,
     })?;
     let dir = std::env::temp_dir().join(format!("backout-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;

@@ -123,12 +123,16 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         println!("rolling back {plan}");
     }
     let prepared_env_id = prepared.environment_id;
+    let (serving_colour, target_colour) =
+        (prepared.colour.clone(), prepared.target.as_ref().and_then(|t| t.colour.clone()));
     let row = match crate::rollback::execute(handle, &mut store, prepared, &opts)? {
         Ok(row) => row,
         Err(r) => return Ok(refuse(ctx, &r)),
     };
     let notifier = crate::notify::Notifier::from_config(&config.notifications);
-    if let Err(e) = crate::rollback::announce(handle, &mut store, &notifier, &row) {
+    let completed = row.status == RollbackStatus::Completed;
+    let colour = crate::rollback::notice_colour(completed, serving_colour.as_deref(), target_colour.as_deref());
+    if let Err(e) = crate::rollback::announce(handle, &mut store, &notifier, &row, colour) {
         eprintln!("backout: rollback #{} is recorded, but recording its notification failed: {e:#}", row.id);
     }
     let row = store.rollbacks(Some(prepared_env_id), 1)?.into_iter().find(|r| r.id == row.id).unwrap_or(row);

@@ -9,7 +9,9 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::Context;
 use super::output::Exit;
-use crate::sim::{GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config};
+use crate::sim::{
+    GeneratedConfig, Scenario, ServiceKind, ServiceSpec, SimOptions, Timings, ready_config, seed_from_clock,
+};
 
 /// Arguments of `backout simulate`.
 #[derive(Debug, Args)]
@@ -43,6 +45,10 @@ pub struct SimulateArgs {
     /// flapping: health flips this often.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
     flap_period: Duration,
+    /// Seed of the healthy metrics' noise; the same seed gives the same values
+    /// second by second (default: drawn from the clock and printed).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Also write the config pointing at this fleet to FILE.
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
@@ -82,6 +88,8 @@ impl SimulateArgs {
                 slow_delay: self.slow_delay,
                 flap_period: self.flap_period,
             },
+            // Settled here, not in the fleet, so it can be printed for a rerun.
+            seed: Some(self.seed.unwrap_or_else(seed_from_clock)),
         })
     }
 }
@@ -120,6 +128,9 @@ pub(super) fn run(ctx: &Context, args: &SimulateArgs) -> Result<Exit> {
         }
         for (spec, url) in &services {
             println!("serving {} ({}, {}) at {url}", spec.name, spec.kind.name(), spec.scenario.name());
+        }
+        if let Some(seed) = opts.seed {
+            println!("noise seed {seed} (--seed {seed} repeats it)");
         }
         println!("listening on http://{addr}; Ctrl-C stops");
         crate::sim::serve(listener, opts, shutdown_signal()).await

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-pub use crate::domain::{CheckKind, ProbeMethod, RuleKind};
+pub use crate::domain::{CheckKind, ProbeMethod, RuleKind, SignalAggregate};
 pub use duration::HumanDuration;
 pub use validate::{ConfigError, ConfigErrors, line_column};
 
@@ -397,6 +397,10 @@ pub struct ChecklistItemConfig {
     /// Threshold for `signal_below`.
     #[serde(default)]
     pub threshold: Option<f64>,
+    /// How `signal_below` sums up the signal over the stability window: `mean`
+    /// (default), `max` or `p95`.
+    #[serde(default)]
+    pub aggregate: Option<Spanned<SignalAggregate>>,
     /// Path for `probe`, under the environment's `base_url`.
     #[serde(default)]
     pub path: Option<String>,
@@ -425,6 +429,11 @@ impl ChecklistItemConfig {
     /// The method a `probe` uses.
     pub fn probe_method(&self) -> ProbeMethod {
         self.method.as_ref().map(|m| *m.get_ref()).unwrap_or_default()
+    }
+
+    /// How a `signal_below` item sums up its signal over its window.
+    pub fn signal_aggregate(&self) -> SignalAggregate {
+        self.aggregate.as_ref().map(|a| *a.get_ref()).unwrap_or_default()
     }
 
     /// The body a `probe` sends, if the item gives one.

@@ -138,3 +138,28 @@ fn line_column_counts_characters() {
     assert_eq!(validate::line_column("ab\ncé d", 7), (2, 4));
     assert_eq!(validate::line_column("", 5), (1, 1));
 }
+
+#[test]
+fn checklist_aggregate_is_a_known_word_on_signal_below_only() {
+    let item = |keys: &str| {
+        format!(
+            "{GOOD}\n[[environment.checklist]]\ntitle = \"errors\"\ncheck = \"signal_below\"\nsignal = \"errors\"\n\
+             threshold = 0.01\n{keys}\n"
+        )
+    };
+    let c = Config::from_toml(&item(""), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().checklist[0].signal_aggregate(), SignalAggregate::Mean);
+    let c = Config::from_toml(&item("aggregate = \"p95\""), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().checklist[0].signal_aggregate(), SignalAggregate::P95);
+
+    let e = errors(&item("aggregate = \"median\""));
+    assert!(e[0].starts_with("t.toml:32:13: unknown variant `median`"), "{e:?}");
+    assert!(e[0].contains("`mean`, `max`, `p95`"), "lists the aggregates: {e:?}");
+    let e = errors(&item("aggregate = \"max\"").replace("check = \"signal_below\"", "check = \"health_healthy\""));
+    assert!(
+        e[0].starts_with(
+            "t.toml:32:13: checklist item \"errors\" of environment search has `aggregate`, which only signal_below uses"
+        ),
+        "{e:?}"
+    );
+}

@@ -327,6 +327,16 @@ impl Checker<'_> {
                 _ => {}
             }
             self.probe_keys(item, &what);
+            if let (Some(aggregate), false) = (&item.aggregate, item.check == CheckKind::SignalBelow) {
+                self.err(
+                    aggregate.span(),
+                    format!("{what} has `aggregate`, which only signal_below uses"),
+                    format!(
+                        "remove it, or set check = \"signal_below\" (this item's check is {:?})",
+                        item.check.as_str()
+                    ),
+                );
+            }
         }
     }
 

@@ -107,3 +107,17 @@ word_enum!(
         Head = "HEAD",
     }
 );
+
+word_enum!(
+    /// How a `signal_below` checklist item sums up its signal over the stability window.
+    #[derive(Default)]
+    SignalAggregate {
+        /// The mean: one noisy sample does not fail the item (the default).
+        #[default]
+        Mean = "mean",
+        /// The largest sample: every sample must be below.
+        Max = "max",
+        /// The 95th percentile (nearest rank): one sample in twenty may be above.
+        P95 = "p95",
+    }
+);

@@ -55,7 +55,9 @@ mod sample;
 mod service;
 pub mod ts;
 
-pub use incident::{CheckKind, IncidentStatus, Milestone, ProbeMethod, SEVERITY_UNKNOWN, Severity, StepState};
+pub use incident::{
+    CheckKind, IncidentStatus, Milestone, ProbeMethod, SEVERITY_UNKNOWN, Severity, SignalAggregate, StepState,
+};
 pub use rollback::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};

@@ -97,6 +97,7 @@ mod tests {
         let sim = crate::sim::spawn(SimOptions {
             services: vec![ServiceSpec::new("search", ServiceKind::Standard, Scenario::Steady)],
             timings: Timings::default(),
+            seed: None,
         })
         .unwrap();
         let d = driver(&sim.base_url("search"), r#"["sh", "-c", "echo rolled {env} back", "{env}"]"#);

@@ -36,10 +36,21 @@ pub(super) fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Op
     });
 }
 
-pub(super) fn notify_rollback(sh: &Shared, env_id: i64, env_name: &str, kind: NotificationKind, row: &RollbackRow) {
-    let n = Notification { drill: sh.opts.drill, ..Notification::for_rollback(kind, row) };
+/// Sends the notice of a finished rollback, naming `colour` (blue/green).
+pub(super) fn notify_rollback(
+    sh: &Shared,
+    env_id: i64,
+    env_name: &str,
+    kind: NotificationKind,
+    row: &RollbackRow,
+    colour: Option<String>,
+) {
+    let n = Notification { drill: sh.opts.drill, colour, ..Notification::for_rollback(kind, row) };
     notify(sh, env_id, env_name.to_string(), Some(row.id), n);
 }
+
+/// The colour a finished rollback's notice names: see [`crate::rollback::notice_colour`].
+pub(super) use crate::rollback::notice_colour;
 
 pub(super) type StartedNote =
     (crate::notify::Notifier, super::StoreWriter, tokio::sync::mpsc::UnboundedSender<Msg>, String, i64);
@@ -88,6 +99,8 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
         }
     };
     let (notifier, writer, inbox, name, env_id) = note;
+    let (serving_colour, target_colour) =
+        (prepared.colour.clone(), prepared.target.as_ref().and_then(|t| t.colour.clone()));
     let n = Notification {
         kind: NotificationKind::RollbackStarted,
         environment: name.clone(),
@@ -129,7 +142,9 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
     match crate::rollback::execute_with_phases(&rt, &mut store, prepared, &opts, &mut on_phase) {
         Ok(Ok(row)) => {
             let _ = id_tx.send(row.id);
-            RollbackOutcome::Finished(Box::new(row))
+            let completed = row.status == crate::store::RollbackStatus::Completed;
+            let colour = notice_colour(completed, serving_colour.as_deref(), target_colour.as_deref());
+            RollbackOutcome::Finished(Box::new(row), colour)
         }
         Ok(Err(r)) => RollbackOutcome::Refused(format!("{what} not started: {r}")),
         Err(e) => RollbackOutcome::Error(format!("{what} could not run: {e:#}")),

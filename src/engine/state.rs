@@ -33,8 +33,9 @@ fn ring_capacity(sig: &SignalConfig, triggers: &[TriggerConfig], opts: &EngineOp
 /// How a rollback run by the engine ended.
 #[derive(Debug)]
 pub(super) enum RollbackOutcome {
-    /// Recorded as completed or failed.
-    Finished(Box<RollbackRow>),
+    /// Recorded as completed or failed, with the blue/green colour its notice
+    /// names (see [`super::act::notice_colour`]).
+    Finished(Box<RollbackRow>, Option<String>),
     /// Not started, and why.
     Refused(String),
     /// The store or runtime failed.
@@ -375,7 +376,7 @@ impl EnvState {
         self.rollback_in_flight = false;
         self.last_rollback_end = Some(Instant::now());
         match outcome {
-            RollbackOutcome::Finished(row) if row.status == RollbackStatus::Completed => {
+            RollbackOutcome::Finished(row, colour) if row.status == RollbackStatus::Completed => {
                 let to = row.target_version.clone().unwrap_or_default();
                 self.settled_on = row.target_version.clone();
                 self.version = row.target_version.clone().or(self.version.take());
@@ -384,14 +385,14 @@ impl EnvState {
                 self.firing.iter_mut().for_each(|f| *f = false);
                 let msg = format!("rollback #{} completed: now on {to}; watching it", row.id);
                 self.record(sh, &row.operator, msg, Happened::RollbackCompleted(row.clone()));
-                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row);
+                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row, colour);
             }
-            RollbackOutcome::Finished(row) => {
+            RollbackOutcome::Finished(row, colour) => {
                 self.failed_from = row.from_version.clone().or(self.version.clone());
                 let msg = format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
                 self.record(sh, &row.operator, msg.clone(), Happened::RollbackFailed(Some(row.clone())));
                 self.record(sh, &row.operator, msg, Happened::Alert);
-                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row);
+                notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row, colour);
             }
             RollbackOutcome::Refused(msg) => {
                 self.record(sh, "backout", msg.clone(), Happened::RollbackBlocked);

@@ -12,13 +12,17 @@ use tokio::runtime::Handle;
 
 use super::Milestone;
 use crate::config::{ChecklistItemConfig, EnvironmentConfig};
-use crate::domain::{CheckKind, ProbeMethod, RollbackStatus};
+use crate::domain::{CheckKind, ProbeMethod, RollbackStatus, SignalAggregate};
 use crate::drivers::http;
 use crate::playbook::{Health, PlaybookClient};
 use crate::store::{ChecklistResultRow, NewChecklistResult, Store};
 
 /// How long an automatic item must hold when neither it nor its environment says.
 pub const DEFAULT_STABLE_FOR: Duration = Duration::from_secs(60);
+
+/// A stored sample older than this does not count: the engine has stopped
+/// sampling, and the signal is read live instead.
+const FRESH_FOR: Duration = Duration::from_secs(15);
 
 /// The playbook's core-functionality test query (seed 001).
 pub const PROBE_BODY: &str = r#"{"content": "test message", "tenantId": "demo-tenant"}"#;
@@ -316,24 +320,24 @@ impl Facts {
         let Some(signal) = env.effective_signals().into_iter().find(|s| s.name.get_ref() == name) else {
             return (false, format!("{name} is not a signal of {}", env.name()));
         };
-        // A stored sample counts only if it was taken after the rollback and recently.
-        let fresh_after = Utc::now() - chrono::Duration::seconds(15);
-        let stored = store
-            .latest_sample(env_id, name)
-            .ok()
-            .flatten()
-            .filter(|s| s.at >= fresh_after && self.since.is_none_or(|t| s.at >= t));
-        let sample = stored.or_else(|| {
-            let http = reqwest::Client::new();
-            let mut poller = crate::engine::SignalPoller::new(env, &signal, http);
-            rt.block_on(async {
-                // Rates need two scrapes; the second one, a second later, gives the sample.
-                if let Some(s) = poller.poll().await.sample {
-                    return Some(s);
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                poller.poll().await.sample
-            })
+        // Judged over the stored samples of its window, taken after the rollback.
+        let window = stable_for(item, env);
+        let now = Utc::now();
+        if let Some(judged) =
+            judge_stored(store, env_id, (name, item.signal_aggregate(), threshold), window, self.since, now)
+        {
+            return judged;
+        }
+        // The engine is not sampling this signal: read it live, one value.
+        let http = reqwest::Client::new();
+        let mut poller = crate::engine::SignalPoller::new(env, &signal, http);
+        let sample = rt.block_on(async {
+            // Rates need two scrapes; the second one, a second later, gives the sample.
+            if let Some(s) = poller.poll().await.sample {
+                return Some(s);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            poller.poll().await.sample
         });
         match sample {
             Some(s) => match s.value {
@@ -343,6 +347,57 @@ impl Facts {
             None => (false, format!("{name}: no fresh sample")),
         }
     }
+}
+
+/// Judges a `signal_below` item on the stored samples of `name` in its window
+/// (`now - window` to `now`, none from before `since`, the rollback's end), or
+/// `None` when the engine has no fresh sample there and the caller reads live.
+fn judge_stored(
+    store: &Store,
+    env_id: i64,
+    (name, aggregate, threshold): (&str, SignalAggregate, f64),
+    window: Duration,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<(bool, String)> {
+    let window_start = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let from = since.map_or(window_start, |s| s.max(window_start));
+    let stored = store.samples_between(env_id, name, from, now).ok()?;
+    let fresh_after = now - chrono::Duration::from_std(FRESH_FOR).unwrap_or(chrono::Duration::MAX);
+    if stored.last().is_none_or(|s| s.at < fresh_after) {
+        return None;
+    }
+    let values: Vec<f64> = stored.iter().filter(|s| s.ok).filter_map(|s| s.value).filter(|v| v.is_finite()).collect();
+    let Some(value) = aggregate_of(aggregate, &values) else {
+        let why = stored.iter().rev().find_map(|s| s.error.clone()).unwrap_or_else(|| "no value".into());
+        return Some((false, format!("{name}: {why}")));
+    };
+    let over = (now - from).to_std().unwrap_or(Duration::ZERO);
+    let span = if over + Duration::from_secs(1) < window {
+        // After a recent rollback only part of the window holds samples of the version now serving.
+        format!("{} of {}", crate::notify::format_duration(over), crate::notify::format_duration(window))
+    } else {
+        crate::notify::format_duration(window)
+    };
+    Some((value < threshold, format!("{name} {aggregate} over {span} = {value:.4} (needs to be below {threshold})")))
+}
+
+/// `values` summed up as `aggregate` says; `None` when there are none. The p95
+/// is the nearest-rank one: the smallest value at least 95% of them do not exceed.
+fn aggregate_of(aggregate: SignalAggregate, values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(match aggregate {
+        SignalAggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        SignalAggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        SignalAggregate::P95 => {
+            let mut sorted = values.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let rank = (values.len() * 95).div_ceil(100);
+            sorted[rank.saturating_sub(1)]
+        }
+    })
 }
 
 /// Whether `value` of signal `name` is below `threshold`, and the detail saying
@@ -382,6 +437,18 @@ fn probe(rt: &Handle, env: &EnvironmentConfig, item: &ChecklistItemConfig) -> (b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_are_mean_max_and_nearest_rank_p95() {
+        let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(aggregate_of(SignalAggregate::Mean, &twenty), Some(10.5));
+        assert_eq!(aggregate_of(SignalAggregate::Max, &twenty), Some(20.0));
+        assert_eq!(aggregate_of(SignalAggregate::P95, &twenty), Some(19.0));
+        let hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(aggregate_of(SignalAggregate::P95, &hundred), Some(95.0), "order does not matter");
+        assert_eq!(aggregate_of(SignalAggregate::P95, &[7.0]), Some(7.0));
+        assert_eq!(aggregate_of(SignalAggregate::Mean, &[]), None);
+    }
 
     #[test]
     fn signal_detail_says_what_the_value_needs_to_be() {

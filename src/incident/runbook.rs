@@ -468,6 +468,22 @@ mod tests {
     }
 
     #[test]
+    fn emergency_procedures_fit_seed_001s_envelope() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runbooks/emergency-procedures.toml");
+        let book = Runbook::load(&path).unwrap();
+        // Seed 001: critical 0-5 minutes, performance 5-15, customer impact 15-30.
+        let mut elapsed = Duration::ZERO;
+        for (phase, ends_at) in [("Critical:", 5), ("Performance:", 15), ("Customer impact:", 30)] {
+            let steps: Vec<&Step> = book.steps.iter().filter(|s| s.title.starts_with(phase)).collect();
+            assert!(!steps.is_empty(), "no {phase} steps");
+            for step in steps {
+                elapsed += step.time_box.unwrap_or_else(|| panic!("{} has no time box", step.title)).get();
+            }
+            assert_eq!(elapsed, Duration::from_secs(ends_at * 60), "{phase} ends at {ends_at} min");
+        }
+    }
+
+    #[test]
     fn flags_are_set_in_place_or_appended() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".env");

@@ -81,9 +81,10 @@ fn line(out: &mut String, label: &str, value: &str) {
     let _ = writeln!(out, "{label}: {value}");
 }
 
+/// `checkout (BLUE)`: seed 001's templates write the colour as `[BLUE/GREEN]`.
 fn environment(n: &Notification) -> String {
     match n.colour.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(colour) => format!("{} ({colour})", n.environment),
+        Some(colour) => format!("{} ({})", n.environment, colour.to_uppercase()),
         None => n.environment.clone(),
     }
 }
@@ -130,7 +131,7 @@ mod tests {
             text,
             "🚨 DEPLOYMENT ROLLBACK EXECUTED\n\
              \n\
-             Environment: checkout (blue)\n\
+             Environment: checkout (BLUE)\n\
              Versions: v2.4.1 -> v2.4.0\n\
              Reason: error rate 7.2% > 5% for 2m\n\
              Impact: checkout failing for ~7% of customers\n\
@@ -151,7 +152,7 @@ mod tests {
         let text = render_text(&n);
         assert!(text.starts_with("✅ ROLLBACK COMPLETED\n\n"), "{text}");
         for want in [
-            "Environment: checkout (blue)",
+            "Environment: checkout (BLUE)",
             "Duration: 1m 35s",
             "Customer Impact: unknown",
             "Root Cause: under investigation",
@@ -171,6 +172,7 @@ mod tests {
         };
         let text = render_text(&n);
         assert!(text.starts_with("❌ ROLLBACK FAILED\n"), "{text}");
+        assert!(text.contains("Environment: checkout (BLUE)\n"), "{text}");
         assert!(text.contains("Error: driver http: HTTP 503 from /deployment/rollback"), "{text}");
         assert!(text.ends_with("Status: needs manual action"), "{text}");
     }

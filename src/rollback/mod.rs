@@ -617,13 +617,20 @@ pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id
 /// Announces a finished manual rollback (completed or failed) through the
 /// configured channels and records what went out. Called after the rollback is
 /// recorded, so a slow or failing channel can never hold it up or fail it.
-pub fn announce(rt: &Handle, store: &mut Store, notifier: &crate::notify::Notifier, row: &RollbackRow) -> Result<()> {
+pub fn announce(
+    rt: &Handle,
+    store: &mut Store,
+    notifier: &crate::notify::Notifier,
+    row: &RollbackRow,
+    colour: Option<String>,
+) -> Result<()> {
     let kind = if row.status == RollbackStatus::Completed {
         crate::notify::NotificationKind::RollbackCompleted
     } else {
         crate::notify::NotificationKind::RollbackFailed
     };
-    let delivery = rt.block_on(notifier.send(&crate::notify::Notification::for_rollback(kind, row)));
+    let n = crate::notify::Notification { colour, ..crate::notify::Notification::for_rollback(kind, row) };
+    let delivery = rt.block_on(notifier.send(&n));
     if delivery.sent() {
         store.mark_notification_sent(row.id)?;
     }
@@ -661,4 +668,14 @@ pub fn target_text(row: &RollbackRow) -> String {
         Some(flag) => format!("{to} ({flag})"),
         None => to,
     }
+}
+
+/// The colour a finished rollback's notice names, from its plan (the row does
+/// not keep colours): once completed, the colour that held the target, which
+/// the driver has verified is serving; after a failure, the colour that was
+/// serving when it was planned, since a failed rollback is not known to have
+/// moved traffic. `None` where the plan knew no colour (a standard environment,
+/// or a target the service had to deploy first).
+pub fn notice_colour(completed: bool, serving: Option<&str>, target: Option<&str>) -> Option<String> {
+    if completed { target } else { serving }.map(str::to_string)
 }

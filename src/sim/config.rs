@@ -3,7 +3,15 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::ServiceSpec;
+use super::{ServiceKind, ServiceSpec};
+
+/// Seed 001's "Environment Switch" item: only a blue/green service has another
+/// colour to switch to (a standard one redeploys where it stands).
+const ENVIRONMENT_SWITCHED: &str = r#"[[environment.checklist]]
+title = "Traffic switched to the other environment"
+check = "environment_switched"
+
+"#;
 
 /// Settings of a generated config that are not about the services.
 pub struct GeneratedConfig<'a> {
@@ -124,11 +132,7 @@ action = "alert"
 title = "/health returns healthy"
 check = "health_healthy"
 
-[[environment.checklist]]
-title = "Traffic switched to the other environment"
-check = "environment_switched"
-
-[[environment.checklist]]
+{switched}[[environment.checklist]]
 title = "Version matches the expected rollback version"
 check = "version_matches"
 
@@ -161,6 +165,7 @@ check = "manual"
             w120 = window(120),
             w300 = window(300),
             w600 = window(600),
+            switched = if spec.kind == ServiceKind::BlueGreen { ENVIRONMENT_SWITCHED } else { "" },
         );
     }
     out
@@ -169,7 +174,7 @@ check = "manual"
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Scenario, ServiceKind};
+    use crate::sim::Scenario;
 
     #[test]
     fn generated_config_passes_check() {
@@ -195,5 +200,11 @@ mod tests {
         assert_eq!(c.environments[1].kind, crate::config::EnvKind::Standard);
         assert_eq!(c.environments[0].triggers[1].window, Some(crate::config::HumanDuration::secs(20)));
         assert_eq!(c.environments[0].checklist.len(), 7);
+        let switched = |e: &crate::config::EnvironmentConfig| {
+            e.checklist.iter().any(|i| i.check == crate::config::CheckKind::EnvironmentSwitched)
+        };
+        assert!(switched(&c.environments[0]), "blue/green checks the switch");
+        assert!(!switched(&c.environments[1]), "a standard environment has no colour to switch");
+        assert_eq!(c.environments[1].checklist.len(), 6);
     }
 }

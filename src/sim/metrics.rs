@@ -8,8 +8,10 @@ use tokio::time::Instant;
 
 use crate::playbook::Health;
 
-/// Requests per second every simulated service receives.
-const REQUESTS_PER_SECOND: f64 = 100.0;
+/// Requests per second every simulated service receives. Enough that one error
+/// more or less between two scrapes a second apart moves the rate by 0.1%, so
+/// whole-number counters do not turn a 0.3% error rate into 0% or 1% samples.
+pub(crate) const REQUESTS_PER_SECOND: f64 = 1000.0;
 
 /// Traffic already counted at start, so counters look like those of a running service.
 const WARM_UP: Duration = Duration::from_secs(600);
@@ -30,17 +32,17 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    /// A good version.
-    pub const BASELINE: Profile = Profile { error_rate: 0.005, latency: 0.2, quality: 0.93, cpu: 0.30, memory: 0.50 };
+    /// A good version, noise aside (the counters' warm-up uses it).
+    pub const BASELINE: Profile = Profile { error_rate: 0.0025, latency: 0.2, quality: 0.93, cpu: 0.30, memory: 0.50 };
 
     /// A bad version once it has fully degraded.
     pub const DEGRADED: Profile = Profile { error_rate: 0.12, latency: 4.5, quality: 0.55, cpu: 0.97, memory: 0.93 };
 
-    /// A bad version `fraction` (0..=1) of the way through its ramp.
-    pub fn ramping(fraction: f64) -> Profile {
+    /// A bad version `fraction` (0..=1) of the way through its ramp from `healthy`.
+    pub fn ramping(healthy: Profile, fraction: f64) -> Profile {
         let f = fraction.clamp(0.0, 1.0);
         let lerp = |a: f64, b: f64| a + (b - a) * f;
-        let (a, b) = (Profile::BASELINE, Profile::DEGRADED);
+        let (a, b) = (healthy, Profile::DEGRADED);
         Profile {
             error_rate: lerp(a.error_rate, b.error_rate),
             latency: lerp(a.latency, b.latency),
@@ -85,15 +87,18 @@ impl Meter {
     }
 
     /// Counts the traffic up to `now`. `profile_at` must be linear in time between
-    /// `counted_until` and `now` except at `kink`, so the midpoint of each piece
-    /// gives the exact integral and scraped rates match the profile.
-    pub fn advance(&mut self, now: Instant, kink: Option<Instant>, profile_at: impl Fn(Instant) -> Profile) {
+    /// one break and the next (`next_break(t)` is the first after `t`), so the
+    /// midpoint of each piece gives the exact integral and scraped rates match
+    /// the profile.
+    pub fn advance(
+        &mut self,
+        now: Instant,
+        next_break: impl Fn(Instant) -> Instant,
+        profile_at: impl Fn(Instant) -> Profile,
+    ) {
         let mut from = self.counted_until;
         while from < now {
-            let to = match kink {
-                Some(k) if k > from && k < now => k,
-                _ => now,
-            };
+            let to = Some(next_break(from)).filter(|b| *b > from && *b < now).unwrap_or(now);
             let span = to - from;
             let p = profile_at(from + span / 2);
             let n = REQUESTS_PER_SECOND * span.as_secs_f64();
@@ -147,12 +152,13 @@ mod tests {
 
     #[test]
     fn ramp_interpolates_between_baseline_and_degraded() {
-        assert_eq!(Profile::ramping(0.0), Profile::BASELINE);
-        assert_eq!(Profile::ramping(2.0), Profile::DEGRADED);
-        let half = Profile::ramping(0.5);
-        assert!((half.error_rate - 0.0625).abs() < 1e-9);
+        let base = Profile::BASELINE;
+        assert_eq!(Profile::ramping(base, 0.0), Profile::BASELINE);
+        assert_eq!(Profile::ramping(base, 2.0), Profile::DEGRADED);
+        let half = Profile::ramping(base, 0.5);
+        assert!((half.error_rate - 0.06125).abs() < 1e-9);
         assert_eq!(Profile::BASELINE.health(), Health::Healthy);
-        assert_eq!(Profile::ramping(0.3).health(), Health::Degraded);
+        assert_eq!(Profile::ramping(base, 0.3).health(), Health::Degraded);
         assert_eq!(Profile::DEGRADED.health(), Health::Unhealthy);
     }
 
@@ -160,12 +166,14 @@ mod tests {
     fn integration_across_a_kink_is_exact() {
         let t0 = Instant::now();
         let ramp = Duration::from_secs(10);
-        let profile_at = |t: Instant| Profile::ramping((t - t0).as_secs_f64() / ramp.as_secs_f64());
+        let profile_at = |t: Instant| Profile::ramping(Profile::BASELINE, (t - t0).as_secs_f64() / ramp.as_secs_f64());
         let mut m = Meter::new(t0);
         let before = m.errors;
-        m.advance(t0 + Duration::from_secs(20), Some(t0 + ramp), profile_at);
+        let end = t0 + Duration::from_secs(20);
+        m.advance(end, |t| if t < t0 + ramp { t0 + ramp } else { end }, profile_at);
         // 10s ramping (mean rate halfway) then 10s fully degraded.
-        let expected = 100.0 * 10.0 * (0.005 + 0.12) / 2.0 + 100.0 * 10.0 * 0.12;
+        let rps = REQUESTS_PER_SECOND;
+        let expected = rps * 10.0 * (0.0025 + 0.12) / 2.0 + rps * 10.0 * 0.12;
         assert!((m.errors - before - expected).abs() < 1e-6, "{}", m.errors - before);
     }
 }

@@ -8,6 +8,7 @@
 
 mod config;
 mod metrics;
+mod noise;
 mod routes;
 mod state;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 pub use config::{GeneratedConfig, ready_config};
+pub use noise::seed_from_clock;
 use state::Service;
 
 /// How long in-flight requests get to finish once shutdown is asked for; a Slow
@@ -71,7 +73,8 @@ impl FromStr for ServiceKind {
 /// What a simulated service does over its lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// Always healthy, baseline metrics.
+    /// Healthy, with baseline metrics and their noise; a deployed version whose
+    /// name contains `bad` still degrades (as in every scenario).
     Steady,
     /// Every deploy is bad: it degrades over `ramp` until rolled back.
     BadDeploy,
@@ -108,7 +111,8 @@ impl Scenario {
         }
     }
 
-    /// Whether a version deployed under this scenario goes bad.
+    /// Whether every version deployed under this scenario goes bad (in every
+    /// scenario, one whose name contains `bad` does).
     pub fn deploys_are_bad(&self) -> bool {
         matches!(self, Scenario::BadDeploy | Scenario::RollbackFails)
     }
@@ -217,6 +221,9 @@ pub struct SimOptions {
     pub services: Vec<ServiceSpec>,
     /// Scenario clocks, shared by all services.
     pub timings: Timings,
+    /// Seed of the healthy metrics' noise: the same seed gives the same values
+    /// second by second. `None` draws one from the clock.
+    pub seed: Option<u64>,
 }
 
 /// The services being simulated, in the order they were given.
@@ -229,6 +236,7 @@ impl Fleet {
         if opts.services.is_empty() {
             bail!("the simulated fleet needs at least one service");
         }
+        let seed = opts.seed.unwrap_or_else(seed_from_clock);
         let mut services: Vec<Arc<Service>> = Vec::with_capacity(opts.services.len());
         for spec in &opts.services {
             let valid =
@@ -242,7 +250,7 @@ impl Fleet {
             if services.iter().any(|s| s.name() == spec.name) {
                 bail!("simulated service {:?} is listed twice; give each service its own name", spec.name);
             }
-            services.push(Arc::new(Service::new(spec, &opts.timings)));
+            services.push(Arc::new(Service::new(spec, &opts.timings, seed)));
         }
         Ok(Fleet { services })
     }

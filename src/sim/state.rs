@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::metrics::{Meter, Profile};
+use super::noise::Noise;
 use super::{RequestCounts, Scenario, ServiceKind, ServiceSpec, Timings};
 use crate::playbook::{
     ColourState, DeploymentRecord, DeploymentStatus, DeploymentStatusReport, Health, HealthReport, RollbackRequestBody,
@@ -58,13 +59,14 @@ pub(crate) struct Service {
 }
 
 impl Service {
-    /// A service as `spec` describes it, started now.
-    pub fn new(spec: &ServiceSpec, timings: &Timings) -> Service {
+    /// A service as `spec` describes it, started now, its noise drawn from `seed`.
+    pub fn new(spec: &ServiceSpec, timings: &Timings, seed: u64) -> Service {
+        let noise = Noise::new(seed, &spec.name);
         Service {
             name: spec.name.clone(),
             scenario: spec.scenario,
             timings: timings.clone(),
-            state: Mutex::new(ServiceState::new(spec, Instant::now(), Utc::now())),
+            state: Mutex::new(ServiceState::new(spec, Instant::now(), Utc::now(), noise)),
         }
     }
 
@@ -163,17 +165,7 @@ impl Service {
 
     /// Body of `GET /metrics`.
     pub fn metrics_text(&self) -> String {
-        let mut st = self.lock();
-        let now = Instant::now();
-        st.advance_meter(&self.timings, now);
-        let mut p = st.profile_at(&self.timings, now);
-        if !st.serving_bad() {
-            // A small, deterministic wobble so steady gauges do not look frozen.
-            let phase = (now - st.started).as_secs_f64() / 5.0;
-            p.cpu += 0.01 * phase.sin();
-            p.memory += 0.005 * (phase / 3.0).sin();
-        }
-        st.meter.exposition(&p)
+        self.lock().metrics_text(&self.timings, Instant::now())
     }
 
     /// `POST /deployment/deploy`.
@@ -228,6 +220,8 @@ struct ServiceState {
     serving_since: Instant,
     /// Versions that degrade whenever they serve.
     bad_versions: HashSet<String>,
+    /// The healthy metrics' noise.
+    noise: Noise,
     /// Health is held at degraded until then after a rollback.
     settle_until: Option<Instant>,
     meter: Meter,
@@ -235,7 +229,7 @@ struct ServiceState {
 }
 
 impl ServiceState {
-    fn new(spec: &ServiceSpec, now: Instant, wall: DateTime<Utc>) -> ServiceState {
+    fn new(spec: &ServiceSpec, now: Instant, wall: DateTime<Utc>, noise: Noise) -> ServiceState {
         let wall = DateTime::from_timestamp(wall.timestamp(), 0).unwrap_or(wall);
         let n = spec.history.max(1);
         let blue_green = spec.kind == ServiceKind::BlueGreen;
@@ -295,6 +289,7 @@ impl ServiceState {
             serving: 0,
             serving_since: now,
             bad_versions: HashSet::new(),
+            noise,
             settle_until: None,
             meter: Meter::new(now),
             counts: RequestCounts::default(),
@@ -318,15 +313,21 @@ impl ServiceState {
         self.serving_bad().then(|| self.serving_since + timings.ramp)
     }
 
+    /// The noise's second that `t` falls in.
+    fn second(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.started).as_secs()
+    }
+
     fn profile_at(&self, timings: &Timings, t: Instant) -> Profile {
+        let healthy = self.noise.healthy(self.second(t));
         if !self.serving_bad() {
-            return Profile::BASELINE;
+            return healthy;
         }
         if timings.ramp.is_zero() {
             return Profile::DEGRADED;
         }
         let elapsed = t.saturating_duration_since(self.serving_since);
-        Profile::ramping(elapsed.as_secs_f64() / timings.ramp.as_secs_f64())
+        Profile::ramping(healthy, elapsed.as_secs_f64() / timings.ramp.as_secs_f64())
     }
 
     fn health(&self, timings: &Timings, now: Instant) -> Health {
@@ -344,9 +345,21 @@ impl ServiceState {
     /// counted under the version that served it.
     fn advance_meter(&mut self, timings: &Timings, now: Instant) {
         let kink = self.ramp_end(timings);
+        // The profile is linear between the noise's second boundaries and the ramp's end.
+        let next_break = |t: Instant| {
+            let boundary = self.started + Duration::from_secs(self.second(t).saturating_add(1));
+            kink.filter(|k| *k > t).map_or(boundary, |k| k.min(boundary))
+        };
         let mut meter = self.meter.clone();
-        meter.advance(now, kink, |t| self.profile_at(timings, t));
+        meter.advance(now, next_break, |t| self.profile_at(timings, t));
         self.meter = meter;
+    }
+
+    /// `/metrics` as read at `now`.
+    fn metrics_text(&mut self, timings: &Timings, now: Instant) -> String {
+        self.advance_meter(timings, now);
+        let p = self.profile_at(timings, now);
+        self.meter.exposition(&p)
     }
 
     /// A version not yet in the history: `2.0.x-bad` for bad deploys, `1.5.x` otherwise.
@@ -392,7 +405,7 @@ impl ServiceState {
         self.advance_meter(timings, now);
         let previous = self.serving_slot().clone();
         self.put_and_serve(&version, wall);
-        if self.scenario.deploys_are_bad() {
+        if self.scenario.deploys_are_bad() || is_bad_name(&version) {
             self.bad_versions.insert(version);
         }
         self.serving_since = now;
@@ -461,5 +474,93 @@ impl ServiceState {
             .filter(|r| r.version != current)
             .find(|r| latest_status.get(r.version.as_str()) == Some(&DeploymentStatus::Succeeded))
             .map(|r| r.version.clone())
+    }
+}
+
+/// A version named as bad (`2.0.0-bad`, `1.5.0-BAD-fix`) degrades whatever the
+/// scenario, so `backout drill` works against a steady simulator too.
+fn is_bad_name(version: &str) -> bool {
+    version.to_ascii_lowercase().contains("bad")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::ServiceKind;
+
+    /// The error rate between consecutive `/metrics` reads every `every`, as a
+    /// scraper derives it from the whole-number counters.
+    fn scraped_error_rates(
+        st: &mut ServiceState,
+        timings: &Timings,
+        from: Instant,
+        every: Duration,
+        n: u32,
+    ) -> Vec<f64> {
+        let counters = |text: &str| -> (f64, f64) {
+            let value = |series: &str| -> f64 {
+                let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_default();
+                line[series.len()..].trim().parse().unwrap_or(f64::NAN)
+            };
+            (value("http_requests_total{code=\"200\"} "), value("http_requests_total{code=\"500\"} "))
+        };
+        let mut before = counters(&st.metrics_text(timings, from));
+        (1..=n)
+            .map(|k| {
+                let now = counters(&st.metrics_text(timings, from + every * k));
+                let (ok, errors) = (now.0 - before.0, now.1 - before.1);
+                before = now;
+                errors / (ok + errors)
+            })
+            .collect()
+    }
+
+    fn service(scenario: Scenario, seed: u64, t0: Instant) -> ServiceState {
+        let spec = ServiceSpec::new("checkout", ServiceKind::BlueGreen, scenario);
+        ServiceState::new(&spec, t0, Utc::now(), Noise::new(seed, &spec.name))
+    }
+
+    #[test]
+    fn healthy_scraped_error_rate_sits_well_under_one_percent() {
+        let timings = Timings::default();
+        for seed in [1, 2, 3] {
+            let t0 = Instant::now();
+            let mut st = service(Scenario::Steady, seed, t0);
+            let rates = scraped_error_rates(&mut st, &timings, t0, Duration::from_secs(1), 600);
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            assert!((0.001..=0.004).contains(&mean), "seed {seed}: mean {mean}");
+            let worst = rates.iter().copied().fold(0.0, f64::max);
+            assert!(worst < 0.01, "seed {seed}: a healthy sample of {worst}");
+            // Polled twice as often, whole-number counts are coarser and still stay under 1%.
+            let t1 = t0 + Duration::from_secs(700);
+            let rates = scraped_error_rates(&mut st, &timings, t1, Duration::from_millis(500), 600);
+            assert!(rates.iter().all(|r| *r < 0.01), "seed {seed}: {rates:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_scrapes_the_same_sequence() {
+        let timings = Timings::default();
+        let t0 = Instant::now();
+        let run = |seed: u64| {
+            let mut st = service(Scenario::Steady, seed, t0);
+            scraped_error_rates(&mut st, &timings, t0, Duration::from_millis(1300), 100)
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+    }
+
+    #[test]
+    fn a_bad_name_degrades_past_the_default_error_threshold_in_steady() {
+        let timings = Timings::default();
+        let t0 = Instant::now();
+        let mut st = service(Scenario::Steady, 9, t0);
+        st.deploy("2.1.0-bad".into(), &timings, t0, Utc::now());
+        let rates = scraped_error_rates(&mut st, &timings, t0, Duration::from_secs(1), 40);
+        // The default rule fires above 5%; after the 20 s ramp it is 12%.
+        assert!(rates[25..].iter().all(|r| *r > 0.05), "{rates:?}");
+        assert_eq!(st.health(&timings, t0 + Duration::from_secs(40)), Health::Unhealthy);
+        st.deploy("2.1.1".into(), &timings, t0 + Duration::from_secs(40), Utc::now());
+        assert_eq!(st.health(&timings, t0 + Duration::from_secs(41)), Health::Healthy);
     }
 }

@@ -8,7 +8,7 @@ use super::*;
 use crate::playbook::{DeploymentStatus, DeploymentStatusReport, Health, HealthReport, SwitchAnswer};
 
 fn one(kind: ServiceKind, scenario: Scenario, timings: Timings) -> SimHandle {
-    spawn(SimOptions { services: vec![ServiceSpec::new("api", kind, scenario)], timings }).unwrap()
+    spawn(SimOptions { services: vec![ServiceSpec::new("api", kind, scenario)], timings, seed: Some(11) }).unwrap()
 }
 
 fn fast() -> Timings {
@@ -79,9 +79,9 @@ fn bad_options_are_refused() {
         ServiceSpec::new("a", ServiceKind::Standard, Scenario::Steady),
         ServiceSpec::new("a", ServiceKind::Standard, Scenario::Steady),
     ];
-    assert!(spawn(SimOptions { services: twice, timings: Timings::default() }).is_err());
+    assert!(spawn(SimOptions { services: twice, timings: Timings::default(), seed: None }).is_err());
     let slash = vec![ServiceSpec::new("a/b", ServiceKind::Standard, Scenario::Steady)];
-    assert!(spawn(SimOptions { services: slash, timings: Timings::default() }).is_err());
+    assert!(spawn(SimOptions { services: slash, timings: Timings::default(), seed: None }).is_err());
 }
 
 #[tokio::test]
@@ -213,7 +213,7 @@ async fn rollback_to_an_unknown_version_is_404() {
 async fn a_single_deployment_has_nothing_to_roll_back_to() {
     for kind in [ServiceKind::BlueGreen, ServiceKind::Standard] {
         let spec = ServiceSpec { history: 1, ..ServiceSpec::new("api", kind, Scenario::Steady) };
-        let sim = spawn(SimOptions { services: vec![spec], timings: Timings::default() }).unwrap();
+        let sim = spawn(SimOptions { services: vec![spec], timings: Timings::default(), seed: None }).unwrap();
         let (code, body) = post(&format!("{}/deployment/rollback", sim.base_url("api")), "").await;
         assert_eq!(code, 409, "{kind}: {body}");
         assert_eq!(error_of(&body), "nothing to roll back to");
@@ -287,7 +287,7 @@ async fn metrics_counters_give_back_the_current_rates() {
         assert!(y.0 >= x.0 && y.1 >= x.1 && y.2 >= x.2 && y.3 >= x.3, "{x:?} then {y:?}");
     }
     let requests = (b.0 - a.0) + (b.1 - a.1);
-    assert!(requests >= 70.0, "about 100 requests a second, got {requests}");
+    assert!(requests >= 700.0, "about 1000 requests a second, got {requests}");
     let error_rate = (b.1 - a.1) / requests;
     assert!((error_rate - 0.12).abs() < 0.03, "error rate {error_rate}");
     let latency = (b.2 - a.2) / (b.3 - a.3);
@@ -350,4 +350,19 @@ async fn stopping_does_not_wait_for_slow_answers() {
     sim.stop();
     assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     assert!(pending.await.unwrap().is_err(), "the slow answer is cut off, not sent");
+}
+
+#[tokio::test]
+async fn a_version_named_bad_degrades_in_the_steady_scenario_too() {
+    let sim = one(ServiceKind::BlueGreen, Scenario::Steady, fast());
+    let base = sim.base_url("api");
+    let (code, body) = post(&format!("{base}/deployment/deploy"), r#"{"version":"2.1.0-bad"}"#).await;
+    assert_eq!(code, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(health(&base).await.health, Health::Unhealthy);
+    // A good name deploys healthy, as steady promises.
+    let (code, body) = post(&format!("{base}/deployment/deploy"), r#"{"version":"2.1.1"}"#).await;
+    assert_eq!(code, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(health(&base).await.health, Health::Healthy);
 }

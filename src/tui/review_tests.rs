@@ -31,7 +31,7 @@ fn record_a_rollback() -> Recorded {
     let spec = ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy);
     let timings =
         Timings { deploy_after: Some(Duration::ZERO), ramp: Duration::from_millis(100), ..Timings::default() };
-    let sim = crate::sim::spawn(SimOptions { services: vec![spec.clone()], timings }).unwrap();
+    let sim = crate::sim::spawn(SimOptions { services: vec![spec.clone()], timings, seed: None }).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = ready_config(&GeneratedConfig {
         poll_interval: Duration::from_secs(1),

@@ -18,7 +18,7 @@ pub struct Drill {
 
 impl Drill {
     pub fn start(services: Vec<ServiceSpec>, timings: Timings) -> Drill {
-        let sim = backout::sim::spawn(SimOptions { services: services.clone(), timings }).unwrap();
+        let sim = backout::sim::spawn(SimOptions { services: services.clone(), timings, seed: None }).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let with_urls: Vec<(ServiceSpec, String)> =
             services.iter().map(|s| (s.clone(), sim.base_url(&s.name))).collect();
