@@ -127,9 +127,13 @@ fn a_full_drill_records_milestones_in_order_and_validates_after_the_window() {
     assert_eq!(past.len(), 1);
     assert_eq!(past[0].incident.durations.time_to_mitigate_ms, dur.time_to_mitigate_ms);
     assert_eq!(past[0].verdict, outcome.verdict);
-    assert!(outcome.verdict.completed && outcome.verdict.time_to_recover_ms.is_some(), "{:?}", outcome.verdict);
+    assert!(
+        outcome.verdict.completed && outcome.verdict.durations.time_to_recover_ms.is_some(),
+        "{:?}",
+        outcome.verdict
+    );
     let trend = drill::trends(&past);
-    assert_eq!((trend[0].drills, trend[0].median_recover_ms), (1, outcome.verdict.time_to_recover_ms));
+    assert_eq!((trend[0].drills, trend[0].median_recover_ms), (1, outcome.verdict.durations.time_to_recover_ms));
 }
 
 fn runbook_dir(dir: &Path, body: &str) -> std::path::PathBuf {

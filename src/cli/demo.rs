@@ -111,19 +111,7 @@ pub(super) fn run(ctx: &Context, args: &DemoArgs) -> Result<Exit> {
         };
         let printer = tokio::spawn(super::watch::print_lines(rx, render, gone_tx));
         // `demo --lines | head` stops it like Ctrl-C, so its folder is removed.
-        let shutdown = async move {
-            match duration {
-                Some(d) => tokio::select! {
-                    _ = tokio::time::sleep(d) => {}
-                    _ = super::simulate::shutdown_signal() => {}
-                    _ = gone => {}
-                },
-                None => tokio::select! {
-                    _ = super::simulate::shutdown_signal() => {}
-                    _ = gone => {}
-                },
-            }
-        };
+        let shutdown = super::watch::until_stopped(duration, gone);
         let opts = crate::engine::EngineOptions::console(false);
         let result = crate::engine::run(config, db_path.clone(), notifier, opts, tx, cmd_rx, shutdown).await;
         let _ = printer.await;

@@ -54,21 +54,9 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
         let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
         let printer = tokio::spawn(print_lines(rx, move |e| Some(line(e, format)), gone_tx));
-        let shutdown = async move {
-            // The reader leaving (`watch | head`) stops the engine like Ctrl-C:
-            // a rollback in flight is still seen through and recorded.
-            match duration {
-                Some(d) => tokio::select! {
-                    _ = tokio::time::sleep(d) => {}
-                    _ = super::simulate::shutdown_signal() => {}
-                    _ = gone => {}
-                },
-                None => tokio::select! {
-                    _ = super::simulate::shutdown_signal() => {}
-                    _ = gone => {}
-                },
-            }
-        };
+        // The reader leaving (`watch | head`) stops the engine like Ctrl-C: a
+        // rollback in flight is still seen through and recorded.
+        let shutdown = until_stopped(duration, gone);
         let result = crate::engine::run(config, db, notifier, opts, tx, cmd_rx, shutdown).await;
         let _ = printer.await;
         result
@@ -96,5 +84,21 @@ pub(super) async fn print_lines(
             while rx.recv().await.is_some() {}
             return;
         }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, when `duration` has passed, or when the
+/// output's reader is gone (`gone`), whichever comes first.
+pub(super) async fn until_stopped(duration: Option<Duration>, gone: tokio::sync::oneshot::Receiver<()>) {
+    let elapsed = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = elapsed => {}
+        _ = super::simulate::shutdown_signal() => {}
+        _ = gone => {}
     }
 }

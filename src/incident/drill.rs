@@ -56,37 +56,16 @@ pub struct Verdict {
     pub verdict: String,
     /// Every step happened.
     pub completed: bool,
-    /// Deploy of the bad release to detection.
-    pub time_to_detect_ms: Option<i64>,
-    /// Detection to rollback completed.
-    pub time_to_mitigate_ms: Option<i64>,
-    /// Rollback completed to validated.
-    pub time_to_validate_ms: Option<i64>,
-    /// Detection to validated.
-    pub time_to_recover_ms: Option<i64>,
-    /// The recovery-time objective.
-    pub objective_ms: Option<i64>,
-    /// Rolled back within the objective.
-    pub mitigated_within_objective: Option<bool>,
-    /// Recovered within the objective.
-    pub recovered_within_objective: Option<bool>,
+    /// The times and how they compare with the objective.
+    #[serde(flatten)]
+    pub durations: super::Durations,
 }
 
 impl Verdict {
     /// The score of a drill with these durations that did (or did not) complete.
     pub fn of(d: &super::Durations, completed: bool) -> Verdict {
         let met = completed && d.recovered_within_objective == Some(true);
-        Verdict {
-            verdict: if met { "MET" } else { "MISSED" }.to_string(),
-            completed,
-            time_to_detect_ms: d.time_to_detect_ms,
-            time_to_mitigate_ms: d.time_to_mitigate_ms,
-            time_to_validate_ms: d.time_to_validate_ms,
-            time_to_recover_ms: d.time_to_recover_ms,
-            objective_ms: d.objective_ms,
-            mitigated_within_objective: d.mitigated_within_objective,
-            recovered_within_objective: d.recovered_within_objective,
-        }
+        Verdict { verdict: if met { "MET" } else { "MISSED" }.to_string(), completed, durations: d.clone() }
     }
 }
 
@@ -549,8 +528,8 @@ pub fn trends(records: &[DrillRecord]) -> Vec<Trend> {
     by_env
         .into_iter()
         .map(|(environment, rs)| {
-            let recover: Vec<i64> = rs.iter().filter_map(|r| r.verdict.time_to_recover_ms).collect();
-            let mitigate: Vec<i64> = rs.iter().filter_map(|r| r.verdict.time_to_mitigate_ms).collect();
+            let recover: Vec<i64> = rs.iter().filter_map(|r| r.verdict.durations.time_to_recover_ms).collect();
+            let mitigate: Vec<i64> = rs.iter().filter_map(|r| r.verdict.durations.time_to_mitigate_ms).collect();
             Trend {
                 environment,
                 drills: rs.len(),

@@ -170,7 +170,7 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
 }
 
 /// Times between milestones, and how they compare with the objective.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Durations {
     /// Impact started to detected.
     pub time_to_detect_ms: Option<i64>,
