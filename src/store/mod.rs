@@ -163,7 +163,26 @@ impl Store {
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching a new file to WAL can answer "database is locked" at once,
+        // without waiting on the busy handler, while another process is doing
+        // the same: retry a few times, briefly, before calling it a failure.
+        let mut attempt = 0u64;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if attempt < 20
+                        && matches!(
+                            e.code,
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        ) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10 * attempt));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
