@@ -182,6 +182,13 @@ pub struct PlaybookClient {
 /// Longest body excerpt kept in an error message.
 const EXCERPT: usize = 200;
 
+/// A redirect, refused: where it pointed, from the service's own `Location`
+/// header (visible ASCII only, as `to_str` allows, and cut to an excerpt).
+pub(crate) fn redirect_not_followed(resp: &reqwest::Response) -> String {
+    let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
+    format!("a redirect to {}, not followed", excerpt(to))
+}
+
 fn excerpt(body: &str) -> String {
     let trimmed = body.trim();
     match trimmed.char_indices().nth(EXCERPT) {
@@ -248,8 +255,7 @@ impl PlaybookClient {
             let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;
             let code = resp.status();
             if code.is_redirection() {
-                let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
-                let message = format!("a redirect to {to}, not followed (fix base_url or the path)");
+                let message = format!("{} (fix base_url or the path)", redirect_not_followed(&resp));
                 return Err(CallError::Status { code: code.as_u16(), message });
             }
             let body = resp.text().await.map_err(|e| classify(&e, self.timeout))?;

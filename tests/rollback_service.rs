@@ -38,6 +38,16 @@ fn wait_bad(d: &Drill) {
         .expect("the bad release never showed");
 }
 
+/// A blue/green `checkout` serving its bad release, the config for it (with
+/// `extra` appended) and a runtime for the calls.
+fn bad_release(extra: &str) -> (Drill, Config, tokio::runtime::Runtime) {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    wait_bad(&d);
+    let config = config(&d, extra);
+    (d, config, tokio::runtime::Runtime::new().unwrap())
+}
+
 fn milestone(store: &Store, incident: i64, m: Milestone) -> Option<chrono::DateTime<chrono::Utc>> {
     backout::incident::milestone_at(&store.milestones(incident).unwrap(), m)
 }
@@ -47,12 +57,8 @@ fn milestone(store: &Store, incident: i64, m: Milestone) -> Option<chrono::DateT
 /// switch traffic back to it. It is refused under the lock and nothing is sent.
 #[test]
 fn a_plan_made_before_another_rollback_is_refused_under_the_lock() {
-    let d =
-        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
-    wait_bad(&d);
-    let config = config(&d, "");
+    let (d, config, rt) = bad_release("");
     let env = config.environment("checkout").unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut a = Store::open(&d.db).unwrap();
     let mut b = Store::open(&d.db).unwrap();
     let opts = options(&config, "error rate");
@@ -74,12 +80,8 @@ fn a_plan_made_before_another_rollback_is_refused_under_the_lock() {
 /// recorded as refused, never sent.
 #[test]
 fn a_service_that_changed_after_the_plan_is_not_rolled_back() {
-    let d =
-        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
-    wait_bad(&d);
-    let config = config(&d, "");
+    let (d, config, rt) = bad_release("");
     let env = config.environment("checkout").unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut store = Store::open(&d.db).unwrap();
     let opts = options(&config, "error rate");
     let plan = backout::rollback::prepare(rt.handle(), &mut store, env, &opts).unwrap().unwrap();
@@ -108,13 +110,9 @@ fn a_service_that_changed_after_the_plan_is_not_rolled_back() {
 /// newest deploy before it), rollback started, mitigated. No `show` needed.
 #[test]
 fn a_rollback_records_incident_facts_as_they_happen() {
-    let d =
-        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
-    wait_bad(&d);
     // A custom band: a 2-minute objective is "performance" once critical is 1m.
-    let config = config(&d, "[severities]\ncritical = \"1m\"\nperformance = \"3m\"\n");
+    let (d, config, rt) = bad_release("[severities]\ncritical = \"1m\"\nperformance = \"3m\"\n");
     let env = config.environment("checkout").unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut store = Store::open(&d.db).unwrap();
     let opts = options(&config, "error rate");
     let before = chrono::Utc::now();
@@ -145,12 +143,8 @@ fn a_rollback_records_incident_facts_as_they_happen() {
 /// starts at the newest deploy before that, and durations are never negative.
 #[test]
 fn an_incident_opened_by_hand_has_severity_objective_and_detection() {
-    let d =
-        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
-    wait_bad(&d);
-    let config = config(&d, "");
+    let (d, config, rt) = bad_release("");
     let env = config.environment("checkout").unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut store = Store::open(&d.db).unwrap();
     // The deployment history is recorded (as the engine's status poll does).
     let opts = options(&config, "plan only");
@@ -182,12 +176,8 @@ fn an_incident_opened_by_hand_has_severity_objective_and_detection() {
 /// and the driver reports a stale plan (a refusal, not a failed rollback).
 #[test]
 fn expected_version_is_sent_and_a_412_is_a_stale_plan() {
-    let d =
-        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
-    wait_bad(&d);
-    let config = config(&d, "");
+    let (d, config, rt) = bad_release("");
     let env = config.environment("checkout").unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let driver = backout::drivers::Driver::for_environment(env);
     let req = backout::drivers::DriverRequest {
         environment: "checkout".into(),

@@ -127,8 +127,7 @@ pub async fn send(method: &str, url: &str, body: Option<String>, timeout: Durati
     }
     let line = format!("{method} {url} -> {status}");
     if status.is_redirection() {
-        let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
-        return Err(format!("{line}: a redirect to {to}, not followed (fix the URL)"));
+        return Err(format!("{line}: {} (fix the URL)", crate::playbook::redirect_not_followed(&resp)));
     }
     Ok(Answer { line, status: status.as_u16(), text })
 }

@@ -5,7 +5,9 @@
 //! the store directly, so they run on a thread that may block (the CLI's main
 //! thread, or a blocking task of the engine).
 
+mod announce;
 pub mod plan;
+mod reconcile;
 
 use std::collections::HashSet;
 
@@ -19,7 +21,9 @@ use crate::playbook::{CallError, DeploymentRecord, DeploymentStatusReport, Healt
 use crate::store::{
     BeginRefused, LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name,
 };
+pub use announce::{announce, from_to, notice_colour, target_text};
 pub use plan::{PlanRefusal, RollbackTarget};
+pub use reconcile::reconcile;
 
 /// What the operator (or a rule) asked for.
 #[derive(Debug, Clone)]
@@ -539,143 +543,4 @@ fn file_under_incident(
     let incident = crate::incident::open(store, &opts.objectives, Some(&prepared.env), &req)?;
     store.attach_rollback_to_incident(row.id, incident.id)?;
     Ok(incident.id)
-}
-
-/// Whether a rollback started recently enough that its driver would still be
-/// waiting for the target to become healthy.
-fn still_verifying(row: &RollbackRow, env: &EnvironmentConfig, now: chrono::DateTime<Utc>) -> bool {
-    let window = chrono::Duration::from_std(env.driver.verify_timeout.get()).unwrap_or(chrono::Duration::zero());
-    now < row.started_at + window
-}
-
-/// Ends rollbacks of an environment left `pending` or `in_progress` by a process
-/// that died (or whose lease ran out), according to what the service now shows.
-pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id: i64) -> Result<Vec<RollbackRow>> {
-    let host = host_name();
-    let now = Utc::now();
-    let abandoned: Vec<_> = store
-        .unfinished_rollbacks(env_id)?
-        .into_iter()
-        .filter(|(_, holder)| holder.as_ref().is_none_or(|h| h.is_stale(&host, now)))
-        .collect();
-    if abandoned.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (status, health) = read_service(rt, env);
-    let mut out = Vec::new();
-    for (row, holder) in abandoned {
-        let who = holder.map_or_else(|| format!("pid {} on {}", row.holder_pid, row.holder_host), |h| h.holder);
-        let seen = match (&status, &health) {
-            (Ok(s), Ok(h)) => Ok((s.version.clone(), h.health)),
-            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
-        };
-        let (result, explanation) = match (row.status, &seen) {
-            (RollbackStatus::Pending, _) => {
-                (RollbackStatus::Failed, format!("interrupted before the rollback request was sent ({who} stopped)"))
-            }
-            (_, Ok((version, Health::Healthy)))
-                if row
-                    .target_version
-                    .as_deref()
-                    .map_or(Some(version) != row.from_version.as_ref(), |t| t == version) =>
-            {
-                (
-                    RollbackStatus::Completed,
-                    format!("{who} stopped mid-rollback; the service now shows {version} current and healthy"),
-                )
-            }
-            // The dead process would still be verifying: give the service the
-            // same time it would have had, and decide on a later run.
-            (_, Ok(_) | Err(_)) if still_verifying(&row, env, now) => continue,
-            (_, Ok((version, h))) => (
-                RollbackStatus::Failed,
-                format!("interrupted ({who} stopped); the service now shows version {version}, health {h}"),
-            ),
-            (_, Err(e)) => (
-                RollbackStatus::Failed,
-                format!(
-                    "interrupted ({who} stopped) and the service could not be read to confirm ({e}); check it by hand"
-                ),
-            ),
-        };
-        store.append_event(&NewEvent {
-            at: Utc::now(),
-            incident_id: row.incident_id,
-            environment_id: Some(env_id),
-            rollback_id: Some(row.id),
-            actor: "backout".into(),
-            kind: "rollback_reconciled".into(),
-            message: format!("rollback #{} reconciled: {explanation}", row.id),
-            data: None,
-        })?;
-        let error = (result == RollbackStatus::Failed).then_some(explanation.as_str());
-        out.push(store.finish_rollback(row.id, result, error, "backout")?);
-    }
-    Ok(out)
-}
-
-/// Announces a finished manual rollback (completed or failed) through the
-/// configured channels and records what went out. Called after the rollback is
-/// recorded, so a slow or failing channel can never hold it up or fail it.
-pub fn announce(
-    rt: &Handle,
-    store: &mut Store,
-    notifier: &crate::notify::Notifier,
-    row: &RollbackRow,
-    colour: Option<String>,
-) -> Result<()> {
-    let kind = if row.status == RollbackStatus::Completed {
-        crate::notify::NotificationKind::RollbackCompleted
-    } else {
-        crate::notify::NotificationKind::RollbackFailed
-    };
-    let n = crate::notify::Notification { colour, ..crate::notify::Notification::for_rollback(kind, row) };
-    let delivery = rt.block_on(notifier.send(&n));
-    if delivery.sent() {
-        store.mark_notification_sent(row.id)?;
-    }
-    let message = delivery.summary();
-    let env_id = store.environment_id(&row.environment)?;
-    store.append_event(&NewEvent {
-        at: Utc::now(),
-        incident_id: row.incident_id,
-        environment_id: env_id,
-        rollback_id: Some(row.id),
-        actor: "backout".into(),
-        kind: "notification".into(),
-        message,
-        data: Some(
-            serde_json::json!({ "text": delivery.text, "channels": delivery.channels, "errors": delivery.errors })
-                .to_string(),
-        ),
-    })?;
-    Ok(())
-}
-
-/// `1.4.3 → 1.4.2`: where a rollback went, as every view writes it.
-pub fn from_to(row: &RollbackRow) -> String {
-    match &row.flag {
-        Some(flag) => format!("{} (serving unchanged; {flag})", row.from_version.as_deref().unwrap_or("?")),
-        None => crate::text::from_to(row.from_version.as_deref(), row.target_version.as_deref()),
-    }
-}
-
-/// Where a rollback went, for a table's "to" column: the version, and for a
-/// flag rollback the flag that changed (`1.4.3 (flag X true → false in ...)`).
-pub fn target_text(row: &RollbackRow) -> String {
-    let to = row.target_version.clone().unwrap_or_else(|| "-".into());
-    match &row.flag {
-        Some(flag) => format!("{to} ({flag})"),
-        None => to,
-    }
-}
-
-/// The colour a finished rollback's notice names, from its plan (the row does
-/// not keep colours): once completed, the colour that held the target, which
-/// the driver has verified is serving; after a failure, the colour that was
-/// serving when it was planned, since a failed rollback is not known to have
-/// moved traffic. `None` where the plan knew no colour (a standard environment,
-/// or a target the service had to deploy first).
-pub fn notice_colour(completed: bool, serving: Option<&str>, target: Option<&str>) -> Option<String> {
-    if completed { target } else { serving }.map(str::to_string)
 }
