@@ -6,6 +6,7 @@ pub mod domain;
 pub mod drivers;
 pub mod engine;
 pub mod incident;
+pub mod net;
 pub mod notify;
 pub mod playbook;
 pub mod rollback;

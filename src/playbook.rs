@@ -139,6 +139,65 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// An answer made safe to keep and show: every string a service sent is one
+/// printable line of bounded length ([`crate::text::service_text`]), so a
+/// version cannot clear a screen, forge a table row or fill a database.
+pub trait FromService {
+    /// The same answer with its strings made safe.
+    fn scrubbed(self) -> Self;
+}
+
+fn scrub(s: String) -> String {
+    crate::text::service_text(&s)
+}
+
+fn scrub_opt(s: Option<String>) -> Option<String> {
+    s.map(scrub)
+}
+
+impl FromService for HealthReport {
+    fn scrubbed(self) -> Self {
+        HealthReport { health: self.health, environment: scrub_opt(self.environment), version: scrub_opt(self.version) }
+    }
+}
+
+impl FromService for SwitchAnswer {
+    fn scrubbed(self) -> Self {
+        SwitchAnswer {
+            success: self.success,
+            current_environment: scrub_opt(self.current_environment),
+            version: scrub(self.version),
+            previous_environment: scrub_opt(self.previous_environment),
+            previous_version: scrub_opt(self.previous_version),
+        }
+    }
+}
+
+impl FromService for DeploymentStatusReport {
+    fn scrubbed(self) -> Self {
+        DeploymentStatusReport {
+            current_environment: scrub_opt(self.current_environment),
+            version: scrub(self.version),
+            environments: self
+                .environments
+                .into_iter()
+                .map(|(colour, c)| (scrub(colour), ColourState { version: scrub(c.version), health: c.health }))
+                .collect(),
+            deployment_history: self
+                .deployment_history
+                .into_iter()
+                .map(|d| DeploymentRecord {
+                    id: scrub(d.id),
+                    version: scrub(d.version),
+                    environment: scrub_opt(d.environment),
+                    deployed_at: d.deployed_at,
+                    status: d.status,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Paths of one service's playbook endpoints, relative to its base URL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoints {
@@ -152,6 +211,8 @@ pub struct Endpoints {
     pub rollback: String,
     /// `/deployment/deploy` by default.
     pub deploy: String,
+    /// Most bytes read of one answer ([`crate::net::DEFAULT_MAX_BODY`] by default).
+    pub max_body: usize,
 }
 
 impl Endpoints {
@@ -163,6 +224,7 @@ impl Endpoints {
             status: "/deployment/status".into(),
             rollback: "/deployment/rollback".into(),
             deploy: "/deployment/deploy".into(),
+            max_body: crate::net::DEFAULT_MAX_BODY,
         }
     }
 
@@ -189,12 +251,9 @@ pub(crate) fn redirect_not_followed(resp: &reqwest::Response) -> String {
     format!("a redirect to {}, not followed", excerpt(to))
 }
 
+/// The start of a body, as one printable line (a service's text is hostile).
 fn excerpt(body: &str) -> String {
-    let trimmed = body.trim();
-    match trimmed.char_indices().nth(EXCERPT) {
-        Some((i, _)) => format!("{}…", &trimmed[..i]),
-        None => trimmed.to_string(),
-    }
+    crate::text::excerpt(body, EXCERPT)
 }
 
 impl PlaybookClient {
@@ -250,7 +309,10 @@ impl PlaybookClient {
         }
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CallError> {
+    async fn call<T: serde::de::DeserializeOwned + FromService>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CallError> {
         let fut = async {
             let resp = req.send().await.map_err(|e| classify(&e, self.timeout))?;
             let code = resp.status();
@@ -258,13 +320,18 @@ impl PlaybookClient {
                 let message = format!("{} (fix base_url or the path)", redirect_not_followed(&resp));
                 return Err(CallError::Status { code: code.as_u16(), message });
             }
-            let body = resp.text().await.map_err(|e| classify(&e, self.timeout))?;
+            let body = crate::net::read_body(resp, self.endpoints.max_body).await.map_err(|e| match e {
+                crate::net::BodyError::Read(e) => classify(&e, self.timeout),
+                too_large => CallError::Garbage(too_large.to_string()),
+            })?;
             if !code.is_success() {
-                let message =
-                    serde_json::from_str::<ErrorBody>(&body).map(|b| b.error).unwrap_or_else(|_| excerpt(&body));
+                let message = serde_json::from_str::<ErrorBody>(&body)
+                    .map(|b| crate::text::service_text(&b.error))
+                    .unwrap_or_else(|_| excerpt(&body));
                 return Err(CallError::Status { code: code.as_u16(), message });
             }
             serde_json::from_str::<T>(&body)
+                .map(FromService::scrubbed)
                 .map_err(|e| CallError::Garbage(format!("{e}; body starts {:?}", excerpt(&body))))
         };
         match tokio::time::timeout(self.timeout, fut).await {

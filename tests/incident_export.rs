@@ -271,13 +271,15 @@ fn facts(j: &Value) -> Vec<Fact> {
 }
 
 /// The Markdown as records: a table row is its cells, any other line one cell.
+/// Entities decoded, as a renderer shows them.
 fn markdown_records(md: &str) -> Vec<Vec<String>> {
+    let md = md.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
     md.lines()
         .map(|l| {
             let l = l.trim();
             match l.strip_prefix('|').and_then(|r| r.strip_suffix('|')) {
                 Some(row) => row.replace("\\|", "\u{1}").split('|').map(|c| c.trim().replace('\u{1}', "|")).collect(),
-                None => vec![l.to_string()],
+                None => vec![l.replace("\\|", "|")],
             }
         })
         .collect()
@@ -375,6 +377,9 @@ fn every_text_is_escaped_in_html_and_still_stated() {
     report.summary_text = nasty("summary");
     let html = export::to_html(&report);
     assert!(!html.contains("<i>"), "raw markup from the record reached the page");
+    let md = export::to_markdown(&report);
+    let outside_fences: String = md.split("```").step_by(2).collect();
+    assert!(!outside_fences.contains("<i>"), "raw markup reached the markdown: {md}");
     assert!(html.contains("&lt;i&gt;a|b &amp; &quot;c&quot; &#39;d&#39;&lt;/i&gt;"), "{html}");
     let json = serde_json::to_value(&report).unwrap();
     for (name, records) in
@@ -384,6 +389,23 @@ fn every_text_is_escaped_in_html_and_still_stated() {
             facts(&json).into_iter().filter(|(_, p)| !stated(p, &records)).map(|(what, _)| what).collect();
         assert!(missing.is_empty(), "{name} lost facts with markup in them: {missing:?}");
     }
+}
+
+/// A note with `<script>` and a title with escape sequences: the Markdown shows
+/// them, inert, and a fence inside a notification cannot close its block.
+#[test]
+fn item11_markdown_export_escapes_html_and_control_characters() {
+    let (_dir, mut store, config, path) = fixture();
+    let mut report = export::build(&mut store, 1, Some((&config, &path))).unwrap();
+    report.notes[0].body = "see <script>alert(1)</script>\nline two".into();
+    report.incident.incident.title = "checkout \u{1b}]0;pwned\u{7}down\u{202e}".into();
+    report.notifications[0].text = "```\n<b>closed the fence</b>".into();
+    let md = export::to_markdown(&report);
+    assert!(md.contains("see &lt;script&gt;alert(1)&lt;/script&gt; line two"), "{md}");
+    assert!(!md.contains("<script>"));
+    assert!(md.contains("# Incident #1: checkout \\u{1b}]0;pwned\\u{7}down\\u{202e}"), "{md}");
+    assert!(!md.contains('\u{1b}') && !md.contains('\u{7}') && !md.contains('\u{202e}'));
+    assert!(md.contains("````\n```\n<b>closed the fence</b>\n````"), "a longer fence holds the text: {md}");
 }
 
 #[test]

@@ -25,6 +25,7 @@ impl Receiver {
             .route("/ok/{hook}", post(ok))
             .route("/fail/{hook}", post(fail))
             .route("/hang/{hook}", post(hang))
+            .route("/echo/{hook}", post(echo))
             .with_state(got.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -70,6 +71,18 @@ async fn fail(
 ) -> (StatusCode, &'static str) {
     got.lock().unwrap().push((hook, body));
     (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+}
+
+/// A receiver that repeats the secret in its refusal: JSON-escaped, percent-encoded and raw.
+async fn echo(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> (StatusCode, String) {
+    let path = uri.path().to_string();
+    let body = format!(
+        "{{\"error\":\"no_service\",\"url\":{},\"encoded\":\"{}\",\"token\":\"{}\"}}",
+        serde_json::to_string(&path).unwrap().replace('/', "\\/"),
+        path.replace('/', "%2F"),
+        path.rsplit('/').next().unwrap()
+    );
+    (StatusCode::BAD_REQUEST, body)
 }
 
 async fn hang() -> &'static str {
@@ -134,6 +147,20 @@ async fn a_500_is_one_error_that_does_not_show_the_url() {
     let everything = format!("{d:?} {n:?} {}", n.describe());
     assert!(!everything.contains("s3cr3t") && !everything.contains(&rx.base), "{everything}");
     assert_eq!(rx.received().len(), 1, "exactly one attempt, no retries");
+}
+
+#[tokio::test]
+async fn item12_a_receiver_echoing_the_secret_in_any_spelling_never_gets_it_into_an_error() {
+    let rx = Receiver::start().await;
+    let secret = rx.url("/echo/T000B000s3cr3tt0ken");
+    let n = Notifier::with_webhooks(Some(secret), None, false, Duration::from_secs(60));
+    let d = n.send(&notification(NotificationKind::RollbackStarted)).await;
+    assert!(!d.sent(), "{d:?}");
+    let errors = d.errors.join(" ");
+    assert!(errors.starts_with("webhook: HTTP 400 ("), "{errors}");
+    assert!(errors.contains("no_service"), "the receiver's reason is kept: {errors}");
+    assert!(!errors.to_lowercase().contains("s3cr3t"), "{errors}");
+    assert!(!errors.contains("%2Fecho") && !errors.contains("\\/echo\\/T000"), "{errors}");
 }
 
 #[tokio::test]

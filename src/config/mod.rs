@@ -152,6 +152,10 @@ pub struct EnvironmentConfig {
     /// Per-request timeout for this environment's endpoints.
     #[serde(default = "defaults::request_timeout")]
     pub timeout: HumanDuration,
+    /// Most bytes read of one answer from this environment's service, its
+    /// metrics page or its Prometheus (1 MiB when absent).
+    #[serde(default)]
+    pub max_body: Option<Spanned<u64>>,
     /// Production environments need their name typed to confirm a rollback.
     #[serde(default)]
     pub production: bool,
@@ -200,7 +204,13 @@ impl EnvironmentConfig {
         e.health.clone_from(self.health_path.get_ref());
         e.status.clone_from(self.status_path.get_ref());
         e.rollback.clone_from(self.driver.rollback_path.get_ref());
+        e.max_body = self.max_body();
         e
+    }
+
+    /// Most bytes read of one answer from this environment.
+    pub fn max_body(&self) -> usize {
+        self.max_body.as_ref().and_then(|m| usize::try_from(*m.get_ref()).ok()).unwrap_or(crate::net::DEFAULT_MAX_BODY)
     }
 
     /// The signals actually polled: the configured ones, or the defaults.

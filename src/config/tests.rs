@@ -163,3 +163,22 @@ fn checklist_aggregate_is_a_known_word_on_signal_below_only() {
         "{e:?}"
     );
 }
+
+#[test]
+fn item6_max_body_is_a_byte_count_in_range() {
+    let with = |v: &str| GOOD.replace("name = \"search\"", &format!("name = \"search\"\nmax_body = {v}"));
+    let c = Config::from_toml(&with("4096"), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().endpoints().max_body, 4096);
+    assert_eq!(c.environment("checkout").unwrap().max_body(), crate::net::DEFAULT_MAX_BODY);
+    let e = errors(&with("10"));
+    assert!(e[0].starts_with("t.toml:12:12: environment search: max_body = 10 is out of range"), "{e:?}");
+    assert!(e[0].contains("from 1024 (1 KiB) to 268435456 (256 MiB)"), "{e:?}");
+}
+
+#[test]
+fn item11_check_messages_show_control_characters_escaped() {
+    let text = GOOD.replace("kind = \"standard\"", "kind = \"\\u001b]0;pwned\\u0007\"");
+    let e = errors(&text);
+    assert!(!e[0].contains('\u{1b}') && !e[0].contains('\u{7}'), "{e:?}");
+    assert!(e[0].contains("\\u{1b}]0;pwned\\u{7}"), "{e:?}");
+}

@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use super::{CheckKind, Config, DriverKind, EnvironmentConfig, ProbeMethod, RuleAction, RuleKind, SignalSource};
 
+/// Bytes an environment's `max_body` may be: from 1 KiB to 256 MiB.
+const MAX_BODY_RANGE: std::ops::RangeInclusive<u64> = 1024..=256 * 1024 * 1024;
+
 /// Placeholders a command driver's argv may use.
 pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
 
@@ -41,9 +44,18 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        // A value quoted from the file may hold an ESC or a line break: shown escaped.
+        let shown = crate::text::printable_line;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            shown(&self.file.display().to_string()),
+            self.line,
+            self.column,
+            shown(&self.message)
+        )?;
         if !self.hint.is_empty() {
-            write!(f, " ({})", self.hint)?;
+            write!(f, " ({})", shown(&self.hint))?;
         }
         Ok(())
     }
@@ -202,6 +214,15 @@ impl Checker<'_> {
             (&env.driver.rollback_path, "rollback_path"),
         ] {
             self.path_under(&env.base_url, path, key);
+        }
+        if let Some(m) = &env.max_body
+            && !MAX_BODY_RANGE.contains(m.get_ref())
+        {
+            self.err(
+                m.span(),
+                format!("environment {name}: max_body = {} is out of range", m.get_ref()),
+                "give a byte count from 1024 (1 KiB) to 268435456 (256 MiB); the default is 1048576 (1 MiB)",
+            );
         }
         if env.timeout.get().is_zero() {
             self.err(env.name.span(), format!("environment {name}: timeout is 0"), "give it a duration like \"2s\"");

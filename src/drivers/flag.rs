@@ -189,7 +189,8 @@ impl FlagDriver {
         let call = async {
             let resp = self.http.put(url).json(&body).send().await?;
             let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
+            // Only an excerpt is shown; the rest need not be read.
+            let text = crate::net::read_body(resp, 16 * 1024).await.unwrap_or_else(|e| e.to_string());
             Ok::<_, reqwest::Error>((status, text))
         };
         match tokio::time::timeout(self.request_timeout, call).await {
@@ -224,12 +225,7 @@ fn missing_store() -> String {
 }
 
 fn excerpt(body: &str) -> String {
-    let trimmed = body.trim();
-    match trimmed.char_indices().nth(BODY_EXCERPT) {
-        Some((i, _)) => format!("{}…", &trimmed[..i]),
-        None if trimmed.is_empty() => "(empty body)".to_string(),
-        None => trimmed.to_string(),
-    }
+    if body.trim().is_empty() { "(empty body)".to_string() } else { crate::text::excerpt(body, BODY_EXCERPT) }
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ pub async fn send(method: &str, url: &str, body: Option<String>, timeout: Durati
             break;
         }
     }
-    let mut text = String::from_utf8_lossy(&kept).into_owned();
+    let mut text = crate::text::printable_text(&String::from_utf8_lossy(&kept)).into_owned();
     if cut > 0 {
         text.push_str(&format!("\n[answer cut at {ANSWER_CAP} bytes]"));
     }

@@ -73,6 +73,8 @@ pub struct SignalPoller {
     kind: Kind,
     http: reqwest::Client,
     timeout: Duration,
+    /// Most bytes read of one answer.
+    max_body: usize,
     cache: Option<(std::sync::Arc<ScrapeCache>, Duration)>,
 }
 
@@ -97,7 +99,7 @@ impl SignalPoller {
                 Kind::Exposition { url, derive, metric, prev: None }
             }
         };
-        SignalPoller { kind, http, timeout, cache: None }
+        SignalPoller { kind, http, timeout, max_body: env.max_body(), cache: None }
     }
 
     /// Shares scrapes of the same page with other pollers: a page fetched less
@@ -110,13 +112,15 @@ impl SignalPoller {
     /// A poller of the playbook status endpoint, which every environment has.
     pub fn status(env: &EnvironmentConfig, http: reqwest::Client) -> Self {
         let timeout = env.timeout.get();
-        SignalPoller { kind: Kind::Status(PlaybookClient::new(env.endpoints(), timeout)), http, timeout, cache: None }
+        let kind = Kind::Status(PlaybookClient::new(env.endpoints(), timeout));
+        SignalPoller { kind, http, timeout, max_body: env.max_body(), cache: None }
     }
 
     /// One poll. Never panics; every failure becomes a failed sample.
     pub async fn poll(&mut self) -> Poll {
         let http = self.http.clone();
         let timeout = self.timeout;
+        let cap = self.max_body;
         match &mut self.kind {
             Kind::Health(client) => match client.health().await {
                 Ok(h) => {
@@ -146,10 +150,10 @@ impl SignalPoller {
                 }
                 Err(e) => Poll::sample(Sample::failed(Utc::now(), e.to_string())),
             },
-            Kind::Json { url, pointer } => Poll::sample(poll_json(&http, url, pointer, timeout).await),
-            Kind::Prometheus { url, query } => Poll::sample(poll_prometheus(&http, url, query, timeout).await),
+            Kind::Json { url, pointer } => Poll::sample(poll_json(&http, url, pointer, timeout, cap).await),
+            Kind::Prometheus { url, query } => Poll::sample(poll_prometheus(&http, url, query, timeout, cap).await),
             Kind::Exposition { url, derive, metric, prev } => Poll {
-                sample: poll_exposition(&http, url, *derive, metric, prev, timeout, self.cache.as_ref()).await,
+                sample: poll_exposition(&http, url, *derive, metric, prev, (timeout, cap), self.cache.as_ref()).await,
                 status: None,
                 version: None,
             },
@@ -166,11 +170,19 @@ pub fn default_metric(derive: Derivation) -> &'static str {
     }
 }
 
-async fn get_text(req: reqwest::RequestBuilder, timeout: Duration) -> Result<String, String> {
+/// The answer to `req` when it is a 2xx of at most `cap` bytes, else why not.
+async fn get_text(req: reqwest::RequestBuilder, timeout: Duration, cap: usize) -> Result<String, String> {
     let fut = async {
         let resp = req.send().await.map_err(|e| format!("unreachable: {e}"))?;
         let code = resp.status();
-        let body = resp.text().await.map_err(|e| format!("reading the answer: {e}"))?;
+        if code.is_redirection() {
+            return Err(format!(
+                "HTTP {}: {} (fix the URL)",
+                code.as_u16(),
+                crate::playbook::redirect_not_followed(&resp)
+            ));
+        }
+        let body = crate::net::read_body(resp, cap).await.map_err(|e| e.to_string())?;
         if code.is_success() { Ok(body) } else { Err(format!("HTTP {}: {}", code.as_u16(), excerpt(&body))) }
     };
     tokio::time::timeout(timeout, fut)
@@ -178,16 +190,13 @@ async fn get_text(req: reqwest::RequestBuilder, timeout: Duration) -> Result<Str
         .unwrap_or_else(|_| Err(format!("no answer within {}", humantime::format_duration(timeout))))
 }
 
+/// The start of a service's text, as one printable line.
 fn excerpt(s: &str) -> String {
-    let t = s.trim();
-    match t.char_indices().nth(120) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
-    }
+    crate::text::excerpt(s, 120)
 }
 
-async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Duration) -> Sample {
-    let body = match get_text(http.get(url), timeout).await {
+async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Duration, cap: usize) -> Sample {
+    let body = match get_text(http.get(url), timeout, cap).await {
         Ok(b) => b,
         Err(e) => return Sample::failed(Utc::now(), e),
     };
@@ -203,14 +212,16 @@ async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Du
         },
         Some(serde_json::Value::String(s)) => match s.parse::<f64>() {
             Ok(v) if v.is_finite() => Sample::value(at, v),
-            _ => Sample { at, value: None, text: Some(s.clone()), ok: true, error: None },
+            _ => Sample { at, value: None, text: Some(crate::text::service_text(s)), ok: true, error: None },
         },
-        Some(other) => Sample::failed(at, format!("{pointer} holds {other}, not a number or string")),
+        Some(other) => {
+            Sample::failed(at, format!("{pointer} holds {}, not a number or string", excerpt(&other.to_string())))
+        }
         None => Sample::failed(at, format!("no value at {pointer}")),
     }
 }
 
-async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout: Duration) -> Sample {
+async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout: Duration, cap: usize) -> Sample {
     let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
     let url = match reqwest::Url::parse_with_params(&endpoint, &[("query", query)]) {
         Ok(u) => u,
@@ -219,8 +230,10 @@ async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout
     let req = http.get(url);
     let fut = async {
         let resp = req.send().await.map_err(|e| format!("unreachable: {e}"))?;
-        let body = resp.text().await.map_err(|e| format!("reading the answer: {e}"))?;
-        Ok::<String, String>(body)
+        if resp.status().is_redirection() {
+            return Err(format!("{} (fix the Prometheus URL)", crate::playbook::redirect_not_followed(&resp)));
+        }
+        crate::net::read_body(resp, cap).await.map_err(|e| e.to_string())
     };
     let body = match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(b)) => b,
@@ -244,8 +257,8 @@ pub fn prometheus_value(body: &str) -> Result<f64, String> {
     if doc["status"] != "success" {
         return Err(format!(
             "Prometheus error ({}): {}",
-            doc["errorType"].as_str().unwrap_or("unknown"),
-            doc["error"].as_str().unwrap_or("no message")
+            excerpt(doc["errorType"].as_str().unwrap_or("unknown")),
+            excerpt(doc["error"].as_str().unwrap_or("no message"))
         ));
     }
     let data = &doc["data"];
@@ -321,13 +334,13 @@ async fn poll_exposition(
     derive: Derivation,
     metric: &str,
     prev: &mut Option<Counters>,
-    timeout: Duration,
+    (timeout, cap): (Duration, usize),
     cache: Option<&(std::sync::Arc<ScrapeCache>, Duration)>,
 ) -> Option<Sample> {
     let page = match cache.and_then(|(c, fresh)| c.get(url, *fresh)) {
         Some(page) => page,
         None => {
-            let page = get_text(http.get(url), timeout).await;
+            let page = get_text(http.get(url), timeout, cap).await;
             if let Some((c, _)) = cache {
                 c.put(url, page.clone());
             }

@@ -48,9 +48,10 @@ impl Webhook {
             Ok(resp) => {
                 let status = resp.status();
                 // Slack explains refusals in the body ("invalid_payload", "no_service"); keep a short piece.
-                let detail = resp.text().await.unwrap_or_default();
+                let detail = crate::net::read_body(resp, 16 * 1024).await.unwrap_or_default();
                 let detail: String =
                     detail.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect();
+                let detail = crate::text::printable_line(&detail).into_owned();
                 if detail.is_empty() {
                     Err(format!("{}: HTTP {}", self.label, status.as_u16()))
                 } else {
@@ -62,21 +63,114 @@ impl Webhook {
         outcome.map_err(|msg| self.scrub(&msg))
     }
 
-    /// Removes the URL, and its path (where Slack keeps the token), from a message, in case a
-    /// lower layer or the receiver echoed it.
+    /// Removes every piece of the URL that could be the secret from a message,
+    /// in case a lower layer or the receiver echoed it: the URL, its path, each
+    /// path segment, each query value and a password, each raw, percent-encoded
+    /// (either case) and JSON-escaped.
     fn scrub(&self, msg: &str) -> String {
-        let mut out = msg.replace(&self.url, "<webhook url>");
-        if let Ok(u) = reqwest::Url::parse(&self.url) {
-            let path = u.path();
-            if path.len() > 1 {
-                out = out.replace(path, "/<redacted>");
-            }
-            if let Some(q) = u.query().filter(|q| !q.is_empty()) {
-                out = out.replace(q, "<redacted>");
+        redact(msg, &secret_pieces(&self.url))
+    }
+}
+
+/// The pieces of a webhook URL that may carry its secret, in every spelling a
+/// receiver might echo them, longest first (so a whole URL is replaced before
+/// its parts).
+fn secret_pieces(url: &str) -> Vec<String> {
+    let mut raw = vec![url.to_string()];
+    if let Ok(u) = reqwest::Url::parse(url) {
+        raw.push(u.as_str().to_string());
+        if u.path().len() > 1 {
+            raw.push(u.path().to_string());
+        }
+        // Short segments (`/T0/`) are too common to redact alone; Slack's are 9+.
+        raw.extend(u.path_segments().into_iter().flatten().filter(|seg| seg.len() >= 6).map(str::to_string));
+        if let Some(q) = u.query().filter(|q| !q.is_empty()) {
+            raw.push(q.to_string());
+            raw.extend(
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
+                    .filter(|v| v.len() >= 4)
+                    .map(str::to_string),
+            );
+        }
+        if let Some(p) = u.password() {
+            raw.push(p.to_string());
+        }
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    for r in &raw {
+        let decoded = percent_decode(r);
+        for spelling in [
+            r.clone(),
+            percent_encode(r, false),
+            percent_encode(r, true),
+            r.replace('/', "\\/"),
+            percent_encode(&decoded, false),
+            decoded.clone(),
+        ] {
+            if !spelling.is_empty() && !pieces.contains(&spelling) {
+                pieces.push(spelling);
             }
         }
-        out
     }
+    pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    pieces
+}
+
+fn redact(msg: &str, pieces: &[String]) -> String {
+    // Matched without regard to case (a receiver may upper- or lower-case an
+    // escape), on the message as it came, so a mark is never matched again.
+    let lower = msg.to_ascii_lowercase();
+    let mut secret = vec![false; msg.len()];
+    for p in pieces {
+        let want = p.to_ascii_lowercase();
+        for (at, _) in lower.match_indices(&want) {
+            secret[at..at + want.len()].iter_mut().for_each(|b| *b = true);
+        }
+    }
+    let mut out = String::with_capacity(msg.len());
+    for (i, c) in msg.char_indices() {
+        match (secret[i], i > 0 && secret[i - 1]) {
+            (true, true) => {}
+            (true, false) => out.push_str("<redacted>"),
+            (false, _) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every byte but the unreserved ones as `%XX`.
+fn percent_encode(s: &str, lower: bool) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ if lower => format!("%{b:02x}"),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn describe_error(e: &reqwest::Error) -> String {
@@ -158,6 +252,36 @@ mod tests {
         let msg = hook.scrub("failed for https://hooks.example/services/T0/B0/tok?x=1 and /services/T0/B0/tok");
         assert!(!msg.contains("tok"), "{msg}");
         assert!(!msg.contains("hooks.example/services"), "{msg}");
+    }
+
+    #[test]
+    fn item12_a_secret_echoed_json_escaped_or_percent_encoded_is_redacted() {
+        let url = "https://hooks.example/services/T0AB12CD/B0EF34GH/s3cr3tT0ken?token=abc%2Fdef&v=1";
+        let hook = Webhook::new("webhook", url.into(), None).unwrap_or_else(|e| panic!("{e}"));
+        for echoed in [
+            "invalid_token: s3cr3tT0ken",
+            r#"{"error":"bad url https:\/\/hooks.example\/services\/T0AB12CD\/B0EF34GH\/s3cr3tT0ken"}"#,
+            "no such hook %2Fservices%2FT0AB12CD%2FB0EF34GH%2Fs3cr3tT0ken",
+            "no such hook %2fservices%2ft0ab12cd%2fb0ef34gh%2fs3cr3tt0ken",
+            "https%3A%2F%2Fhooks.example%2Fservices%2FT0AB12CD",
+            "token abc/def refused",
+            "token abc%2Fdef refused",
+            "token abc%2fdef refused",
+        ] {
+            let msg = hook.scrub(echoed);
+            for secret in ["s3cr3tT0ken", "s3cr3tt0ken", "T0AB12CD", "t0ab12cd", "abc/def", "abc%2", "B0EF34GH"] {
+                assert!(!msg.contains(secret), "{echoed:?} became {msg:?}");
+            }
+            assert!(msg.contains("<redacted>"), "{msg}");
+        }
+        assert_eq!(hook.scrub("HTTP 500 (server busy)"), "HTTP 500 (server busy)");
+        let odd =
+            Webhook::new("webhook", "https://h.example/redacted/x".into(), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            odd.scrub("at /redacted/x: redacted"),
+            "at <redacted>: <redacted>",
+            "ends, even for a token like the mark"
+        );
     }
 }
 

@@ -9,9 +9,15 @@ use super::tables::{self, Table};
 use super::{Report, SignalReport, duration_rows};
 use crate::domain::{Milestone, ts};
 
-/// Text made safe for HTML element content and quoted attribute values.
+/// Text made safe for HTML element content and quoted attribute values, its
+/// control characters and bidi overrides shown escaped.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    crate::text::printable_text(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// A section's table, or `empty` as a paragraph when it has no rows.

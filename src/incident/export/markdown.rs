@@ -6,8 +6,29 @@ use super::tables::{self, Table};
 use super::{Report, duration_rows};
 use crate::domain::ts;
 
+/// Recorded text as inert Markdown on one line: no control character, no raw
+/// HTML (`<script>` in a note is shown, not run by a renderer), no table break.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let one_line = s.replace('\n', " ");
+    crate::text::printable_line(&one_line)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+/// A code span: its text is literal to a renderer, but a backtick would end it early.
+fn code(s: &str) -> String {
+    if s.contains('`') { cell(s) } else { format!("`{}`", crate::text::printable_line(s).replace('|', "\\|")) }
+}
+
+/// A fenced block of several lines: literal, with a fence longer than any run
+/// of backticks inside so the text cannot close it.
+fn fenced(s: &str) -> String {
+    let text = crate::text::printable_text(s);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}\n{text}\n{fence}")
 }
 
 /// A section's table, or `empty` when it has no rows.
@@ -19,11 +40,8 @@ fn table(o: &mut String, t: &Table, empty: &str) {
     let _ = writeln!(o, "| {} |", t.headers.join(" | "));
     let _ = writeln!(o, "|{}", "---|".repeat(t.headers.len()));
     for row in &t.rows {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if t.code_column == Some(i) { format!("`{c}`") } else { cell(c) })
-            .collect();
+        let cells: Vec<String> =
+            row.iter().enumerate().map(|(i, c)| if t.code_column == Some(i) { code(c) } else { cell(c) }).collect();
         let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
 }
@@ -33,7 +51,7 @@ pub fn to_markdown(r: &Report) -> String {
     let i = &r.incident.incident;
     let mut o = String::new();
     let drill = if i.drill { " (drill)" } else { "" };
-    let _ = writeln!(o, "# Incident #{}{drill}: {}\n", i.id, i.title);
+    let _ = writeln!(o, "# Incident #{}{drill}: {}\n", i.id, cell(&i.title));
     let _ = writeln!(o, "Report generated {} (schema version {}).\n", ts::format(r.generated_at), r.schema_version);
     let _ = writeln!(o, "## Summary\n");
     let _ = writeln!(o, "| | |\n|---|---|");
@@ -67,13 +85,13 @@ pub fn to_markdown(r: &Report) -> String {
         } else {
             " "
         };
-        let note = c.note.as_deref().map(|n| format!(": {}", n.replace('\n', " "))).unwrap_or_default();
+        let note = c.note.as_deref().map(|n| format!(": {}", cell(n))).unwrap_or_default();
         let waived = if c.waived { " (waived)" } else { "" };
-        let _ = writeln!(o, "- [{mark}] {}{waived}, {} at {}{note}", c.item, c.actor, ts::format(c.at));
+        let _ = writeln!(o, "- [{mark}] {}{waived}, {} at {}{note}", cell(&c.item), cell(&c.actor), ts::format(c.at));
     }
 
     if let Some(rb) = &r.runbook {
-        let _ = writeln!(o, "\n## Runbook: {} ({})\n", rb.name, rb.file);
+        let _ = writeln!(o, "\n## Runbook: {} ({})\n", cell(&rb.name), cell(&rb.file));
         table(&mut o, &tables::runbook_steps(rb), "The runbook has no steps.");
     }
 
@@ -85,7 +103,7 @@ pub fn to_markdown(r: &Report) -> String {
         let _ = writeln!(o, "None.");
     }
     for n in &r.notes {
-        let _ = writeln!(o, "- {} {}: {}", ts::format(n.created_at), n.author, n.body.replace('\n', " "));
+        let _ = writeln!(o, "- {} {}: {}", ts::format(n.created_at), cell(&n.author), cell(&n.body));
     }
 
     let _ = writeln!(o, "\n## Notifications sent\n");
@@ -94,9 +112,9 @@ pub fn to_markdown(r: &Report) -> String {
     }
     for n in &r.notifications {
         let channels = if n.channels.is_empty() { "not delivered".to_string() } else { n.channels.join(", ") };
-        let _ = writeln!(o, "{} ({channels}):\n\n```\n{}\n```\n", ts::format(n.at), n.text);
+        let _ = writeln!(o, "{} ({}):\n\n{}\n", ts::format(n.at), cell(&channels), fenced(&n.text));
     }
 
-    let _ = writeln!(o, "\n## Post-rollback summary\n\n```\n{}\n```", r.summary_text);
+    let _ = writeln!(o, "\n## Post-rollback summary\n\n{}", fenced(&r.summary_text));
     o
 }

@@ -1,0 +1,56 @@
+//! Reading what a service answers, bounded: a server that streams forever, or
+//! sends a gigabyte, costs at most the cap in memory and is a failed read.
+
+/// Most bytes read of one answer unless the environment says otherwise
+/// (`max_body`).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// The whole answer as text, or why not: an answer over `cap` bytes is an
+/// error that names the cap and how to raise it; nothing past the cap is read.
+pub async fn read_body(mut resp: reqwest::Response, cap: usize) -> Result<String, BodyError> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge(cap));
+    }
+    let mut kept: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if kept.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge(cap));
+        }
+        kept.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&kept).into_owned())
+}
+
+/// Why an answer could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// More than this many bytes.
+    TooLarge(usize),
+    /// The connection failed mid-answer.
+    Read(reqwest::Error),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge(cap) => write!(
+                f,
+                "the answer is larger than {} (max_body); nothing past it was read (raise max_body for this environment if the answer is meant to be this big)",
+                human_bytes(*cap)
+            ),
+            BodyError::Read(e) => write!(f, "reading the answer: {e}"),
+        }
+    }
+}
+
+/// `1 MiB`, `512 KiB`, `300 bytes`.
+pub fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    if n >= KIB * KIB && n % (KIB * KIB) == 0 {
+        format!("{} MiB", n / (KIB * KIB))
+    } else if n >= KIB && n % KIB == 0 {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
