@@ -190,7 +190,9 @@ async fn capture(mut stream: impl AsyncRead + Unpin) -> std::io::Result<Captured
             cut += excess;
         }
     }
-    Ok(Captured { text: String::from_utf8_lossy(&kept).into_owned(), cut })
+    // A program's output may repeat a service's words: kept with nothing that acts on a terminal.
+    let text = crate::text::printable_text(&String::from_utf8_lossy(&kept)).into_owned();
+    Ok(Captured { text, cut })
 }
 
 /// `exit 3`, or `killed by signal 9`.
@@ -392,6 +394,8 @@ mod tests {
     async fn output_exit_status_and_cuts_are_reported() {
         let out = run(&strings(&["sh", "-c", "echo hello; echo oops >&2"]), Duration::from_secs(10)).await.unwrap();
         assert_eq!(out.summary(), "exit 0; stdout: hello; stderr: oops");
+        let out = run(&strings(&["printf", "rolled \\033[2J back\\nok"]), Duration::from_secs(10)).await.unwrap();
+        assert_eq!(out.stdout.text, "rolled \\u{1b}[2J back\nok", "item 11: output is kept inert");
 
         let script = format!("head -c {} /dev/zero | tr '\\0' x; echo END", OUTPUT_CAP + 100);
         let out = run(&strings(&["sh", "-c", &script]), Duration::from_secs(10)).await.unwrap();
