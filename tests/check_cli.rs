@@ -73,3 +73,29 @@ fn bad_key_binding_and_theme_are_caught_by_check() {
     assert!(stderr.contains("unknown action \"explode\""), "{stderr}");
     assert!(stderr.contains("theme \"neon\""), "{stderr}");
 }
+
+/// Issue 10 item 12: a bad `--theme` is a usage error in one line, no backtrace,
+/// for the console and for review alike.
+#[test]
+fn item12_a_bad_theme_flag_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[[environment]]\nname = \"a\"\nkind = \"standard\"\nbase_url = \"http://127.0.0.1:9\"\n")
+        .unwrap();
+    for args in [&["console", "--theme", "neon"][..], &["review", "1", "--theme", "neon"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_backout"))
+            .arg("--config")
+            .arg(&path)
+            .arg("--db")
+            .arg(dir.path().join("d.db"))
+            .args(args)
+            .env_remove("BACKOUT_CONFIG")
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains("theme \"neon\"") && stderr.contains("--theme takes dark"), "{stderr}");
+    }
+}

@@ -215,3 +215,53 @@ fn review_steps_through_a_recorded_incident_read_only() {
     tmux.wait_for("not possible in REVIEW mode", Duration::from_secs(20));
     tmux.keys(&["q"]);
 }
+
+impl Tmux {
+    /// Pastes `text` as a terminal does (bracketed, when the program asked for it).
+    fn paste(&self, text: &str) {
+        let buffer = format!("{}-paste", self.0);
+        assert!(Command::new("tmux").args(["set-buffer", "-b", &buffer, text]).status().unwrap().success());
+        assert!(
+            Command::new("tmux")
+                .args(["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &self.0])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+/// Issue 10: `r` on a healthy environment needs FORCE typed, and a pasted
+/// text ending in a newline confirms nothing: not the force step, not the
+/// rollback's reason.
+#[test]
+fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_nothing() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-force-{}", std::process::id()), &cmd);
+    tmux.wait_for("✔ healthy", Duration::from_secs(30));
+    tmux.keys(&["r"]);
+    tmux.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
+    tmux.paste("FORCE\n");
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.wait_for("> FORCE ▏", Duration::from_secs(10));
+    assert!(screen.contains("Force a rollback?"), "the pasted newline pressed Enter:\n{screen}");
+    tmux.keys(&["BSpace", "Enter"]);
+    tmux.wait_for("Reason (recorded)", Duration::from_secs(30));
+    tmux.paste("practising the force step\n");
+    tmux.wait_for("practising the force step ▏", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    let screen = tmux.screen();
+    assert!(screen.contains("Confirm rollback"), "the pasted newline confirmed:\n{screen}");
+    let rollbacks = || d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    assert_eq!(rollbacks(), 0, "nothing was rolled back");
+    tmux.keys(&["Escape"]);
+    wait_until(Duration::from_secs(10), || !tmux.screen().contains("Confirm rollback")).expect("Esc closed nothing");
+    assert_eq!(rollbacks(), 0);
+}

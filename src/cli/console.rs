@@ -31,6 +31,15 @@ pub struct ReviewArgs {
     theme: Option<String>,
 }
 
+/// A theme that cannot be loaded is a usage error said in one line, before
+/// the terminal is touched.
+fn refuse_bad_theme(config: &crate::config::Config, theme: Option<&str>) -> Option<Exit> {
+    let name = theme.unwrap_or(&config.theme);
+    let e = crate::tui::theme::Theme::load(name, false).err()?;
+    eprintln!("backout: {e} (--theme takes dark, light, high-contrast or a theme file)");
+    Some(Exit::Usage)
+}
+
 fn refuse_without_terminal() -> Option<Exit> {
     use std::io::IsTerminal;
     if std::io::stdout().is_terminal() {
@@ -42,7 +51,7 @@ fn refuse_without_terminal() -> Option<Exit> {
 
 pub(super) fn console(ctx: &Context, args: &ConsoleArgs) -> Result<Exit> {
     let config = Arc::new(try_exit!(ctx.config()));
-    if let Some(code) = refuse_without_terminal() {
+    if let Some(code) = refuse_bad_theme(&config, args.theme.as_deref()).or_else(refuse_without_terminal) {
         return Ok(code);
     }
     let db = crate::store::resolve_path(ctx.db_flag.as_deref());
@@ -57,6 +66,9 @@ pub(super) fn console(ctx: &Context, args: &ConsoleArgs) -> Result<Exit> {
 
 pub(super) fn review(ctx: &Context, args: &ReviewArgs) -> Result<Exit> {
     let config = Arc::new(try_exit!(ctx.config()));
+    if let Some(code) = refuse_bad_theme(&config, args.theme.as_deref()) {
+        return Ok(code);
+    }
     let db = crate::store::resolve_path(ctx.db_flag.as_deref());
     let store = try_exit!(ctx.store());
     if store.incident(args.incident)?.is_none() {

@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{Command, Keymap};
-use super::popups::{self, ConfirmRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt};
+use super::popups::{self, ConfirmRollback, ForceRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt};
 use super::theme::Theme;
 use crate::config::Config;
 use crate::engine::{EngineCommand, EngineEvent};
 use crate::store::TimelineEvent;
 
 pub use super::model::{
-    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, SPARK_POINTS, SignalRule, SignalView,
+    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, RefusedPlan, SPARK_POINTS,
+    SignalRule, SignalView,
 };
 pub use super::popups::{Popup, PromptPurpose};
 
@@ -129,10 +130,23 @@ impl App {
                         let production = self.envs.iter().any(|e| e.name == env && e.production);
                         self.popup = Some(ConfirmRollback::new(env, plan, production).into());
                     }
-                    Err(why) => {
-                        self.popup = None;
-                        self.status = format!("rollback of {env} refused: {why}");
+                    Err(refused) if refused.forceable => {
+                        self.status = format!("rollback of {env} refused: {}", refused.why);
+                        let force =
+                            ForceRollback { env, version: refused.version, why: refused.why, typed: String::new() };
+                        self.popup = Some(force.into());
                     }
+                    Err(refused) => {
+                        self.popup = None;
+                        self.status = format!("rollback of {env} refused: {}", refused.why);
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Paste(text) => {
+                let typed = self.popup.as_mut().is_some_and(|p| popups::paste(p, &text));
+                if !typed {
+                    self.status = "pasted text ignored: no text field is open (n writes a note)".into();
                 }
                 Vec::new()
             }
@@ -304,7 +318,7 @@ impl App {
                     return Vec::new();
                 }
                 self.popup = Some(Preparing { env: env_name.clone() }.into());
-                vec![Effect::PrepareRollback { env: env_name, version: None }]
+                vec![Effect::PrepareRollback { env: env_name, version: None, force: false }]
             }
             Command::RollbackPick => {
                 if !self.needs_live("roll back") {

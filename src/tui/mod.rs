@@ -61,9 +61,29 @@ pub fn run_console(rt: &tokio::runtime::Runtime, opts: ConsoleOptions) -> Result
     // ratatui::init installs a panic hook that restores the terminal before the
     // panic message prints; color-eyre's hook was installed first, in main.
     let mut terminal = ratatui::init();
+    // A paste arrives as one text event, never as keys: a newline in it cannot press Enter.
+    let paste = BracketedPaste::enable();
     let result = rt.block_on(event_loop(&mut terminal, opts, theme, keymap));
+    drop(paste);
     ratatui::restore();
     result
+}
+
+/// Bracketed paste for as long as the console runs; switched off again on
+/// every exit, a panic's unwinding included.
+struct BracketedPaste;
+
+impl BracketedPaste {
+    fn enable() -> Self {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+        BracketedPaste
+    }
+}
+
+impl Drop for BracketedPaste {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    }
 }
 
 async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme: Theme, keymap: Keymap) -> Result<()> {
@@ -148,6 +168,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
                 Some(Ok(Event::Resize(_, _))) => Msg::Resize,
+                Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
                 None => break,

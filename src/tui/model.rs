@@ -325,6 +325,8 @@ pub enum Effect {
         env: String,
         /// Specific version, else last known-good.
         version: Option<String>,
+        /// The operator typed FORCE: plan past a healthy service or a target reported down.
+        force: bool,
     },
     /// Run the rollback that was prepared.
     Rollback {
@@ -379,6 +381,17 @@ pub enum Effect {
     },
 }
 
+/// Why a rollback was not planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedPlan {
+    /// The refusal, as the CLI says it.
+    pub why: String,
+    /// The CLI would go on with `--force`: the console asks for FORCE typed.
+    pub forceable: bool,
+    /// The version that was asked for, to plan again with force.
+    pub version: Option<String>,
+}
+
 /// Everything that can change the console.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -397,8 +410,11 @@ pub enum Msg {
         /// Environment.
         env: String,
         /// The plan, or why there is none.
-        plan: Result<String, String>,
+        plan: Result<String, RefusedPlan>,
     },
+    /// Text pasted into the terminal (bracketed paste): only ever text in a
+    /// field, never a key, so a pasted newline confirms nothing.
+    Paste(String),
     /// A worker finished something; the sentence for the status bar.
     Done(String),
     /// Review: the incident's timeline to step through.

@@ -279,7 +279,9 @@ fn rollback_failed() {
 fn confirmation_dialog_needs_reason_and_production_name() {
     let mut app = degraded_app();
     let effects = app.update(key('r'));
-    assert!(matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: None }] if env == "checkout"));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: None, force: false }] if env == "checkout")
+    );
     app.update(Msg::Prepared {
         env: "checkout".into(),
         plan: Ok("checkout: 2.0.0-bad → 1.4.3 (blue) via the http driver (blue_green_switch); current health degraded"
@@ -298,6 +300,77 @@ fn confirmation_dialog_needs_reason_and_production_name() {
     let effects = app.update(code(KeyCode::Enter));
     assert!(matches!(&effects[..], [super::app::Effect::Rollback { reason, .. }] if reason == "errors up"));
     assert!(app.popup.is_none());
+}
+
+/// Issue 10 item 7: `r` on a healthy environment is refused like the CLI, and
+/// goes on only after FORCE is typed (lower case, or Enter alone, does nothing).
+#[test]
+fn item7_a_healthy_environment_needs_force_typed() {
+    let mut app = healthy_app(Theme::dark());
+    let effects = app.update(key('r'));
+    assert!(matches!(&effects[..], [super::app::Effect::PrepareRollback { force: false, .. }]), "{effects:?}");
+    app.update(Msg::Prepared {
+        env: "checkout".into(),
+        plan: Err(super::app::RefusedPlan {
+            why: "checkout is healthy (1.4.3 serving); use --force to roll back anyway".into(),
+            forceable: true,
+            version: None,
+        }),
+    });
+    assert!(matches!(app.popup, Some(Popup::Force(_))), "{:?}", app.popup);
+    snap("force", draw(&app, 120, 40));
+    assert!(app.update(code(KeyCode::Enter)).is_empty(), "Enter alone forces nothing");
+    for c in "force".chars() {
+        app.update(key(c));
+    }
+    assert!(app.update(code(KeyCode::Enter)).is_empty(), "lower case is not FORCE");
+    assert!(app.status.contains("type FORCE"), "{}", app.status);
+    for _ in 0..5 {
+        app.update(code(KeyCode::Backspace));
+    }
+    app.update(Msg::Paste("FORCE\n".into()));
+    assert!(matches!(app.popup, Some(Popup::Force(_))), "a pasted newline is not Enter");
+    app.update(code(KeyCode::Backspace));
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, force: true, .. }] if env == "checkout"),
+        "{effects:?}"
+    );
+    assert!(matches!(app.popup, Some(Popup::Preparing(_))));
+
+    // A refusal the CLI cannot force (the lock, no target) is only said.
+    app.update(Msg::Prepared {
+        env: "checkout".into(),
+        plan: Err(super::app::RefusedPlan { why: "no earlier version".into(), forceable: false, version: None }),
+    });
+    assert!(app.popup.is_none() && app.status.contains("no earlier version"), "{}", app.status);
+}
+
+/// Issue 10 item 9: a paste is text in the field with the cursor. A newline in
+/// it is a space in a one-line field and a line break in a note; it never
+/// confirms, and with no field open it is ignored, said in the status bar.
+#[test]
+fn item9_a_paste_never_confirms_anything() {
+    let mut app = degraded_app();
+    app.update(key('r'));
+    app.update(Msg::Prepared { env: "checkout".into(), plan: Ok("checkout: 2.0.0-bad → 1.4.3".into()) });
+    let effects = app.update(Msg::Paste("errors up\r\ncheckout\n".into()));
+    assert!(effects.is_empty(), "{effects:?}");
+    match &app.popup {
+        Some(Popup::ConfirmRollback(c)) => assert_eq!(c.reason, "errors up checkout "),
+        other => panic!("the confirmation closed: {other:?}"),
+    }
+    app.update(code(KeyCode::Esc));
+
+    app.update(key('n'));
+    app.update(Msg::Paste("first line\nsecond\u{1b}[2J line".into()));
+    match &app.popup {
+        Some(Popup::Note(n)) => assert_eq!(n.lines, vec!["first line".to_string(), "second[2J line".to_string()]),
+        other => panic!("the note closed: {other:?}"),
+    }
+    app.update(code(KeyCode::Esc));
+    assert!(app.update(Msg::Paste("r\n".into())).is_empty());
+    assert!(app.popup.is_none() && app.status.starts_with("pasted text ignored"), "{}", app.status);
 }
 
 #[test]
@@ -509,7 +582,7 @@ fn popup_keys_pick_plan_filter_and_quit() {
     app.update(code(KeyCode::Down));
     let effects = app.update(code(KeyCode::Enter));
     assert!(
-        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: Some(v) }] if env == "checkout" && v == "1.4.2"),
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, version: Some(v), force: false }] if env == "checkout" && v == "1.4.2"),
         "{effects:?}"
     );
     // While the plan is read, other keys wait and Esc cancels.

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Effect, EnvSnapshot, Msg};
+use super::app::{Effect, EnvSnapshot, Msg, RefusedPlan};
 use crate::config::Config;
 use crate::domain::Severity;
 use crate::engine::EngineCommand;
-use crate::rollback::{Prepared, RollbackOptions};
+use crate::rollback::{Prepared, Refusal, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
 
 /// Refreshes of the screen's data: one runs at a time; requests made meanwhile
@@ -32,7 +32,7 @@ pub struct Worker {
     rt: tokio::runtime::Handle,
     tx: UnboundedSender<Msg>,
     engine: Option<UnboundedSender<EngineCommand>>,
-    prepared: Arc<Mutex<HashMap<String, Prepared>>>,
+    prepared: Arc<Mutex<HashMap<String, (Prepared, bool)>>>,
     /// The connection reads reuse; writes open their own.
     reader: Arc<Mutex<Option<Store>>>,
     /// Whether a refresh is running, and the newest one asked for meanwhile.
@@ -102,7 +102,7 @@ impl Worker {
 
     /// The plans waiting for confirmation. A panic elsewhere while the map was
     /// held leaves it whole (inserts and removes only), so it is used as it is.
-    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, Prepared>> {
+    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Prepared, bool)>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -128,7 +128,7 @@ impl Worker {
     fn blocking(&self, effect: Effect) {
         let result = match effect {
             Effect::Refresh { at } => self.refresh(at),
-            Effect::PrepareRollback { env, version } => self.prepare(env, version),
+            Effect::PrepareRollback { env, version, force } => self.prepare(env, version, force),
             Effect::Rollback { env, reason } => self.rollback(env, reason),
             Effect::SaveNote { env, text } => self.note(&env, &text),
             Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
@@ -171,28 +171,32 @@ impl Worker {
         Ok(())
     }
 
-    fn prepare(&self, env: String, version: Option<String>) -> Result<(), String> {
+    fn prepare(&self, env: String, version: Option<String>, force: bool) -> Result<(), String> {
         let cfg = self.config.environment(&env).ok_or_else(|| format!("no environment {env}"))?;
         let mut store = self.store()?;
-        let opts = self.options(version, String::new());
+        let opts = self.options(version.clone(), String::new(), force);
         let plan = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
             Ok(p) => {
                 let text = p.describe(RollbackTrigger::Manual);
-                self.plans().insert(env.clone(), p);
+                self.plans().insert(env.clone(), (p, force));
                 Ok(text)
             }
-            Err(refusal) => Err(refusal.to_string()),
+            Err(refusal) => Err(RefusedPlan {
+                why: refusal.to_string(),
+                // The refusals `--force` overrides on the command line.
+                forceable: matches!(refusal, Refusal::Healthy { .. } | Refusal::TargetUnhealthy { .. }),
+                version,
+            }),
         };
         let _ = self.tx.send(Msg::Prepared { env, plan });
         Ok(())
     }
 
-    fn options(&self, version: Option<String>, reason: String) -> RollbackOptions {
+    fn options(&self, version: Option<String>, reason: String, force: bool) -> RollbackOptions {
         RollbackOptions {
             version,
-            // The operator pressed the key on purpose and sees the health in
-            // the confirmation; the CLI's --force guard is the dialog here.
-            force: true,
+            // Like the CLI's --force: only after the operator typed FORCE.
+            force,
             skip_validation: false,
             reason,
             operator: self.operator.clone(),
@@ -208,13 +212,14 @@ impl Worker {
     /// events the screen draws; nothing is invented here.
     fn rollback(&self, env: String, reason: String) -> Result<(), String> {
         let prepared = self.plans().remove(&env);
-        let Some(prepared) = prepared else {
+        let Some((prepared, forced)) = prepared else {
             return Err(format!("the rollback of {env} was not prepared; press r again"));
         };
         let Some(engine) = &self.engine else {
             return Err("the engine is not running in this mode; nothing was rolled back".into());
         };
-        let opts = self.options(None, reason);
+        // Re-checked under the lock with the same force the plan was made with.
+        let opts = self.options(None, reason, forced);
         let cmd = EngineCommand::Rollback { environment: env.clone(), plan: Box::new(prepared), opts: Box::new(opts) };
         engine.send(cmd).map_err(|_| format!("the engine has stopped; {env} was not rolled back"))?;
         self.done(format!("rollback of {env} handed to the engine"));

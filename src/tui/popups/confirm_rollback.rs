@@ -61,6 +61,12 @@ impl ConfirmRollback {
         ConfirmRollback { env, plan, reason: String::new(), typed_name: String::new(), field: 0, production }
     }
 
+    /// Pasted text goes into the field with the cursor, on one line; a newline
+    /// in it is a space, never Enter.
+    pub fn paste(&mut self, text: &str) {
+        self.field_mut().push_str(&super::one_line(text));
+    }
+
     fn field_mut(&mut self) -> &mut String {
         if self.field == 0 { &mut self.reason } else { &mut self.typed_name }
     }

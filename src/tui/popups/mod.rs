@@ -4,6 +4,7 @@
 pub mod confirm_quit;
 pub mod confirm_rollback;
 pub mod details;
+pub mod force;
 pub mod help;
 pub mod note;
 pub mod pick_version;
@@ -19,6 +20,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::app::{App, Effect};
 
 pub use confirm_rollback::ConfirmRollback;
+pub use force::ForceRollback;
 pub use note::NoteEditor;
 pub use pick_version::PickVersion;
 pub use preparing::Preparing;
@@ -35,6 +37,8 @@ pub enum Popup {
     Preparing(Preparing),
     /// Rollback confirmation.
     ConfirmRollback(ConfirmRollback),
+    /// A refused rollback the operator may force by typing FORCE.
+    Force(ForceRollback),
     /// Picking a version from history.
     PickVersion(PickVersion),
     /// Multi-line note editor.
@@ -76,6 +80,7 @@ pub fn handle_key(popup: Popup, app: &mut App, k: KeyEvent) -> Outcome {
         Popup::ConfirmQuit => confirm_quit::handle_key(app, k),
         Popup::Preparing(p) => p.handle_key(app, k),
         Popup::ConfirmRollback(p) => p.handle_key(app, k),
+        Popup::Force(p) => p.handle_key(app, k),
         Popup::PickVersion(p) => p.handle_key(k),
         Popup::Note(p) => p.handle_key(app, k),
         Popup::Prompt(p) => p.handle_key(app, k),
@@ -91,6 +96,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Popup::ConfirmQuit => confirm_quit::render(app, f, area),
         Popup::Preparing(p) => p.render(app, f, area),
         Popup::ConfirmRollback(p) => p.render(app, f, area),
+        Popup::Force(p) => p.render(app, f, area),
         Popup::PickVersion(p) => p.render(app, f, area),
         Popup::Note(p) => p.render(app, f, area),
         Popup::Prompt(p) => p.render(app, f, area),
@@ -104,11 +110,34 @@ pub fn key_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         ("Details", details::key_help()),
         ("Pick a version", pick_version::key_help()),
         ("Planning a rollback", preparing::key_help()),
+        ("Force a refused rollback", force::key_help()),
         ("Confirm rollback", confirm_rollback::key_help()),
         ("Note", note::key_help()),
         ("Filter or skip reason", prompt::key_help()),
         ("Quit?", confirm_quit::key_help()),
     ]
+}
+
+/// Pasted text into the open popup's text field; `false` when it has none.
+/// A paste is only ever text: it never presses a key, so it confirms nothing.
+pub fn paste(popup: &mut Popup, text: &str) -> bool {
+    match popup {
+        Popup::ConfirmRollback(p) => p.paste(text),
+        Popup::Force(p) => p.paste(text),
+        Popup::Note(p) => p.paste(text),
+        Popup::Prompt(p) => p.paste(text),
+        Popup::Help | Popup::Details(_) | Popup::ConfirmQuit | Popup::Preparing(_) | Popup::PickVersion(_) => {
+            return false;
+        }
+    }
+    true
+}
+
+/// Pasted text for a one-line field: line breaks and tabs become spaces, other
+/// control characters are dropped.
+pub fn one_line(text: &str) -> String {
+    let spaced = text.replace("\r\n", " ").replace(['\n', '\r', '\t'], " ");
+    spaced.chars().filter(|c| !c.is_control()).collect()
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

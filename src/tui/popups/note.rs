@@ -83,6 +83,20 @@ impl NoteEditor {
         Outcome::stay(self)
     }
 
+    /// Pasted text is typed: its line breaks are line breaks in the note, and
+    /// it never saves.
+    pub fn paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        for (i, piece) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.lines.push(String::new());
+            }
+            if let Some(l) = self.lines.last_mut() {
+                l.extend(piece.chars().filter(|c| *c == '\t' || !c.is_control()));
+            }
+        }
+    }
+
     /// Draws the editor over `area`.
     pub fn render(&self, app: &App, f: &mut Frame, area: Rect) {
         let t = &app.theme;

@@ -103,7 +103,10 @@ impl PickVersion {
             Some(Act::Pick) => {
                 let version = self.choices.get(self.selected).map(|c| c.version.clone());
                 let preparing = Preparing { env: self.env.clone() };
-                return Outcome::Open(preparing.into(), vec![Effect::PrepareRollback { env: self.env, version }]);
+                return Outcome::Open(
+                    preparing.into(),
+                    vec![Effect::PrepareRollback { env: self.env, version, force: false }],
+                );
             }
             None => {}
         }

@@ -90,6 +90,11 @@ impl Prompt {
         Outcome::stay(self)
     }
 
+    /// Pasted text is typed, on one line; it never accepts.
+    pub fn paste(&mut self, text: &str) {
+        self.text.push_str(&super::one_line(text));
+    }
+
     /// Draws the prompt over `area`.
     pub fn render(&self, app: &App, f: &mut Frame, area: Rect) {
         let t = &app.theme;
