@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{Command, Keymap};
-use super::popups::{self, ConfirmRollback, ForceRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt};
+use super::popups::{
+    self, CloseIncident, ConfirmRollback, ForceRollback, NoteEditor, Outcome, PickVersion, Preparing, Prompt,
+};
 use super::theme::Theme;
 use crate::config::Config;
 use crate::engine::{EngineCommand, EngineEvent};
@@ -190,6 +192,7 @@ impl App {
             env.rollbacks = s.rollbacks;
             env.timeline = s.timeline;
             env.incident = s.incident;
+            env.validated = s.validated;
             env.lock = s.lock;
             env.runbook = s.runbook;
             for item in &mut env.checklist {
@@ -395,10 +398,18 @@ impl App {
                 Vec::new()
             }
             Command::ToggleIncident => {
-                if self.needs_live("incident") {
-                    vec![Effect::ToggleIncident { env: env_name }]
-                } else {
-                    Vec::new()
+                if !self.needs_live("incident") || env_name.is_empty() {
+                    return Vec::new();
+                }
+                match self.env().and_then(|e| e.incident.as_ref().map(|i| (i.id, e.validated))) {
+                    Some((id, validated)) => {
+                        self.popup = Some(CloseIncident { env: env_name, id, validated, reason: String::new() }.into());
+                        Vec::new()
+                    }
+                    None => {
+                        self.status = format!("opening an incident on {env_name}…");
+                        vec![Effect::OpenIncident { env: env_name }]
+                    }
                 }
             }
             Command::StepBack | Command::StepForward => {

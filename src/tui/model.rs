@@ -216,6 +216,8 @@ pub struct EnvView {
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
     pub incident: Option<IncidentRow>,
+    /// The open incident validated.
+    pub validated: bool,
     /// Proposed automatic rollback: deadline and why.
     pub proposal: Option<(DateTime<Utc>, String)>,
     /// A rollback in flight.
@@ -284,6 +286,7 @@ impl EnvView {
             runbook_file: cfg.runbook.clone(),
             timeline: Vec::new(),
             incident: None,
+            validated: false,
             proposal: None,
             in_flight: None,
             lock: None,
@@ -305,6 +308,8 @@ pub struct EnvSnapshot {
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
     pub incident: Option<IncidentRow>,
+    /// The open incident's checklist validated it (its `validated` milestone).
+    pub validated: bool,
     /// Checklist items that passed or were waived (by title).
     pub checklist_passed: Vec<String>,
     /// Runbook steps of the open incident: title and state (`pending`,
@@ -367,10 +372,19 @@ pub enum Effect {
         /// Reason when skipped.
         reason: Option<String>,
     },
-    /// Open or close the environment's incident.
-    ToggleIncident {
+    /// Open an incident on the environment.
+    OpenIncident {
         /// Environment.
         env: String,
+    },
+    /// Close the environment's incident (records `resolved`).
+    CloseIncident {
+        /// Environment.
+        env: String,
+        /// The incident asked about: a newer one is not closed by this answer.
+        id: i64,
+        /// Why it is closed before it validated; recorded on its timeline.
+        reason: Option<String>,
     },
     /// Tell the engine.
     Engine(EngineCommand),

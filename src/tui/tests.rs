@@ -626,3 +626,39 @@ fn popup_keys_pick_plan_filter_and_quit() {
 
 #[path = "messages_tests.rs"]
 mod messages;
+
+/// Issue 10 item 8: `i` on an open incident asks first; one that has not
+/// validated needs a reason before Enter closes it; a validated one closes on `y`.
+#[test]
+fn item8_closing_an_incident_asks_and_needs_a_reason_unless_validated() {
+    let mut app = degraded_app();
+    app.envs[0].incident = Some(IncidentRow {
+        id: 9,
+        environment: Some("checkout".into()),
+        title: "t".into(),
+        severity: Some(Severity::Critical),
+        status: IncidentStatus::Open,
+        drill: false,
+        opened_by: "rule".into(),
+        opened_at: at("2026-11-21T14:00:30.000Z"),
+        closed_at: None,
+    });
+    assert!(app.update(key('i')).is_empty(), "the key only asks");
+    assert!(matches!(app.popup, Some(Popup::CloseIncident(_))));
+    snap("close_incident_not_validated", draw(&app, 120, 40));
+    assert!(app.update(code(KeyCode::Enter)).is_empty(), "no reason, no close");
+    assert!(app.status.contains("not validated"), "{}", app.status);
+    app.update(Msg::Paste("rolled back; checklist lags\n".into()));
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::CloseIncident { id: 9, reason: Some(r), .. }] if r == "rolled back; checklist lags"),
+        "{effects:?}"
+    );
+
+    app.envs[0].validated = true;
+    app.update(key('i'));
+    assert!(app.update(key('x')).is_empty() && app.popup.is_none(), "any other key keeps it open");
+    app.update(key('i'));
+    let effects = app.update(key('y'));
+    assert!(matches!(&effects[..], [super::app::Effect::CloseIncident { id: 9, reason: None, .. }]), "{effects:?}");
+}

@@ -132,7 +132,8 @@ impl Worker {
             Effect::Rollback { env, reason } => self.rollback(env, reason),
             Effect::SaveNote { env, text } => self.note(&env, &text),
             Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
-            Effect::ToggleIncident { env } => self.toggle_incident(&env),
+            Effect::OpenIncident { env } => self.open_incident(&env),
+            Effect::CloseIncident { env, id, reason } => self.close_incident(&env, id, reason.as_deref()),
             Effect::RunbookStep { env, step, state, reason } => {
                 self.runbook_step(&env, step, &state, reason.as_deref())
             }
@@ -307,16 +308,28 @@ impl Worker {
     /// `i`: closes the environment's open incident (recording `resolved`), or
     /// opens one with the environment's severity and objective, detected now by
     /// the operator, like every other incident.
-    fn toggle_incident(&self, env: &str) -> Result<(), String> {
+    /// Closes incident `id`, asked about on screen; a reason for closing it
+    /// before it validated is a note on its timeline, written first.
+    fn close_incident(&self, env: &str, id: i64, reason: Option<&str>) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        if let Some(why) = reason {
+            store
+                .add_note(Some(id), Some(env_id), &self.operator, &format!("closed before validation: {why}"))
+                .map_err(|e| e.to_string())?;
+        }
+        let closed = crate::incident::close(&mut store, id, &self.operator, &crate::incident::CloseDetails::default())
+            .map_err(|e| format!("{e:#}"))?;
+        self.done(if closed { format!("incident #{id} closed") } else { format!("incident #{id} was already closed") });
+        Ok(())
+    }
+
+    fn open_incident(&self, env: &str) -> Result<(), String> {
         let cfg = self.config.environment(env).ok_or_else(|| format!("no environment {env}"))?;
         let mut store = self.store()?;
         let env_id = self.env_id(&store, env)?;
         match store.open_incident_for(env_id).map_err(|e| e.to_string())? {
-            Some(i) => {
-                crate::incident::close(&mut store, i.id, &self.operator, &crate::incident::CloseDetails::default())
-                    .map_err(|e| format!("{e:#}"))?;
-                self.done(format!("incident #{} closed", i.id));
-            }
+            Some(i) => self.done(format!("incident #{} is already open on {env}", i.id)),
             None => {
                 let req = crate::incident::OpenRequest {
                     title: format!("incident on {env}"),
@@ -405,8 +418,16 @@ pub fn load_snapshots(
                 samples.push((name.clone(), store.samples_between(id, name, t - chrono::Duration::minutes(15), t)?));
             }
         }
+        let validated = match &incident {
+            Some(inc) => store
+                .milestones(inc.id)?
+                .iter()
+                .any(|m| m.milestone == crate::incident::Milestone::Validated && before(&m.at)),
+            None => false,
+        };
         out.push(EnvSnapshot {
             name: env.name().to_string(),
+            validated,
             deployments,
             rollbacks,
             timeline,

@@ -44,16 +44,31 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     };
     let mut keymap: Vec<Line> = app.keymap.help_rows().into_iter().map(row).collect();
     keymap.push(Line::styled(format!("theme {}; any key closes this help", app.theme.name), t.dim()));
-    let mut popup_keys: Vec<Line> = Vec::new();
-    for (title, rows) in super::key_sections() {
-        popup_keys.push(Line::styled(title, t.get("title")));
-        popup_keys.extend(rows.into_iter().map(row));
-    }
+    let sections: Vec<Vec<Line>> = super::key_sections()
+        .into_iter()
+        .map(|(title, rows)| {
+            let mut lines = vec![Line::styled(title, t.get("title"))];
+            lines.extend(rows.into_iter().map(row));
+            lines
+        })
+        .collect();
     if area.width < TWO_COLUMNS {
         keymap.push(Line::raw(""));
-        keymap.extend(popup_keys);
+        keymap.extend(sections.into_iter().flatten());
         show(app, f, area, "Keys", keymap, 64);
         return;
+    }
+    // Popup sections fill the right column; those that do not fit follow the
+    // keymap on the left, so every key shows on a 40-row screen.
+    let room = usize::from(area.height.saturating_sub(2));
+    let mut popup_keys: Vec<Line> = Vec::new();
+    let mut rest = sections.into_iter().peekable();
+    while let Some(next) = rest.next_if(|sec| popup_keys.len() + sec.len() <= room) {
+        popup_keys.extend(next);
+    }
+    for sec in rest {
+        keymap.push(Line::raw(""));
+        keymap.extend(sec);
     }
     let height = keymap.len().max(popup_keys.len()) as u16 + 2;
     let r = centered(area, TWO_COLUMNS, height);

@@ -1,6 +1,7 @@
 //! Popups over the screen. Each popup is its own module holding its state, its
 //! key table, its key handling and its drawing; this module only dispatches.
 
+pub mod close_incident;
 pub mod confirm_quit;
 pub mod confirm_rollback;
 pub mod details;
@@ -19,6 +20,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Effect};
 
+pub use close_incident::CloseIncident;
 pub use confirm_rollback::ConfirmRollback;
 pub use force::ForceRollback;
 pub use note::NoteEditor;
@@ -33,6 +35,8 @@ pub enum Popup {
     Help,
     /// Asking whether to quit with an incident open.
     ConfirmQuit,
+    /// Asking before an incident is closed.
+    CloseIncident(CloseIncident),
     /// Waiting for the worker to read the service before confirming.
     Preparing(Preparing),
     /// Rollback confirmation.
@@ -78,6 +82,7 @@ pub fn handle_key(popup: Popup, app: &mut App, k: KeyEvent) -> Outcome {
         Popup::Help => help::handle_key(k),
         Popup::Details(_) => details::handle_key(k),
         Popup::ConfirmQuit => confirm_quit::handle_key(app, k),
+        Popup::CloseIncident(p) => p.handle_key(app, k),
         Popup::Preparing(p) => p.handle_key(app, k),
         Popup::ConfirmRollback(p) => p.handle_key(app, k),
         Popup::Force(p) => p.handle_key(app, k),
@@ -94,6 +99,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Popup::Help => help::render(app, f, area),
         Popup::Details(text) => details::render(app, f, area, text),
         Popup::ConfirmQuit => confirm_quit::render(app, f, area),
+        Popup::CloseIncident(p) => p.render(app, f, area),
         Popup::Preparing(p) => p.render(app, f, area),
         Popup::ConfirmRollback(p) => p.render(app, f, area),
         Popup::Force(p) => p.render(app, f, area),
@@ -114,6 +120,7 @@ pub fn key_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         ("Confirm rollback", confirm_rollback::key_help()),
         ("Note", note::key_help()),
         ("Filter or skip reason", prompt::key_help()),
+        ("Close incident", close_incident::key_help()),
         ("Quit?", confirm_quit::key_help()),
     ]
 }
@@ -126,6 +133,7 @@ pub fn paste(popup: &mut Popup, text: &str) -> bool {
         Popup::Force(p) => p.paste(text),
         Popup::Note(p) => p.paste(text),
         Popup::Prompt(p) => p.paste(text),
+        Popup::CloseIncident(p) => p.paste(text),
         Popup::Help | Popup::Details(_) | Popup::ConfirmQuit | Popup::Preparing(_) | Popup::PickVersion(_) => {
             return false;
         }
