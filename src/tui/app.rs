@@ -14,8 +14,8 @@ use crate::engine::{EngineCommand, EngineEvent};
 use crate::store::TimelineEvent;
 
 pub use super::model::{
-    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, Mode, Msg, PANES, Pane, RefusedPlan, SPARK_POINTS,
-    SignalRule, SignalView,
+    ChecklistLine, Effect, EnvSnapshot, EnvView, InFlight, IncidentClock, Mode, Msg, PANES, Pane, RefusedPlan,
+    SPARK_POINTS, SignalRule, SignalView,
 };
 pub use super::popups::{Popup, PromptPurpose};
 
@@ -192,7 +192,7 @@ impl App {
             env.rollbacks = s.rollbacks;
             env.timeline = s.timeline;
             env.incident = s.incident;
-            env.validated = s.validated;
+            env.clock = s.clock;
             env.lock = s.lock;
             env.runbook = s.runbook;
             for item in &mut env.checklist {
@@ -401,7 +401,7 @@ impl App {
                 if !self.needs_live("incident") || env_name.is_empty() {
                     return Vec::new();
                 }
-                match self.env().and_then(|e| e.incident.as_ref().map(|i| (i.id, e.validated))) {
+                match self.env().and_then(|e| e.incident.as_ref().map(|i| (i.id, e.clock.validated.is_some()))) {
                     Some((id, validated)) => {
                         self.popup = Some(CloseIncident { env: env_name, id, validated, reason: String::new() }.into());
                         Vec::new()

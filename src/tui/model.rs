@@ -216,16 +216,41 @@ pub struct EnvView {
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
     pub incident: Option<IncidentRow>,
-    /// The open incident validated.
-    pub validated: bool,
+    /// The open incident's clock.
+    pub clock: IncidentClock,
     /// Proposed automatic rollback: deadline and why.
     pub proposal: Option<(DateTime<Utc>, String)>,
     /// A rollback in flight.
     pub in_flight: Option<InFlight>,
     /// Lock holder seen in the store (another process's rollback).
     pub lock: Option<LockHolder>,
-    /// Recovery-time objective.
-    pub rto: std::time::Duration,
+}
+
+/// An open incident's clock, from its recorded milestones.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct IncidentClock {
+    /// When it was detected (its `detected` milestone), else when it was opened.
+    pub detected: Option<DateTime<Utc>>,
+    /// When its checklist validated the recovery: the clock stops there.
+    pub validated: Option<DateTime<Utc>>,
+    /// Its own recovery-time objective, as recorded when it opened; none, none shown.
+    pub objective: Option<chrono::Duration>,
+}
+
+impl IncidentClock {
+    /// Time from detection to validation, or to `now` while not validated.
+    pub fn elapsed(&self, opened: DateTime<Utc>, now: DateTime<Utc>) -> chrono::Duration {
+        self.validated.unwrap_or(now) - self.detected.unwrap_or(opened)
+    }
+
+    /// Time left before the objective (negative when over); `None` without one
+    /// or once validated.
+    pub fn left(&self, opened: DateTime<Utc>, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        if self.validated.is_some() {
+            return None;
+        }
+        Some(self.objective? - self.elapsed(opened, now))
+    }
 }
 
 impl EnvView {
@@ -286,11 +311,10 @@ impl EnvView {
             runbook_file: cfg.runbook.clone(),
             timeline: Vec::new(),
             incident: None,
-            validated: false,
+            clock: IncidentClock::default(),
             proposal: None,
             in_flight: None,
             lock: None,
-            rto: cfg.recovery_time_objective.get(),
         }
     }
 }
@@ -308,8 +332,8 @@ pub struct EnvSnapshot {
     pub timeline: Vec<TimelineEvent>,
     /// Open incident.
     pub incident: Option<IncidentRow>,
-    /// The open incident's checklist validated it (its `validated` milestone).
-    pub validated: bool,
+    /// The open incident's clock.
+    pub clock: IncidentClock,
     /// Checklist items that passed or were waived (by title).
     pub checklist_passed: Vec<String>,
     /// Runbook steps of the open incident: title and state (`pending`,

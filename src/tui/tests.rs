@@ -266,6 +266,7 @@ fn rollback_failed() {
             Some("service refused the rollback: HTTP 500: traffic switch timed out"),
         )],
         incident: Some(incident),
+        clock: super::app::IncidentClock { objective: Some(chrono::Duration::minutes(2)), ..Default::default() },
         ..EnvSnapshot::default()
     }]));
     app.update(event("checkout", Happened::RollbackFailed(None), t0(), "rollback #3 failed: HTTP 500"));
@@ -655,10 +656,55 @@ fn item8_closing_an_incident_asks_and_needs_a_reason_unless_validated() {
         "{effects:?}"
     );
 
-    app.envs[0].validated = true;
+    app.envs[0].clock.validated = Some(t0());
     app.update(key('i'));
     assert!(app.update(key('x')).is_empty() && app.popup.is_none(), "any other key keeps it open");
     app.update(key('i'));
     let effects = app.update(key('y'));
     assert!(matches!(&effects[..], [super::app::Effect::CloseIncident { id: 9, reason: None, .. }]), "{effects:?}");
+}
+
+/// Issue 10 item 3: the header counts every open incident and shows the most
+/// urgent, its clock from detection against its own objective; one without an
+/// objective shows no objective, and a validated one stops its clock.
+#[test]
+fn item3_the_header_counts_every_incident_and_shows_the_most_urgent() {
+    let mut app = degraded_app();
+    let incident = |id: i64, env: &str, opened: &str| IncidentRow {
+        id,
+        environment: Some(env.into()),
+        title: "t".into(),
+        severity: Some(Severity::Critical),
+        status: IncidentStatus::Open,
+        drill: false,
+        opened_by: "rule".into(),
+        opened_at: at(opened),
+        closed_at: None,
+    };
+    let clock = |detected: &str, objective_min: Option<i64>| super::app::IncidentClock {
+        detected: Some(at(detected)),
+        validated: None,
+        objective: objective_min.map(chrono::Duration::minutes),
+    };
+    // search: older, no objective. checkout: newer, 2 minutes, 30 s left.
+    app.envs[1].incident = Some(incident(3, "search", "2026-11-21T13:50:00.000Z"));
+    app.envs[1].clock = clock("2026-11-21T13:49:00.000Z", None);
+    app.envs[0].incident = Some(incident(7, "checkout", "2026-11-21T14:00:30.000Z"));
+    app.envs[0].clock = clock("2026-11-21T14:00:30.000Z", Some(2));
+    let top = draw(&app, 120, 40).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains("2 incidents · incident #7 checkout 01:30 / RTO 02:00"), "{top}");
+
+    // Over its objective it says so; without one, no objective is invented.
+    app.envs[0].incident = None;
+    let top = draw(&app, 120, 40).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains(" incident #3 search 13:00 ") && !top.contains("RTO"), "{top}");
+    app.envs[0].incident = Some(incident(7, "checkout", "2026-11-21T14:00:30.000Z"));
+    app.envs[0].clock = clock("2026-11-21T13:57:00.000Z", Some(2));
+    let top = draw(&app, 120, 40).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains("incident #7 checkout 05:00 / RTO 02:00 OVER"), "{top}");
+    // Validated: the clock stops at validation.
+    app.envs[0].clock.validated = Some(at("2026-11-21T13:58:10.000Z"));
+    app.envs[1].incident = None;
+    let top = draw(&app, 120, 40).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains("incident #7 checkout 01:10 validated"), "{top}");
 }

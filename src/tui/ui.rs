@@ -75,24 +75,26 @@ fn header_line(app: &App, f: &mut Frame, area: Rect) {
     let header = t.get("header");
     let mut spans =
         vec![Span::styled(" BACKOUT ", header), Span::styled(format!(" {} ", app.mode.label()), t.get("alert"))];
-    let open = app.envs.iter().filter_map(|e| e.incident.as_ref().map(|i| (e, i))).max_by_key(|(_, i)| i.id);
-    match open {
+    // Every open incident counts; the one shown is the most urgent: the least
+    // time left before its own objective, then the longest running.
+    let mut open: Vec<_> = app.envs.iter().filter_map(|e| e.incident.as_ref().map(|i| (e, i))).collect();
+    open.sort_by_key(|(e, i)| {
+        let left = e.clock.left(i.opened_at, app.now);
+        (left.is_none(), left, -e.clock.elapsed(i.opened_at, app.now).num_seconds())
+    });
+    match open.first() {
         Some((env, inc)) => {
-            let opened = inc.opened_at;
-            let elapsed = app.now - opened;
-            let rto = chrono::Duration::from_std(env.rto).unwrap_or(chrono::Duration::MAX);
-            let over = elapsed > rto;
-            let style = if over { t.get("alert") } else { t.get("warn") };
+            let count = if open.len() > 1 { format!(" {} incidents ·", open.len()) } else { String::new() };
+            let elapsed = env.clock.elapsed(inc.opened_at, app.now);
             let drill = if inc.drill { " DRILL" } else { "" };
+            let (against, style) = match (env.clock.validated, env.clock.objective) {
+                (Some(_), _) => (" validated".to_string(), t.get("ok")),
+                (None, Some(rto)) if elapsed > rto => (format!(" / RTO {} OVER", clock(rto)), t.get("alert")),
+                (None, Some(rto)) => (format!(" / RTO {}", clock(rto)), t.get("warn")),
+                (None, None) => (String::new(), t.get("warn")),
+            };
             spans.push(Span::styled(
-                format!(
-                    " incident #{}{drill} {} {} / RTO {}{} ",
-                    inc.id,
-                    env.name,
-                    clock(elapsed),
-                    clock(rto),
-                    if over { " OVER" } else { "" }
-                ),
+                format!("{count} incident #{}{drill} {} {}{against} ", inc.id, env.name, clock(elapsed)),
                 style,
             ));
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Effect, EnvSnapshot, Msg, RefusedPlan};
+use super::app::{Effect, EnvSnapshot, IncidentClock, Msg, RefusedPlan};
 use crate::config::Config;
 use crate::domain::Severity;
 use crate::engine::EngineCommand;
@@ -418,16 +418,22 @@ pub fn load_snapshots(
                 samples.push((name.clone(), store.samples_between(id, name, t - chrono::Duration::minutes(15), t)?));
             }
         }
-        let validated = match &incident {
-            Some(inc) => store
-                .milestones(inc.id)?
-                .iter()
-                .any(|m| m.milestone == crate::incident::Milestone::Validated && before(&m.at)),
-            None => false,
+        let clock = match &incident {
+            Some(inc) => {
+                let milestones: Vec<_> = store.milestones(inc.id)?.into_iter().filter(|m| before(&m.at)).collect();
+                let when = |m| crate::incident::milestone_at(&milestones, m);
+                let objective = store.incident_fields(inc.id)?.and_then(|f| f.objective_ms);
+                IncidentClock {
+                    detected: when(crate::incident::Milestone::Detected),
+                    validated: when(crate::incident::Milestone::Validated),
+                    objective: objective.map(chrono::Duration::milliseconds),
+                }
+            }
+            None => IncidentClock::default(),
         };
         out.push(EnvSnapshot {
             name: env.name().to_string(),
-            validated,
+            clock,
             deployments,
             rollbacks,
             timeline,
