@@ -19,6 +19,11 @@ pub use super::model::{
 };
 pub use super::popups::{Popup, PromptPurpose};
 
+/// How long a status message stays in the status bar.
+pub const STATUS_FRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
+/// Status messages kept for the message log.
+pub const MESSAGE_LOG: usize = 200;
+
 /// The console's whole state.
 pub struct App {
     /// Mode.
@@ -41,6 +46,10 @@ pub struct App {
     pub popup: Option<Popup>,
     /// Result of the last action, for the status bar.
     pub status: String,
+    /// When `status` was said; it ages out of the status bar after [`STATUS_FRESH`].
+    pub status_at: DateTime<Utc>,
+    /// Every status message said, newest last, at most [`MESSAGE_LOG`].
+    pub messages: std::collections::VecDeque<(DateTime<Utc>, String)>,
     /// Environment filter.
     pub filter: String,
     /// The clock.
@@ -67,6 +76,8 @@ impl App {
             zoom: None,
             popup: None,
             status: String::from("ready; ? shows the keys"),
+            status_at: Utc::now(),
+            messages: std::collections::VecDeque::new(),
             filter: String::new(),
             now: Utc::now(),
             quit: false,
@@ -98,6 +109,25 @@ impl App {
 
     /// Applies a message; returns the I/O it asks for.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let before = self.status.clone();
+        let effects = self.apply(msg);
+        // Whatever said something new, it is timed and kept in the message log.
+        if self.status != before && !self.status.is_empty() {
+            self.status_at = self.now;
+            if self.messages.len() == MESSAGE_LOG {
+                self.messages.pop_front();
+            }
+            self.messages.push_back((self.now, self.status.clone()));
+        }
+        effects
+    }
+
+    /// The status message while it is fresh; an old one is not shown as news.
+    pub fn fresh_status(&self) -> Option<&str> {
+        (self.now - self.status_at <= STATUS_FRESH && !self.status.is_empty()).then_some(self.status.as_str())
+    }
+
+    fn apply(&mut self, msg: Msg) -> Vec<Effect> {
         // A tick never clears what an earlier message of the same batch made dirty.
         let was_dirty = self.dirty;
         self.dirty = true;
@@ -253,7 +283,11 @@ impl App {
         if let Some(p) = self.popup.take() {
             return self.on_popup_key(p, k);
         }
-        let Some(cmd) = self.keymap.lookup(&k) else { return Vec::new() };
+        let Some(cmd) = self.keymap.lookup(&k) else {
+            // Every key says something: a key that does nothing here says so.
+            self.status = format!("{} does nothing here; ? shows the keys", super::keymap::describe_key(&k));
+            return Vec::new();
+        };
         self.on_command(cmd)
     }
 
@@ -300,6 +334,17 @@ impl App {
                 self.popup = Some(Popup::Help);
                 Vec::new()
             }
+            Command::Messages => {
+                let mut text = String::from("Message log, newest first\n");
+                for (at, m) in self.messages.iter().rev() {
+                    text.push_str(&format!("{}  {m}\n", at.format("%H:%M:%S")));
+                }
+                if self.messages.is_empty() {
+                    text.push_str("nothing said yet");
+                }
+                self.popup = Some(Popup::Details(text));
+                Vec::new()
+            }
             Command::Details => {
                 self.popup = Some(Popup::Details(popups::details::of(self)));
                 Vec::new()
@@ -339,18 +384,22 @@ impl App {
                 }
                 Vec::new()
             }
-            Command::CancelProposal => {
-                if self.needs_live("cancel") {
+            Command::CancelProposal | Command::ConfirmProposal => {
+                let cancel = cmd == Command::CancelProposal;
+                if !self.needs_live(if cancel { "cancel" } else { "confirm" }) {
+                    return Vec::new();
+                }
+                if self.env().is_none_or(|e| e.proposal.is_none()) {
+                    self.status =
+                        format!("no proposed rollback of {env_name} to {}", if cancel { "cancel" } else { "confirm" });
+                    return Vec::new();
+                }
+                if cancel {
+                    self.status = format!("cancelling the proposed rollback of {env_name}…");
                     vec![Effect::Engine(EngineCommand::Cancel { environment: env_name })]
                 } else {
-                    Vec::new()
-                }
-            }
-            Command::ConfirmProposal => {
-                if self.needs_live("confirm") {
+                    self.status = format!("running the proposed rollback of {env_name} now…");
                     vec![Effect::Engine(EngineCommand::Confirm { environment: env_name })]
-                } else {
-                    Vec::new()
                 }
             }
             Command::ToggleAutomatic => {
@@ -358,6 +407,8 @@ impl App {
                     return Vec::new();
                 }
                 let on = !self.env().is_some_and(|e| e.automatic);
+                let verb = if on { "resuming" } else { "pausing" };
+                self.status = format!("{verb} automatic rollback of {env_name}…");
                 vec![Effect::Engine(EngineCommand::SetAutomatic { environment: env_name, on })]
             }
             Command::Note => {

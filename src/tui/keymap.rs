@@ -46,6 +46,8 @@ pub enum Command {
     Zoom,
     /// Show or hide this help.
     Help,
+    /// Show the message log: every status message, newest first.
+    Messages,
     /// Quit (asks first when an incident is open).
     Quit,
     /// Review: step back through the timeline.
@@ -77,6 +79,7 @@ impl Command {
             Command::Filter => "filter",
             Command::Zoom => "zoom",
             Command::Help => "help",
+            Command::Messages => "messages",
             Command::Quit => "quit",
             Command::StepBack => "step_back",
             Command::StepForward => "step_forward",
@@ -156,13 +159,21 @@ impl Key {
     }
 }
 
+/// A pressed key as help writes it (`x`, `C-x`, `F5`), for "does nothing here".
+pub fn describe_key(ev: &KeyEvent) -> String {
+    match ev.code {
+        KeyCode::F(n) => format!("F{n}"),
+        _ => Key::of(ev).label(),
+    }
+}
+
 /// The table: bindings in display order.
 #[derive(Debug, Clone)]
 pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 26] = [
+const DEFAULTS: [(Key, Command, &str); 27] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
@@ -184,6 +195,7 @@ const DEFAULTS: [(Key, Command, &str); 26] = [
     (Key::ch('/'), Command::Filter, "filter"),
     (Key::ch('z'), Command::Zoom, "zoom pane"),
     (Key::ch('?'), Command::Help, "help"),
+    (Key::ch('m'), Command::Messages, "message log (every status message)"),
     (Key::ch('q'), Command::Quit, "quit"),
     (Key::code(KeyCode::Left), Command::StepBack, "review: earlier"),
     (Key::code(KeyCode::Right), Command::StepForward, "review: later"),

@@ -708,3 +708,26 @@ fn item3_the_header_counts_every_incident_and_shows_the_most_urgent() {
     let top = draw(&app, 120, 40).lines().next().unwrap_or_default().to_string();
     assert!(top.contains("incident #7 checkout 01:10 validated"), "{top}");
 }
+
+/// Issue 10 item 4: every key gives feedback, a message ages out of the status
+/// bar, and the message log (m) keeps every message with its time.
+#[test]
+fn item4_every_key_says_something_and_messages_age_into_the_log() {
+    let mut app = healthy_app(Theme::dark());
+    app.update(key('c'));
+    assert_eq!(app.status, "no proposed rollback of checkout to cancel");
+    app.update(key('a'));
+    assert!(app.status.starts_with("pausing automatic rollback of checkout"), "{}", app.status);
+    app.update(key('x'));
+    assert_eq!(app.status, "x does nothing here; ? shows the keys");
+    let bar = |app: &App| draw(app, 120, 40).lines().last().unwrap_or_default().to_string();
+    assert!(bar(&app).contains("x does nothing here"), "{}", bar(&app));
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(25)));
+    assert!(!bar(&app).contains("does nothing"), "an old message is not news: {}", bar(&app));
+
+    app.update(key('m'));
+    let screen = draw(&app, 120, 40);
+    let at = |m: &str| screen.find(m).unwrap_or_else(|| panic!("the log lacks {m:?}:\n{screen}"));
+    assert!(at("x does nothing here") < at("pausing automatic rollback") && at("pausing") < at("no proposed rollback"));
+    assert!(screen.contains("14:02:00  no proposed rollback of checkout to cancel"), "{screen}");
+}

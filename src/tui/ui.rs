@@ -154,7 +154,9 @@ fn status_line(app: &App, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {what}  "), t.dim()));
     }
     spans.push(Span::styled("│ ", t.dim()));
-    spans.push(Span::styled(app.status.clone(), t.text()));
+    if let Some(status) = app.fresh_status() {
+        spans.push(Span::styled(status.to_string(), t.text()));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
