@@ -295,24 +295,29 @@ fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     if e.timeline.is_empty() {
         return vec![Line::styled("nothing recorded yet", t.dim())];
     }
-    e.timeline
-        .iter()
-        .enumerate()
-        .map(|(i, ev)| {
-            let at = ev.at.format("%H:%M:%S").to_string();
-            let style = match ev.kind.as_str() {
-                "note" => t.get("title"),
-                "alert" | "rollback_failed" => t.get("warn"),
-                _ => t.text(),
-            };
+    let mut lines = Vec::new();
+    for (i, ev) in e.timeline.iter().enumerate() {
+        let at = ev.at.format("%H:%M:%S").to_string();
+        let style = match ev.kind.as_str() {
+            "note" => t.get("title"),
+            "alert" | "rollback_failed" => t.get("warn"),
+            _ => t.text(),
+        };
+        // A note of several lines is shown as several lines, under its first.
+        let mut text = ev.message.lines();
+        lines.push(
             Line::from(vec![
                 Span::styled(format!("{at} "), t.dim()),
                 Span::styled(format!("{}: ", truncate(&ev.actor, 18)), t.dim()),
-                Span::styled(ev.message.clone(), style),
+                Span::styled(text.next().unwrap_or_default().to_string(), style),
             ])
-            .style(row_style(app, Pane::Timeline, i))
-        })
-        .collect()
+            .style(row_style(app, Pane::Timeline, i)),
+        );
+        for more in text {
+            lines.push(Line::styled(format!("         {more}"), style).style(row_style(app, Pane::Timeline, i)));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

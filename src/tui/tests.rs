@@ -731,3 +731,34 @@ fn item4_every_key_says_something_and_messages_age_into_the_log() {
     assert!(at("x does nothing here") < at("pausing automatic rollback") && at("pausing") < at("no proposed rollback"));
     assert!(screen.contains("14:02:00  no proposed rollback of checkout to cancel"), "{screen}");
 }
+
+/// Issue 10 item 5: a two-line note is two lines in the timeline, and a text
+/// cut in a pane can be read whole in its details, wrapped.
+#[test]
+fn item5_notes_keep_their_lines_and_details_show_long_text_whole() {
+    let mut app = healthy_app(Theme::dark());
+    let mut note = app.envs[0].timeline[0].clone();
+    note.kind = "note".into();
+    note.actor = "alice".into();
+    note.message = "customers saw 500s\nrolled back by the error-rate rule".into();
+    app.envs[0].timeline.insert(0, note);
+    let mut rb = rollback(3, "failed", Some(&format!("the service refused: {}", "very long detail ".repeat(12))));
+    rb.operator = "rule:health: 3 failed checks in a row".into();
+    app.envs[0].rollbacks = vec![rb];
+    app.focus = Pane::Timeline;
+    app.zoom = Some(Pane::Timeline);
+    let screen = draw(&app, 120, 40);
+    let lines: Vec<&str> = screen.lines().collect();
+    let first = lines.iter().position(|l| l.contains("alice: customers saw 500s")).expect(&screen);
+    assert!(lines[first + 1].contains("rolled back by the error-rate rule"), "{screen}");
+
+    app.zoom = None;
+    app.focus = Pane::Rollbacks;
+    app.update(code(KeyCode::Enter));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("rule:health: 3 failed checks in a row"), "{screen}");
+    let box_lines: Vec<&str> =
+        screen.lines().skip_while(|l| !l.contains("Details")).take_while(|l| !l.contains('└')).collect();
+    let words = box_lines.iter().map(|l| l.matches("detail").count()).sum::<usize>();
+    assert_eq!(words, 12, "the whole error, wrapped over lines:\n{screen}");
+}

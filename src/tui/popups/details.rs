@@ -56,6 +56,35 @@ pub fn of(app: &App) -> String {
         Pane::Deployments => e.deployments.get(app.row).map_or("no deployment selected".into(), |d| {
             format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), ts::format(d.deployed_at), d.status)
         }),
+        Pane::Checklist => e.checklist.get(app.row).map_or("no checklist item selected".into(), |c| {
+            format!(
+                "{}\n{}  {}  {}",
+                c.title,
+                if c.passed { "passed" } else { "not passed yet" },
+                if c.required { "required" } else { "optional" },
+                c.check
+            )
+        }),
+        Pane::Runbook => e
+            .runbook
+            .get(app.row)
+            .map_or("no runbook step selected".into(), |(title, state)| format!("step {}: {title}\n{state}", app.row + 1)),
+        Pane::Signals => e.signals.get(app.row).map_or("no signal selected".into(), |s| {
+            let latest = s.latest.as_ref().map_or_else(
+                || "no sample yet".to_string(),
+                |l| {
+                    let what = match (l.value, &l.text, &l.error) {
+                        (_, _, Some(err)) => format!("FAILED: {err}"),
+                        (Some(v), _, None) => format!("{v} {}", s.unit),
+                        (None, Some(text), None) => text.clone(),
+                        (None, None, None) => "no value".into(),
+                    };
+                    format!("{}  {what}", ts::format(l.at))
+                },
+            );
+            let rule = s.rule.as_ref().map_or_else(|| "no rule reads it".into(), |r| format!("rule: {r:?}"));
+            format!("{}\nlatest: {latest}\n{rule}", s.name)
+        }),
         _ => format!(
             "{} ({})  version {}  colour {}\nautomatic rollback {}  production {}",
             e.name,

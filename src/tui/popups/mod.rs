@@ -162,7 +162,10 @@ fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
 }
 
 fn show(app: &App, f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, width: u16) {
-    let height = (lines.len() as u16 + 2).max(5);
+    // Tall enough for the lines as wrapped, so a long text is read whole.
+    let inner = usize::from(width.min(area.width).saturating_sub(2).max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).max(5);
     let r = centered(area, width, height);
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(boxed(app, title)).wrap(Wrap { trim: false }), r);
