@@ -259,9 +259,30 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Whether a process with this id runs on this machine.
+/// Whether a process with this id may run on this machine. Asked with
+/// `kill(pid, 0)`, which works wherever there is no `/proc` (macOS, the BSDs);
+/// a process of another user answers "not permitted" and counts as alive.
+#[cfg(unix)]
 pub fn process_alive(pid: i64) -> bool {
-    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
+    use nix::errno::Errno;
+    let Ok(raw) = i32::try_from(pid) else { return false };
+    if raw <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        // EPERM: it exists but is not ours. Anything else: we cannot tell, and a
+        // live rollback must never be taken for a dead one.
+        Err(_) => true,
+    }
+}
+
+/// Whether a process with this id may run on this machine. Without a portable
+/// way to ask, every holder counts as alive: its lease decides when it is stale.
+#[cfg(not(unix))]
+pub fn process_alive(pid: i64) -> bool {
+    pid > 0
 }
 
 #[cfg(test)]

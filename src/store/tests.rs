@@ -203,3 +203,25 @@ fn rows_serialize_times_as_stored_text_and_words_as_stored() {
     assert_eq!(v["closed_at"], serde_json::Value::Null);
     assert_eq!((&v["severity"], &v["status"]), (&"non-critical".into(), &"open".into()));
 }
+
+/// A lock held by a running process is live, one held by a process that has
+/// ended is stale: asked of the process itself (kill 0), not of `/proc`.
+#[test]
+fn item16_lock_staleness_asks_whether_the_holder_process_runs() {
+    let holder = |pid: u32| LockHolder {
+        rollback_id: 1,
+        holder: "x".into(),
+        host: host_name(),
+        pid: i64::from(pid),
+        acquired_at: chrono::Utc::now(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    let mut live = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    assert!(process_alive(i64::from(live.id())));
+    assert!(!holder(live.id()).is_stale(&host_name(), chrono::Utc::now()), "a running holder is never stale");
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert!(!process_alive(i64::from(live.id())));
+    assert!(holder(live.id()).is_stale(&host_name(), chrono::Utc::now()), "an ended holder is stale");
+    assert!(!process_alive(0) && !process_alive(-1) && !process_alive(i64::MAX), "no such pids");
+}
