@@ -141,7 +141,8 @@ impl Context {
         let path = crate::store::resolve_path(self.db_flag.as_deref());
         Store::open(&path).map_err(|e| {
             eprintln!("backout: {}: {e}", path.display());
-            Exit::Failed
+            // Locked by another process: nothing was done, and trying again is safe.
+            if e.is_busy() { Exit::Refused } else { Exit::Failed }
         })
     }
 }

@@ -64,6 +64,8 @@ pub enum Refusal {
     LockHeld(LockHolder),
     /// The service or the record changed between the plan and the lock.
     Changed(String),
+    /// Another process held the database locked too long to record the rollback.
+    Busy,
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -98,6 +100,12 @@ impl std::fmt::Display for Refusal {
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
             Refusal::Changed(what) => write!(f, "the service changed since the plan: {what}; plan again"),
+            Refusal::Busy => write!(
+                f,
+                "another process kept the database locked for {}s, so the rollback could not be recorded; \
+                 nothing was sent to the service; try again in a moment",
+                crate::store::BUSY_TIMEOUT.as_secs()
+            ),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -122,6 +130,11 @@ impl std::fmt::Display for Refusal {
             }
         }
     }
+}
+
+/// Whether an error is the database staying locked by another process.
+pub fn is_busy(e: &color_eyre::Report) -> bool {
+    e.chain().any(|c| c.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_busy()))
 }
 
 /// A rollback ready to run, shown to the operator for confirmation.
@@ -377,6 +390,7 @@ pub fn execute_with_phases(
     let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
         Err(BeginRefused::LockHeld(holder)) => return Ok(Err(Refusal::LockHeld(holder))),
+        Err(BeginRefused::Busy) => return Ok(Err(Refusal::Busy)),
         Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }) => {
             return Ok(Err(Refusal::Changed(format!(
                 "rollback #{rollback_id} of this environment ended at {}",

@@ -68,6 +68,12 @@ impl std::fmt::Display for StoreError {
                 "the database holds a value this backout cannot read: {e}; \
                  correct or delete that row with sqlite3, or pass --db to use another file"
             ),
+            StoreError::Sqlite(e) if is_busy(e) => write!(
+                f,
+                "the database stayed locked by another process for the whole wait ({}s): nothing was written; \
+                 try again in a moment, or find the process holding it (`fuser FILE`)",
+                BUSY_TIMEOUT.as_secs()
+            ),
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
             StoreError::Migration(e) => write!(f, "could not upgrade the database: {e}"),
             StoreError::Io(e) => write!(f, "could not create the database folder: {e}"),
@@ -76,6 +82,22 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+impl StoreError {
+    /// Another process held the database locked for the whole busy timeout.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if is_busy(e))
+    }
+}
+
+/// How long a write waits for another process's write lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite answered "database is locked" (or "busy").
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -162,7 +184,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
         }
         let mut conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Switching a new file to WAL can answer "database is locked" at once,
         // without waiting on the busy handler, while another process is doing
         // the same: retry a few times, briefly, before calling it a failure.
@@ -193,6 +215,11 @@ impl Store {
         }
         migrate(&mut conn)?;
         Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// How long a write waits for another process's write lock ([`BUSY_TIMEOUT`] when opened).
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<()> {
+        Ok(self.conn.busy_timeout(wait)?)
     }
 
     /// The file this store writes.

@@ -93,6 +93,9 @@ pub enum BeginRefused {
         /// When it ended.
         completed_at: DateTime<Utc>,
     },
+    /// Another process held the database's write lock for the whole busy
+    /// timeout: nothing was recorded and nothing may be sent.
+    Busy,
 }
 
 /// Who holds an environment's rollback lock.
@@ -174,7 +177,13 @@ impl Store {
         let now = Utc::now();
         let host = super::host_name();
         let pid = i64::from(std::process::id());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Waiting out another writer is the busy timeout's job; past it, the
+        // rollback is refused (it never started), not failed.
+        let tx = match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) if super::is_busy(&e) => return Ok(Err(BeginRefused::Busy)),
+            Err(e) => return Err(e.into()),
+        };
         if let Some(holder) = lock_holder(&tx, new.environment_id)? {
             return Ok(Err(BeginRefused::LockHeld(holder)));
         }

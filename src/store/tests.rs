@@ -225,3 +225,23 @@ fn item16_lock_staleness_asks_whether_the_holder_process_runs() {
     assert!(holder(live.id()).is_stale(&host_name(), chrono::Utc::now()), "an ended holder is stale");
     assert!(!process_alive(0) && !process_alive(-1) && !process_alive(i64::MAX), "no such pids");
 }
+
+/// Another process holds the write lock past the busy wait: beginning a
+/// rollback is a refusal (nothing recorded, nothing to send), never an error.
+#[test]
+fn item13_a_database_locked_past_the_wait_refuses_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    s.set_busy_timeout(std::time::Duration::from_millis(100)).unwrap();
+    let refused = s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap();
+    assert_eq!(refused, Err(BeginRefused::Busy));
+    other.execute_batch("COMMIT").unwrap();
+    assert!(s.rollbacks(None, 10).unwrap().is_empty(), "nothing was recorded");
+    let err = StoreError::from(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(5), None));
+    assert!(err.is_busy() && err.to_string().contains("nothing was written; try again"), "{err}");
+    s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("free once the other writer is done");
+}
