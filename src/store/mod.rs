@@ -222,6 +222,19 @@ impl Store {
         Ok(self.conn.busy_timeout(wait)?)
     }
 
+    /// Runs a write with `synchronous=FULL`: its commit is on the disk (the
+    /// WAL fsynced), not only in the operating system's cache, when this
+    /// returns. Rollback rows and notes are the record an incident review
+    /// stands on; they must survive a power cut, samples need not.
+    fn durably<T>(&mut self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let out = write(&mut self.conn);
+        let reset = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = out?;
+        reset?;
+        Ok(out)
+    }
+
     /// The file this store writes.
     pub fn path(&self) -> &Path {
         &self.path

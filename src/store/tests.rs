@@ -245,3 +245,47 @@ fn item13_a_database_locked_past_the_wait_refuses_the_rollback() {
     assert!(err.is_busy() && err.to_string().contains("nothing was written; try again"), "{err}");
     s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("free once the other writer is done");
 }
+
+/// Notes and rollback rows are written with `synchronous=FULL` (fsynced on
+/// commit), and a note written while another connection holds the write lock
+/// waits for it and is on disk when `add_note` returns; other writes keep
+/// `NORMAL`.
+#[test]
+fn item15_notes_and_rollback_rows_are_durable_on_return_while_another_writer_holds_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let level =
+        |c: &mut rusqlite::Connection| -> Result<i64> { Ok(c.pragma_query_value(None, "synchronous", |r| r.get(0))?) };
+    assert_eq!(s.durably(level).unwrap(), 2, "FULL inside a durable write");
+    assert_eq!(level(&mut s.conn).unwrap(), 1, "NORMAL again after it");
+
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let other = rusqlite::Connection::open(&path).unwrap();
+            other
+                .execute_batch(
+                    "BEGIN IMMEDIATE; INSERT INTO notes (author, body, created_at) VALUES ('other', 'x', 'y');",
+                )
+                .unwrap();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            other.execute_batch("COMMIT").unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    let note = s.add_note(None, Some(env), "alice", "written under contention").unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited for the other writer");
+    holder.join().unwrap();
+    let fresh = rusqlite::Connection::open(&path).unwrap();
+    let body: String = fresh.query_row("SELECT body FROM notes WHERE id = ?1", [note.id], |r| r.get(0)).unwrap();
+    assert_eq!(body, "written under contention");
+    let row = s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().unwrap();
+    let seen: String = fresh.query_row("SELECT status FROM rollbacks WHERE id = ?1", [row.id], |r| r.get(0)).unwrap();
+    assert_eq!(seen, "pending");
+    assert_eq!(level(&mut s.conn).unwrap(), 1, "back to NORMAL after the rollback row");
+}
