@@ -65,3 +65,75 @@ fn item13_concurrent_rollbacks_send_one_request_and_the_rest_are_refused() {
     println!("item13: exactly one request per trial in {good} of {n} ({CONCURRENT} processes each)");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Runs `backout watch` until one of its JSON lines satisfies `done` (bounded),
+/// then stops it as Ctrl-C would, and returns the lines seen.
+fn watch_until(d: &Drill, done: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let mut child = d.cmd(&["--format", "json", "watch"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while std::time::Instant::now() < deadline && !seen.last().is_some_and(&done) {
+        if let Ok(v) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(v);
+        }
+    }
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    common::wait_until(Duration::from_secs(30), || child.try_wait().unwrap().is_some()).expect("watch did not stop");
+    assert!(seen.last().is_some_and(&done), "watch never got there: {seen:#?}");
+    seen
+}
+
+/// A failed automatic rollback stays failed across restarts: three `watch`
+/// runs against a service whose rollbacks fail send one rollback request, the
+/// later runs say why they do not retry, `backout unblock` clears it (both on
+/// the timeline), and only then does a fourth run try again.
+#[test]
+fn item4_failed_automatic_rollback_is_not_retried_after_restart() {
+    let d = Drill::start(
+        vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::RollbackFails)],
+        bad_at_once(),
+    );
+    let text = std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace("auto_rollback = false", "auto_rollback = true\ncooldown = \"1s\"");
+    std::fs::write(&d.config, text).unwrap();
+
+    watch_until(&d, |e| e["kind"] == "rollback_failed");
+    assert_eq!(d.sim.rollback_requests("checkout"), 1);
+    for run in 2..=3 {
+        let lines = watch_until(&d, |e| e["kind"] == "rollback_blocked");
+        let why = lines.last().unwrap()["message"].as_str().unwrap().to_string();
+        assert!(why.contains("2.0.0-bad → 1.4.3 already failed (rollback #1"), "run {run}: {why}");
+        assert!(why.contains("backout unblock --env checkout"), "run {run}: {why}");
+        assert_eq!(d.sim.rollback_requests("checkout"), 1, "run {run} sent no request");
+    }
+
+    let out = d.run(&["unblock", "--env", "checkout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("may run again"));
+    let events: Vec<(String, String)> = d
+        .db()
+        .prepare("SELECT kind, actor FROM timeline_events WHERE kind LIKE 'automatic_%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        events,
+        [("automatic_blocked".into(), "backout".into()), ("automatic_unblocked".into(), "tester".into())]
+    );
+
+    watch_until(&d, |e| e["kind"] == "rollback_failed");
+    assert_eq!(d.sim.rollback_requests("checkout"), 2, "cleared: tried once more, and blocked again");
+}

@@ -32,6 +32,11 @@ pub struct NewRollback {
     pub driver: String,
     /// How long the lock holds before another process may assume this one died.
     pub lease: chrono::Duration,
+    /// For an automatic rollback, its environment's cooldown: it is refused
+    /// while another rollback of the environment ended less than this ago, or
+    /// while a failed automatic rollback of the same deployment, from and to
+    /// is blocked. `None` for a person's rollback.
+    pub automatic_cooldown: Option<chrono::Duration>,
 }
 
 /// A stored rollback.
@@ -96,6 +101,15 @@ pub enum BeginRefused {
     /// Another process held the database's write lock for the whole busy
     /// timeout: nothing was recorded and nothing may be sent.
     Busy,
+    /// An automatic rollback of the same `from → to` already failed.
+    Blocked(super::AutomaticBlock),
+    /// An automatic rollback within the cooldown after another rollback.
+    Cooldown {
+        /// The rollback that ended last.
+        rollback_id: i64,
+        /// When the cooldown ends.
+        until: DateTime<Utc>,
+    },
 }
 
 /// Who holds an environment's rollback lock.
@@ -187,6 +201,11 @@ impl Store {
             };
             if let Some(holder) = lock_holder(&tx, new.environment_id)? {
                 return Ok(Err(BeginRefused::LockHeld(holder)));
+            }
+            // Under the same write lock, so two engines on one file cannot both
+            // slip past a block or a cooldown.
+            if let Some(refused) = super::blocks::automatic_refusal(&tx, new)? {
+                return Ok(Err(refused));
             }
             // A plan made before another rollback of this environment ended is a guess
             // about a service that has since changed; checked under the same write
@@ -303,6 +322,25 @@ impl Store {
         error: Option<&str>,
         actor: &str,
     ) -> Result<RollbackRow> {
+        self.finish(id, status, error, actor, false)
+    }
+
+    /// Ends a rollback whose request reached the driver as `failed`, like
+    /// [`Store::finish_rollback`]; an automatic one is also blocked from being
+    /// tried again on its own, in the same transaction, so no restart and no
+    /// other engine retries it.
+    pub fn fail_rollback_after_request(&mut self, id: i64, error: &str, actor: &str) -> Result<RollbackRow> {
+        self.finish(id, RollbackStatus::Failed, Some(error), actor, true)
+    }
+
+    fn finish(
+        &mut self,
+        id: i64,
+        status: RollbackStatus,
+        error: Option<&str>,
+        actor: &str,
+        block: bool,
+    ) -> Result<RollbackRow> {
         self.durably(|conn| {
             let now = Utc::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -317,6 +355,9 @@ impl Store {
                 (s, None) => ("rollback_failed", format!("rollback #{id} ended {s}")),
             };
             insert_rollback_event(&tx, id, now, actor, kind, &message)?;
+            if block && status == RollbackStatus::Failed {
+                super::blocks::block_in(&tx, id, error.unwrap_or("failed"), now)?;
+            }
             let row = tx.query_row(
                 &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
                 [id],

@@ -13,6 +13,7 @@ fn new_rollback(env_id: i64) -> NewRollback {
         reason: "errors".into(),
         driver: "http".into(),
         lease: chrono::Duration::seconds(60),
+        automatic_cooldown: None,
     }
 }
 
@@ -288,4 +289,89 @@ fn item15_notes_and_rollback_rows_are_durable_on_return_while_another_writer_hol
     let seen: String = fresh.query_row("SELECT status FROM rollbacks WHERE id = ?1", [row.id], |r| r.get(0)).unwrap();
     assert_eq!(seen, "pending");
     assert_eq!(level(&mut s.conn).unwrap(), 1, "back to NORMAL after the rollback row");
+}
+
+/// An automatic rollback of `env` (from 2.0.0-bad to 1.4.3, deployment `deployment`).
+fn automatic(env: i64, deployment: Option<i64>, cooldown_secs: i64) -> NewRollback {
+    NewRollback {
+        deployment_id: deployment,
+        from_version: Some("2.0.0-bad".into()),
+        target_version: Some("1.4.3".into()),
+        rollback_type: RollbackType::Automatic,
+        trigger: RollbackTrigger::HealthCheckFailed,
+        operator: "rule:health".into(),
+        automatic_cooldown: Some(chrono::Duration::seconds(cooldown_secs)),
+        ..new_rollback(env)
+    }
+}
+
+/// A failed automatic rollback is blocked in the file: another engine (another
+/// connection) is refused the same deployment, from and to; a new deployment
+/// is not blocked; an operator's clearing lifts it; both are on the timeline.
+#[test]
+fn item4_a_failed_automatic_rollback_blocks_the_same_from_to_for_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let (mut a, mut b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let failed = a.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().unwrap();
+    a.mark_rollback_in_progress(failed.id, "rule:health", "sent").unwrap();
+    a.fail_rollback_after_request(failed.id, "HTTP 500: traffic switch timed out", "rule:health").unwrap();
+    let block = b.automatic_block(env).unwrap().expect("blocked");
+    assert_eq!((block.rollback_id, block.from_to()), (failed.id, "2.0.0-bad → 1.4.3".to_string()));
+
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    match b.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap() {
+        Err(BeginRefused::Blocked(b)) => assert_eq!(b.rollback_id, failed.id),
+        other => panic!("the same from → to must be refused: {other:?}"),
+    }
+    // The same versions from a new deployment (a redeploy) are not blocked.
+    let redeploy: crate::playbook::DeploymentRecord = serde_json::from_value(serde_json::json!({
+        "id": "d-9", "version": "2.0.0-bad", "environment": "green",
+        "deployedAt": "2026-11-22T06:00:00Z", "status": "succeeded"
+    }))
+    .unwrap();
+    b.sync_deployments(env, &[redeploy]).unwrap();
+    let new_deploy = b.deployments(env).unwrap()[0].id;
+    assert_eq!(b.automatic_refusal(&automatic(env, Some(new_deploy), 0)).unwrap(), None);
+    let person = NewRollback { from_version: Some("2.0.0-bad".into()), ..new_rollback(env) };
+    assert_eq!(b.automatic_refusal(&person).unwrap(), None, "a person's rollback is never blocked");
+
+    assert!(b.clear_automatic_block(env, "alice", "fixed the switch").unwrap().is_some());
+    assert!(b.clear_automatic_block(env, "alice", "again").unwrap().is_none(), "nothing left to clear");
+    let kinds: Vec<(String, String)> =
+        a.recent_events(Some(env), 20).unwrap().into_iter().map(|e| (e.kind, e.actor)).collect();
+    assert!(kinds.contains(&("automatic_blocked".into(), "backout".into())), "{kinds:?}");
+    assert!(kinds.contains(&("automatic_unblocked".into(), "alice".into())), "{kinds:?}");
+    let again = b.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().expect("cleared");
+    b.finish_rollback(again.id, RollbackStatus::Completed, None, "rule:health").unwrap();
+
+    // A rollback refused before its request (still pending) blocks nothing.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let refused = a.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().unwrap();
+    a.finish_rollback(refused.id, RollbackStatus::Failed, Some("service changed"), "rule:health").unwrap();
+    assert_eq!(a.automatic_block(env).unwrap(), None);
+}
+
+/// Two engines on one file keep one cooldown: after A's rollback ends, B's
+/// automatic rollback is refused until the cooldown has passed; a person's is not.
+#[test]
+fn item4_cooldown_is_shared_by_every_engine_on_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let (mut a, mut b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let first = a.begin_rollback(&automatic(env, None, 600), chrono::Utc::now()).unwrap().unwrap();
+    let done = a.finish_rollback(first.id, RollbackStatus::Completed, None, "rule:health").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let other_deploy = automatic(env, None, 600);
+    match b.begin_rollback(&other_deploy, chrono::Utc::now()).unwrap() {
+        Err(BeginRefused::Cooldown { rollback_id, until }) => {
+            assert_eq!(rollback_id, first.id);
+            assert_eq!(until, done.completed_at.unwrap() + chrono::Duration::seconds(600));
+        }
+        other => panic!("B must respect A's cooldown: {other:?}"),
+    }
+    assert!(b.automatic_refusal(&automatic(env, None, 0)).unwrap().is_none(), "a zero cooldown has passed");
+    b.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("a person may roll back in cooldown");
 }
