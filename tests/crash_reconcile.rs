@@ -83,6 +83,7 @@ fn rollback_abandoned_before_its_request_is_closed_as_failed() {
             reason: "crashed before sending".into(),
             driver: "http".into(),
             lease: chrono::Duration::minutes(5),
+            automatic_cooldown: None,
         };
         store.begin_rollback(&new, chrono::Utc::now()).unwrap().unwrap();
     }

@@ -11,6 +11,7 @@ pub mod output;
 mod rollback;
 mod simulate;
 mod status;
+mod unblock;
 mod watch;
 
 use std::path::PathBuf;
@@ -60,6 +61,13 @@ pub enum Command {
     },
     /// Roll an environment back.
     Rollback(rollback::RollbackArgs),
+    /// Let automatic rollback try again what it failed at: clears the block a
+    /// failed automatic rollback left (recorded on the timeline).
+    Unblock {
+        /// The environment.
+        #[arg(long)]
+        env: String,
+    },
     /// Save a note to an incident's timeline.
     Note {
         /// Incident id [default: the open incident of --env, else the newest open one].
@@ -141,7 +149,8 @@ impl Context {
         let path = crate::store::resolve_path(self.db_flag.as_deref());
         Store::open(&path).map_err(|e| {
             eprintln!("backout: {}: {e}", path.display());
-            Exit::Failed
+            // Locked by another process: nothing was done, and trying again is safe.
+            if e.is_busy() { Exit::Refused } else { Exit::Failed }
         })
     }
 }
@@ -191,6 +200,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Status { env } => status::run(&ctx, env.as_deref()),
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Unblock { env } => unblock::run(&ctx, &env),
         Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
         Command::Incidents { limit } => incident::list(&ctx, limit),
         Command::Incident { action } => incident::run(&ctx, &action),

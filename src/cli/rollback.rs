@@ -94,9 +94,12 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     };
     let mut store = try_exit!(ctx.store());
     let handle = ctx.rt.handle();
-    let prepared = match crate::rollback::prepare(handle, &mut store, env, &opts)? {
-        Ok(p) => p,
-        Err(r) => return Ok(refuse(ctx, &r)),
+    let prepared = match crate::rollback::prepare(handle, &mut store, env, &opts) {
+        Ok(Ok(p)) => p,
+        Ok(Err(r)) => return Ok(refuse(ctx, &r)),
+        // Planning sends nothing: a database locked past the wait is a refusal.
+        Err(e) if crate::rollback::is_busy(&e) => return Ok(refuse(ctx, &Refusal::Busy)),
+        Err(e) => return Err(e),
     };
     let plan = prepared.describe(opts.trigger);
     if !args.yes {

@@ -95,6 +95,13 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
             if let Some(why) = crosses_irreversible(&store, &prepared, &env.irreversible_versions) {
                 return RollbackOutcome::Refused(format!("{what} not started: {why}"));
             }
+            // Asked before the start notice goes out; `begin_rollback` asks
+            // again under its lock, where another engine cannot slip past it.
+            match crate::rollback::automatic_refusal(&store, &prepared, &opts) {
+                Ok(None) => {}
+                Ok(Some(r)) => return RollbackOutcome::Refused(format!("{what} not started: {r}")),
+                Err(e) => return RollbackOutcome::Error(format!("{what} could not run: {e:#}")),
+            }
             prepared
         }
     };
@@ -149,6 +156,22 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
         Ok(Err(r)) => RollbackOutcome::Refused(format!("{what} not started: {r}")),
         Err(e) => RollbackOutcome::Error(format!("{what} could not run: {e:#}")),
     }
+}
+
+/// Clears the environment's automatic-rollback block on a blocking thread with
+/// its own connection (the store records who cleared it), and says what it did.
+pub(super) fn unblock(sh: &Shared, env_id: i64, env_name: String) {
+    let (db, inbox) = (sh.db_path.clone(), sh.inbox.clone());
+    sh.rt.spawn_blocking(move || {
+        let cleared =
+            Store::open(&db).and_then(|mut s| s.clear_automatic_block(env_id, "operator", "cleared by the operator"));
+        let msg = match cleared {
+            Ok(Some(b)) => format!("automatic rollback {} may run again (cleared by the operator)", b.from_to()),
+            Ok(None) => "no automatic rollback is blocked".to_string(),
+            Err(e) => format!("could not clear the automatic-rollback block: {e}"),
+        };
+        let _ = inbox.send(Msg::Event(EngineEvent::now(&env_name, msg, Happened::AutomaticUnblocked)));
+    });
 }
 
 /// Why going back to the planned target would cross a version marked irreversible.

@@ -93,6 +93,9 @@ pub enum Happened {
         /// On or off.
         on: bool,
     },
+    /// An operator asked to clear the block a failed automatic rollback left
+    /// (the message says whether there was one; the store records the clearing).
+    AutomaticUnblocked,
     /// Every required checklist item of an open incident holds.
     Validated,
     /// The automatic checklist checks could not run.
@@ -156,6 +159,7 @@ impl Happened {
             Happened::DryRun(_) => "dry_run",
             Happened::Notification(_) => "notification",
             Happened::AutomaticChanged { .. } => "automatic_changed",
+            Happened::AutomaticUnblocked => "automatic_unblocked",
             Happened::Validated => "validated",
             Happened::ChecklistError => "checklist_error",
             Happened::StoreError => "store_error",
@@ -195,6 +199,7 @@ impl Happened {
                 | Happened::NothingToConfirm
                 | Happened::Watching
                 | Happened::Lagging { .. }
+                | Happened::AutomaticUnblocked
         )
     }
 }

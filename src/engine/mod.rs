@@ -119,6 +119,11 @@ pub enum EngineCommand {
         /// Reason, operator and the rest.
         opts: Box<crate::rollback::RollbackOptions>,
     },
+    /// Clear the block a failed automatic rollback left (the console's `u`).
+    Unblock {
+        /// Environment name.
+        environment: String,
+    },
     /// Pause (`false`) or resume (`true`) automatic rollback.
     SetAutomatic {
         /// Environment name.
@@ -302,6 +307,7 @@ fn command_env(cmd: &EngineCommand) -> &str {
         EngineCommand::Cancel { environment }
         | EngineCommand::Confirm { environment }
         | EngineCommand::Rollback { environment, .. }
+        | EngineCommand::Unblock { environment }
         | EngineCommand::SetAutomatic { environment, .. } => environment,
     }
 }

@@ -35,6 +35,14 @@ pub enum StoreCmd {
         /// The rule's first breach.
         detection: crate::incident::Detection,
     },
+    /// A version serves: lift the environment's automatic-rollback block if it
+    /// was about another one.
+    LiftBlock {
+        /// Environment row id.
+        env_id: i64,
+        /// The version serving now.
+        serving: String,
+    },
     /// Answers once everything sent before it is written.
     Flush(mpsc::Sender<()>),
 }
@@ -112,6 +120,7 @@ fn writer_loop(mut store: Store, rx: mpsc::Receiver<StoreCmd>, errors: tokio::sy
                 StoreCmd::Event(e) => store.append_event(&e),
                 StoreCmd::Sync(env_id, history) => store.sync_deployments(env_id, &history),
                 StoreCmd::Notified(id) => store.mark_notification_sent(id),
+                StoreCmd::LiftBlock { env_id, serving } => store.lift_replaced_block(env_id, &serving).map(|_| ()),
                 StoreCmd::Detected { env_id, detection } => {
                     if let Err(e) = record_detection(&mut store, env_id, &detection) {
                         let _ = errors.send(format!("recording a detection failed: {e:#}"));

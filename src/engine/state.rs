@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::act::{Planned, RunRollback, notify, notify_rollback, run_rollback};
+use super::act::{Planned, RunRollback, notify, notify_rollback, run_rollback, unblock};
 use super::rules::{self, Evidence};
 use super::sample::{Sample, SampleRing};
 use super::{EngineCommand, EngineEvent, EngineOptions, Happened, Poll, Shared, StoreCmd};
@@ -71,8 +71,9 @@ pub(super) struct EnvState {
     rollback_in_flight: bool,
     last_rollback_end: Option<Instant>,
     settled_on: Option<String>,
-    /// The version an automatic rollback failed to leave: no rule may try again
-    /// from it on its own; a person decides.
+    /// The version an automatic rollback could not be run from (the store or
+    /// runtime failed): no rule may try again from it on its own. A rollback
+    /// that ran and failed is blocked in the database instead, for every engine.
     failed_from: Option<String>,
     proposal: Option<Proposal>,
     automatic: bool,
@@ -202,6 +203,9 @@ impl EnvState {
         }
         let first = self.version.is_none();
         self.version = Some(version.to_string());
+        // A block is about the version that failed to leave: once another one
+        // serves (a new deployment, a rollback by hand), it no longer applies.
+        sh.writer.send(StoreCmd::LiftBlock { env_id: self.id, serving: version.to_string() });
         if first {
             return;
         }
@@ -388,8 +392,14 @@ impl EnvState {
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackCompleted, &row, colour);
             }
             RollbackOutcome::Finished(row, colour) => {
-                self.failed_from = row.from_version.clone().or(self.version.clone());
-                let msg = format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
+                let mut msg =
+                    format!("rollback #{} failed: {}", row.id, row.error.as_deref().unwrap_or("unknown error"));
+                if row.trigger != crate::store::RollbackTrigger::Manual {
+                    msg.push_str(&format!(
+                        "; not tried again on its own until a new deployment, or `backout unblock --env {}` (u)",
+                        self.name
+                    ));
+                }
                 self.record(sh, &row.operator, msg.clone(), Happened::RollbackFailed(Some(row.clone())));
                 self.record(sh, &row.operator, msg, Happened::Alert);
                 notify_rollback(sh, self.id, &self.name, NotificationKind::RollbackFailed, &row, colour);
@@ -484,6 +494,14 @@ impl EnvState {
                     drill: sh.opts.drill,
                 };
                 rb.spawn_blocking(move || (e, run_rollback(run)));
+            }
+            EngineCommand::Unblock { .. } if !sh.opts.persist => {
+                let msg = "read-only: the automatic-rollback block is left as it is";
+                sh.publish(EngineEvent::now(&self.name, msg, Happened::AutomaticUnblocked));
+            }
+            EngineCommand::Unblock { .. } => {
+                self.failed_from = None;
+                unblock(sh, self.id, self.name.clone());
             }
             EngineCommand::SetAutomatic { on, .. } => {
                 self.automatic = on;

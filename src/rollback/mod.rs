@@ -64,6 +64,22 @@ pub enum Refusal {
     LockHeld(LockHolder),
     /// The service or the record changed between the plan and the lock.
     Changed(String),
+    /// Another process held the database locked too long to record the rollback.
+    Busy,
+    /// An automatic rollback of the same `from → to` already failed.
+    Blocked {
+        /// Environment name, for the command that clears it.
+        environment: String,
+        /// The block.
+        block: crate::store::AutomaticBlock,
+    },
+    /// An automatic rollback within the cooldown after another rollback.
+    Cooldown {
+        /// The rollback that ended last.
+        rollback_id: i64,
+        /// When the cooldown ends.
+        until: DateTime<Utc>,
+    },
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -98,6 +114,28 @@ impl std::fmt::Display for Refusal {
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
             Refusal::Changed(what) => write!(f, "the service changed since the plan: {what}; plan again"),
+            Refusal::Busy => write!(
+                f,
+                "another process kept the database locked for {}s, so the rollback could not be recorded; \
+                 nothing was sent to the service; try again in a moment",
+                crate::store::BUSY_TIMEOUT.as_secs()
+            ),
+            Refusal::Blocked { environment, block } => write!(
+                f,
+                "automatic rollback {} already failed (rollback #{}: {}); it is not tried again on its own until \
+                 a new deployment, or until an operator clears it (`backout unblock --env {environment}`, or u in \
+                 the console); roll back by hand if needed",
+                block.from_to(),
+                block.rollback_id,
+                block.reason
+            ),
+            Refusal::Cooldown { rollback_id, until } => write!(
+                f,
+                "in cooldown after rollback #{rollback_id} until {} ({}s left; every backout on this database \
+                 keeps it); roll back by hand if needed",
+                crate::domain::ts::format(*until),
+                (*until - Utc::now()).num_seconds().max(0)
+            ),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -122,6 +160,11 @@ impl std::fmt::Display for Refusal {
             }
         }
     }
+}
+
+/// Whether an error is the database staying locked by another process.
+pub fn is_busy(e: &color_eyre::Report) -> bool {
+    e.chain().any(|c| c.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_busy()))
 }
 
 /// A rollback ready to run, shown to the operator for confirmation.
@@ -361,28 +404,10 @@ pub fn execute_with_phases(
     phase_seen: &mut dyn FnMut(Phase),
 ) -> Result<std::result::Result<RollbackRow, Refusal>> {
     let env_id = prepared.environment_id;
-    let new = NewRollback {
-        environment_id: env_id,
-        incident_id: store.open_incident_for(env_id)?.map(|i| i.id),
-        deployment_id: prepared.deployment_id,
-        from_version: prepared.from_version.clone(),
-        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
-        rollback_type: prepared.rollback_type(opts.trigger),
-        trigger: opts.trigger,
-        operator: opts.operator.clone(),
-        reason: opts.reason.clone(),
-        driver: prepared.driver.name().to_string(),
-        lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
-    };
+    let new = new_rollback(store, &prepared, opts)?;
     let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
-        Err(BeginRefused::LockHeld(holder)) => return Ok(Err(Refusal::LockHeld(holder))),
-        Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }) => {
-            return Ok(Err(Refusal::Changed(format!(
-                "rollback #{rollback_id} of this environment ended at {}",
-                crate::domain::ts::format(completed_at)
-            ))));
-        }
+        Err(refused) => return Ok(Err(refusal(&prepared, refused))),
     };
     if let Some(changed) = changed_since_plan(rt, &prepared, opts) {
         let why = format!("refused after taking the lock: the service changed since the plan: {changed}");
@@ -474,14 +499,54 @@ pub fn execute_with_phases(
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
             return Ok(Err(Refusal::Changed(failure.message)));
         }
-        Err(failure) => {
-            store.finish_rollback(row.id, RollbackStatus::Failed, Some(&failure.message), &opts.operator)?
-        }
+        Err(failure) => store.fail_rollback_after_request(row.id, &failure.message, &opts.operator)?,
     };
     if let Some(e) = phase_errors.into_iter().next() {
         return Err(e).wrap_err("recording a rollback phase");
     }
     Ok(Ok(finished))
+}
+
+/// The record `prepared` begins as, run with `opts`.
+fn new_rollback(store: &Store, prepared: &Prepared, opts: &RollbackOptions) -> Result<NewRollback> {
+    let automatic = opts.trigger != RollbackTrigger::Manual;
+    Ok(NewRollback {
+        environment_id: prepared.environment_id,
+        incident_id: store.open_incident_for(prepared.environment_id)?.map(|i| i.id),
+        deployment_id: prepared.deployment_id,
+        from_version: prepared.from_version.clone(),
+        target_version: prepared.target.as_ref().map(|t| t.version.clone()),
+        rollback_type: prepared.rollback_type(opts.trigger),
+        trigger: opts.trigger,
+        operator: opts.operator.clone(),
+        reason: opts.reason.clone(),
+        driver: prepared.driver.name().to_string(),
+        lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
+        automatic_cooldown: automatic
+            .then(|| chrono::Duration::from_std(prepared.env.cooldown.get()).unwrap_or(chrono::Duration::MAX)),
+    })
+}
+
+/// The refusal a store's answer to `begin_rollback` means.
+fn refusal(prepared: &Prepared, refused: BeginRefused) -> Refusal {
+    match refused {
+        BeginRefused::LockHeld(holder) => Refusal::LockHeld(holder),
+        BeginRefused::Busy => Refusal::Busy,
+        BeginRefused::Blocked(block) => Refusal::Blocked { environment: prepared.environment.clone(), block },
+        BeginRefused::Cooldown { rollback_id, until } => Refusal::Cooldown { rollback_id, until },
+        BeginRefused::FinishedSincePlan { rollback_id, completed_at } => Refusal::Changed(format!(
+            "rollback #{rollback_id} of this environment ended at {}",
+            crate::domain::ts::format(completed_at)
+        )),
+    }
+}
+
+/// Why the automatic rollback `prepared` may not run now (a failed one of the
+/// same `from → to` is blocked, or the environment is in cooldown), asked
+/// before anything is announced. `begin_rollback` asks again under its lock.
+pub fn automatic_refusal(store: &Store, prepared: &Prepared, opts: &RollbackOptions) -> Result<Option<Refusal>> {
+    let new = new_rollback(store, prepared, opts)?;
+    Ok(store.automatic_refusal(&new)?.map(|r| refusal(prepared, r)))
 }
 
 /// What changed on the service since `prepared` was planned, if anything: the

@@ -77,8 +77,15 @@ pub fn reconcile(rt: &Handle, store: &mut Store, env: &EnvironmentConfig, env_id
             message: format!("rollback #{} reconciled: {explanation}", row.id),
             data: None,
         })?;
-        let error = (result == RollbackStatus::Failed).then_some(explanation.as_str());
-        out.push(store.finish_rollback(row.id, result, error, "backout")?);
+        // An automatic rollback whose request went out and did not get there
+        // is blocked, as if its own process had seen it fail.
+        out.push(match (result, row.status) {
+            (RollbackStatus::Failed, RollbackStatus::InProgress) => {
+                store.fail_rollback_after_request(row.id, &explanation, "backout")?
+            }
+            (RollbackStatus::Failed, _) => store.finish_rollback(row.id, result, Some(&explanation), "backout")?,
+            _ => store.finish_rollback(row.id, result, None, "backout")?,
+        });
     }
     Ok(out)
 }

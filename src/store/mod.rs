@@ -4,6 +4,7 @@
 //! All calls block; async callers run them on a blocking thread. A call that
 //! returns `Ok` after a write has committed it.
 
+mod blocks;
 mod checklist;
 mod deployments;
 mod incidents;
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::domain::Word;
 
+pub use blocks::AutomaticBlock;
 pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;
 pub use incidents::{IncidentFields, MilestoneRow};
@@ -68,6 +70,12 @@ impl std::fmt::Display for StoreError {
                 "the database holds a value this backout cannot read: {e}; \
                  correct or delete that row with sqlite3, or pass --db to use another file"
             ),
+            StoreError::Sqlite(e) if is_busy(e) => write!(
+                f,
+                "the database stayed locked by another process for the whole wait ({}s): nothing was written; \
+                 try again in a moment, or find the process holding it (`fuser FILE`)",
+                BUSY_TIMEOUT.as_secs()
+            ),
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
             StoreError::Migration(e) => write!(f, "could not upgrade the database: {e}"),
             StoreError::Io(e) => write!(f, "could not create the database folder: {e}"),
@@ -76,6 +84,22 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+impl StoreError {
+    /// Another process held the database locked for the whole busy timeout.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if is_busy(e))
+    }
+}
+
+/// How long a write waits for another process's write lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite answered "database is locked" (or "busy").
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -162,7 +186,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
         }
         let mut conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Switching a new file to WAL can answer "database is locked" at once,
         // without waiting on the busy handler, while another process is doing
         // the same: retry a few times, briefly, before calling it a failure.
@@ -193,6 +217,24 @@ impl Store {
         }
         migrate(&mut conn)?;
         Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// How long a write waits for another process's write lock ([`BUSY_TIMEOUT`] when opened).
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<()> {
+        Ok(self.conn.busy_timeout(wait)?)
+    }
+
+    /// Runs a write with `synchronous=FULL`: its commit is on the disk (the
+    /// WAL fsynced), not only in the operating system's cache, when this
+    /// returns. Rollback rows and notes are the record an incident review
+    /// stands on; they must survive a power cut, samples need not.
+    fn durably<T>(&mut self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let out = write(&mut self.conn);
+        let reset = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = out?;
+        reset?;
+        Ok(out)
     }
 
     /// The file this store writes.
@@ -259,9 +301,30 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Whether a process with this id runs on this machine.
+/// Whether a process with this id may run on this machine. Asked with
+/// `kill(pid, 0)`, which works wherever there is no `/proc` (macOS, the BSDs);
+/// a process of another user answers "not permitted" and counts as alive.
+#[cfg(unix)]
 pub fn process_alive(pid: i64) -> bool {
-    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
+    use nix::errno::Errno;
+    let Ok(raw) = i32::try_from(pid) else { return false };
+    if raw <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        // EPERM: it exists but is not ours. Anything else: we cannot tell, and a
+        // live rollback must never be taken for a dead one.
+        Err(_) => true,
+    }
+}
+
+/// Whether a process with this id may run on this machine. Without a portable
+/// way to ask, every holder counts as alive: its lease decides when it is stale.
+#[cfg(not(unix))]
+pub fn process_alive(pid: i64) -> bool {
+    pid > 0
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub struct NewRollback {
     pub driver: String,
     /// How long the lock holds before another process may assume this one died.
     pub lease: chrono::Duration,
+    /// For an automatic rollback, its environment's cooldown: it is refused
+    /// while another rollback of the environment ended less than this ago, or
+    /// while a failed automatic rollback of the same deployment, from and to
+    /// is blocked. `None` for a person's rollback.
+    pub automatic_cooldown: Option<chrono::Duration>,
 }
 
 /// A stored rollback.
@@ -92,6 +97,18 @@ pub enum BeginRefused {
         rollback_id: i64,
         /// When it ended.
         completed_at: DateTime<Utc>,
+    },
+    /// Another process held the database's write lock for the whole busy
+    /// timeout: nothing was recorded and nothing may be sent.
+    Busy,
+    /// An automatic rollback of the same `from → to` already failed.
+    Blocked(super::AutomaticBlock),
+    /// An automatic rollback within the cooldown after another rollback.
+    Cooldown {
+        /// The rollback that ended last.
+        rollback_id: i64,
+        /// When the cooldown ends.
+        until: DateTime<Utc>,
     },
 }
 
@@ -171,112 +188,129 @@ impl Store {
         new: &NewRollback,
         planned_at: DateTime<Utc>,
     ) -> Result<std::result::Result<RollbackRow, BeginRefused>> {
-        let now = Utc::now();
-        let host = super::host_name();
-        let pid = i64::from(std::process::id());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(holder) = lock_holder(&tx, new.environment_id)? {
-            return Ok(Err(BeginRefused::LockHeld(holder)));
-        }
-        // A plan made before another rollback of this environment ended is a guess
-        // about a service that has since changed; checked under the same write
-        // lock that takes the rollback lock, so no rollback can slip in between.
-        let since: Option<(i64, DateTime<Utc>)> = tx
-            .query_row(
-                "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at >= ?2
-                 ORDER BY completed_at DESC LIMIT 1",
-                params![new.environment_id, ts(planned_at)],
-                |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),
-            )
-            .optional()?;
-        if let Some((rollback_id, completed_at)) = since {
-            return Ok(Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }));
-        }
-        tx.execute(
-            "INSERT INTO rollbacks (environment_id, incident_id, deployment_id, from_version, target_version,
-               rollback_type, trigger, status, operator, reason, driver, started_at, holder_host, holder_pid, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12, ?13, ?11)",
-            params![
-                new.environment_id,
-                new.incident_id,
-                new.deployment_id,
-                new.from_version,
-                new.target_version,
-                new.rollback_type.as_str(),
-                new.trigger.as_str(),
+        self.durably(|conn| {
+            let now = Utc::now();
+            let host = super::host_name();
+            let pid = i64::from(std::process::id());
+            // Waiting out another writer is the busy timeout's job; past it, the
+            // rollback is refused (it never started), not failed.
+            let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => tx,
+                Err(e) if super::is_busy(&e) => return Ok(Err(BeginRefused::Busy)),
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(holder) = lock_holder(&tx, new.environment_id)? {
+                return Ok(Err(BeginRefused::LockHeld(holder)));
+            }
+            // Under the same write lock, so two engines on one file cannot both
+            // slip past a block or a cooldown.
+            if let Some(refused) = super::blocks::automatic_refusal(&tx, new)? {
+                return Ok(Err(refused));
+            }
+            // A plan made before another rollback of this environment ended is a guess
+            // about a service that has since changed; checked under the same write
+            // lock that takes the rollback lock, so no rollback can slip in between.
+            let since: Option<(i64, DateTime<Utc>)> = tx
+                .query_row(
+                    "SELECT id, completed_at FROM rollbacks WHERE environment_id = ?1 AND completed_at >= ?2
+                     ORDER BY completed_at DESC LIMIT 1",
+                    params![new.environment_id, ts(planned_at)],
+                    |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),
+                )
+                .optional()?;
+            if let Some((rollback_id, completed_at)) = since {
+                return Ok(Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }));
+            }
+            tx.execute(
+                "INSERT INTO rollbacks (environment_id, incident_id, deployment_id, from_version, target_version,
+                   rollback_type, trigger, status, operator, reason, driver, started_at, holder_host, holder_pid, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12, ?13, ?11)",
+                params![
+                    new.environment_id,
+                    new.incident_id,
+                    new.deployment_id,
+                    new.from_version,
+                    new.target_version,
+                    new.rollback_type.as_str(),
+                    new.trigger.as_str(),
+                    new.operator,
+                    new.reason,
+                    new.driver,
+                    ts(now),
+                    host,
+                    pid
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO rollback_locks (environment_id, rollback_id, holder, host, pid, acquired_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    new.environment_id,
+                    id,
+                    format!("{}@{host} pid {pid}", new.operator),
+                    host,
+                    pid,
+                    ts(now),
+                    ts(now + new.lease)
+                ],
+            )?;
+            let message = format!(
+                "rollback #{id} requested by {}: {} -> {} ({}, {}): {}",
                 new.operator,
-                new.reason,
+                new.from_version.as_deref().unwrap_or("?"),
+                new.target_version.as_deref().unwrap_or("previous"),
+                new.rollback_type,
                 new.driver,
-                ts(now),
-                host,
-                pid
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO rollback_locks (environment_id, rollback_id, holder, host, pid, acquired_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                new.environment_id,
-                id,
-                format!("{}@{host} pid {pid}", new.operator),
-                host,
-                pid,
-                ts(now),
-                ts(now + new.lease)
-            ],
-        )?;
-        let message = format!(
-            "rollback #{id} requested by {}: {} -> {} ({}, {}): {}",
-            new.operator,
-            new.from_version.as_deref().unwrap_or("?"),
-            new.target_version.as_deref().unwrap_or("previous"),
-            new.rollback_type,
-            new.driver,
-            new.reason
-        );
-        super::timeline::insert_event(
-            &tx,
-            &super::NewEvent {
-                at: now,
-                incident_id: new.incident_id,
-                environment_id: Some(new.environment_id),
-                rollback_id: Some(id),
-                actor: new.operator.clone(),
-                kind: "rollback_requested".into(),
-                message,
-                data: None,
-            },
-        )?;
-        let row = tx.query_row(
-            &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
-            [id],
-            rollback_row,
-        )?;
-        tx.commit()?;
-        Ok(Ok(row))
+                new.reason
+            );
+            super::timeline::insert_event(
+                &tx,
+                &super::NewEvent {
+                    at: now,
+                    incident_id: new.incident_id,
+                    environment_id: Some(new.environment_id),
+                    rollback_id: Some(id),
+                    actor: new.operator.clone(),
+                    kind: "rollback_requested".into(),
+                    message,
+                    data: None,
+                },
+            )?;
+            let row = tx.query_row(
+                &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
+                [id],
+                rollback_row,
+            )?;
+            tx.commit()?;
+            Ok(Ok(row))
+        })
     }
 
     /// Records the flag a rollback changed.
     pub fn record_flag_change(&mut self, id: i64, flag: &FlagChange) -> Result<()> {
-        self.conn.execute(
-            "UPDATE rollbacks SET flag_key = ?2, flag_before = ?3, flag_after = ?4, flag_location = ?5 WHERE id = ?1",
-            params![id, flag.key, flag.before, flag.after, flag.location],
-        )?;
-        Ok(())
+        self.durably(|conn| {
+            conn.execute(
+                "UPDATE rollbacks SET flag_key = ?2, flag_before = ?3, flag_after = ?4, flag_location = ?5 WHERE id = ?1",
+                params![id, flag.key, flag.before, flag.after, flag.location],
+            )?;
+            Ok(())
+        })
     }
 
     /// Moves a rollback to `in_progress` and records the step.
     pub fn mark_rollback_in_progress(&mut self, id: i64, actor: &str, message: &str) -> Result<()> {
-        let now = Utc::now();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE rollbacks SET status = 'in_progress', updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
-            params![id, ts(now)],
-        )?;
-        insert_rollback_event(&tx, id, now, actor, "rollback_in_progress", message)?;
-        tx.commit()?;
-        Ok(())
+        self.durably(|conn| {
+            let now = Utc::now();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "UPDATE rollbacks SET status = 'in_progress', updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, ts(now)],
+            )?;
+            insert_rollback_event(&tx, id, now, actor, "rollback_in_progress", message)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Ends a rollback (completed or failed), releases its lock and records the
@@ -288,39 +322,65 @@ impl Store {
         error: Option<&str>,
         actor: &str,
     ) -> Result<RollbackRow> {
-        let now = Utc::now();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE rollbacks SET status = ?2, error = ?3, completed_at = ?4, updated_at = ?4 WHERE id = ?1",
-            params![id, status.as_str(), error, ts(now)],
-        )?;
-        tx.execute("DELETE FROM rollback_locks WHERE rollback_id = ?1", [id])?;
-        let (kind, message) = match (status, error) {
-            (RollbackStatus::Completed, _) => ("rollback_completed", format!("rollback #{id} completed")),
-            (_, Some(e)) => ("rollback_failed", format!("rollback #{id} failed: {e}")),
-            (s, None) => ("rollback_failed", format!("rollback #{id} ended {s}")),
-        };
-        insert_rollback_event(&tx, id, now, actor, kind, &message)?;
-        let row = tx.query_row(
-            &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
-            [id],
-            rollback_row,
-        )?;
-        tx.commit()?;
-        Ok(row)
+        self.finish(id, status, error, actor, false)
+    }
+
+    /// Ends a rollback whose request reached the driver as `failed`, like
+    /// [`Store::finish_rollback`]; an automatic one is also blocked from being
+    /// tried again on its own, in the same transaction, so no restart and no
+    /// other engine retries it.
+    pub fn fail_rollback_after_request(&mut self, id: i64, error: &str, actor: &str) -> Result<RollbackRow> {
+        self.finish(id, RollbackStatus::Failed, Some(error), actor, true)
+    }
+
+    fn finish(
+        &mut self,
+        id: i64,
+        status: RollbackStatus,
+        error: Option<&str>,
+        actor: &str,
+        block: bool,
+    ) -> Result<RollbackRow> {
+        self.durably(|conn| {
+            let now = Utc::now();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE rollbacks SET status = ?2, error = ?3, completed_at = ?4, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), error, ts(now)],
+            )?;
+            tx.execute("DELETE FROM rollback_locks WHERE rollback_id = ?1", [id])?;
+            let (kind, message) = match (status, error) {
+                (RollbackStatus::Completed, _) => ("rollback_completed", format!("rollback #{id} completed")),
+                (_, Some(e)) => ("rollback_failed", format!("rollback #{id} failed: {e}")),
+                (s, None) => ("rollback_failed", format!("rollback #{id} ended {s}")),
+            };
+            insert_rollback_event(&tx, id, now, actor, kind, &message)?;
+            if block && status == RollbackStatus::Failed {
+                super::blocks::block_in(&tx, id, error.unwrap_or("failed"), now)?;
+            }
+            let row = tx.query_row(
+                &format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks r JOIN environments e ON e.id = r.environment_id WHERE r.id = ?1"),
+                [id],
+                rollback_row,
+            )?;
+            tx.commit()?;
+            Ok(row)
+        })
     }
 
     /// Records that a notification about this rollback went out.
     /// Files a rollback (and the events recorded about it so far) under an incident.
     pub fn attach_rollback_to_incident(&mut self, rollback_id: i64, incident_id: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute("UPDATE rollbacks SET incident_id = ?2 WHERE id = ?1", params![rollback_id, incident_id])?;
-        tx.execute(
-            "UPDATE timeline_events SET incident_id = ?2 WHERE rollback_id = ?1 AND incident_id IS NULL",
-            params![rollback_id, incident_id],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.durably(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("UPDATE rollbacks SET incident_id = ?2 WHERE id = ?1", params![rollback_id, incident_id])?;
+            tx.execute(
+                "UPDATE timeline_events SET incident_id = ?2 WHERE rollback_id = ?1 AND incident_id IS NULL",
+                params![rollback_id, incident_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     pub fn mark_notification_sent(&self, id: i64) -> Result<()> {

@@ -181,8 +181,24 @@ ALTER TABLE rollbacks ADD COLUMN flag_after TEXT;
 ALTER TABLE rollbacks ADD COLUMN flag_location TEXT;
 "#;
 
+/// Automatic rollbacks that failed, kept so that no engine (and no restart of
+/// one) tries the same `from → to` on its own again: one row per environment,
+/// deleted by an operator (`backout unblock`, the console's `u`) or when a new
+/// version serves.
+const V4: &str = r#"
+CREATE TABLE automatic_blocks (
+    environment_id  INTEGER PRIMARY KEY REFERENCES environments(id),
+    rollback_id     INTEGER NOT NULL REFERENCES rollbacks(id),
+    deployment_id   INTEGER REFERENCES deployments(id),
+    from_version    TEXT,
+    target_version  TEXT,
+    reason          TEXT NOT NULL,
+    blocked_at      TEXT NOT NULL
+);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

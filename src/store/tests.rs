@@ -13,6 +13,7 @@ fn new_rollback(env_id: i64) -> NewRollback {
         reason: "errors".into(),
         driver: "http".into(),
         lease: chrono::Duration::seconds(60),
+        automatic_cooldown: None,
     }
 }
 
@@ -202,4 +203,175 @@ fn rows_serialize_times_as_stored_text_and_words_as_stored() {
     assert_eq!(v["opened_at"], "2026-01-01T00:00:00.000Z");
     assert_eq!(v["closed_at"], serde_json::Value::Null);
     assert_eq!((&v["severity"], &v["status"]), (&"non-critical".into(), &"open".into()));
+}
+
+/// A lock held by a running process is live, one held by a process that has
+/// ended is stale: asked of the process itself (kill 0), not of `/proc`.
+#[test]
+fn item16_lock_staleness_asks_whether_the_holder_process_runs() {
+    let holder = |pid: u32| LockHolder {
+        rollback_id: 1,
+        holder: "x".into(),
+        host: host_name(),
+        pid: i64::from(pid),
+        acquired_at: chrono::Utc::now(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    let mut live = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    assert!(process_alive(i64::from(live.id())));
+    assert!(!holder(live.id()).is_stale(&host_name(), chrono::Utc::now()), "a running holder is never stale");
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert!(!process_alive(i64::from(live.id())));
+    assert!(holder(live.id()).is_stale(&host_name(), chrono::Utc::now()), "an ended holder is stale");
+    assert!(!process_alive(0) && !process_alive(-1) && !process_alive(i64::MAX), "no such pids");
+}
+
+/// Another process holds the write lock past the busy wait: beginning a
+/// rollback is a refusal (nothing recorded, nothing to send), never an error.
+#[test]
+fn item13_a_database_locked_past_the_wait_refuses_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    s.set_busy_timeout(std::time::Duration::from_millis(100)).unwrap();
+    let refused = s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap();
+    assert_eq!(refused, Err(BeginRefused::Busy));
+    other.execute_batch("COMMIT").unwrap();
+    assert!(s.rollbacks(None, 10).unwrap().is_empty(), "nothing was recorded");
+    let err = StoreError::from(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(5), None));
+    assert!(err.is_busy() && err.to_string().contains("nothing was written; try again"), "{err}");
+    s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("free once the other writer is done");
+}
+
+/// Notes and rollback rows are written with `synchronous=FULL` (fsynced on
+/// commit), and a note written while another connection holds the write lock
+/// waits for it and is on disk when `add_note` returns; other writes keep
+/// `NORMAL`.
+#[test]
+fn item15_notes_and_rollback_rows_are_durable_on_return_while_another_writer_holds_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let mut s = Store::open(&path).unwrap();
+    let level =
+        |c: &mut rusqlite::Connection| -> Result<i64> { Ok(c.pragma_query_value(None, "synchronous", |r| r.get(0))?) };
+    assert_eq!(s.durably(level).unwrap(), 2, "FULL inside a durable write");
+    assert_eq!(level(&mut s.conn).unwrap(), 1, "NORMAL again after it");
+
+    let env = s.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let other = rusqlite::Connection::open(&path).unwrap();
+            other
+                .execute_batch(
+                    "BEGIN IMMEDIATE; INSERT INTO notes (author, body, created_at) VALUES ('other', 'x', 'y');",
+                )
+                .unwrap();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            other.execute_batch("COMMIT").unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    let note = s.add_note(None, Some(env), "alice", "written under contention").unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited for the other writer");
+    holder.join().unwrap();
+    let fresh = rusqlite::Connection::open(&path).unwrap();
+    let body: String = fresh.query_row("SELECT body FROM notes WHERE id = ?1", [note.id], |r| r.get(0)).unwrap();
+    assert_eq!(body, "written under contention");
+    let row = s.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().unwrap();
+    let seen: String = fresh.query_row("SELECT status FROM rollbacks WHERE id = ?1", [row.id], |r| r.get(0)).unwrap();
+    assert_eq!(seen, "pending");
+    assert_eq!(level(&mut s.conn).unwrap(), 1, "back to NORMAL after the rollback row");
+}
+
+/// An automatic rollback of `env` (from 2.0.0-bad to 1.4.3, deployment `deployment`).
+fn automatic(env: i64, deployment: Option<i64>, cooldown_secs: i64) -> NewRollback {
+    NewRollback {
+        deployment_id: deployment,
+        from_version: Some("2.0.0-bad".into()),
+        target_version: Some("1.4.3".into()),
+        rollback_type: RollbackType::Automatic,
+        trigger: RollbackTrigger::HealthCheckFailed,
+        operator: "rule:health".into(),
+        automatic_cooldown: Some(chrono::Duration::seconds(cooldown_secs)),
+        ..new_rollback(env)
+    }
+}
+
+/// A failed automatic rollback is blocked in the file: another engine (another
+/// connection) is refused the same deployment, from and to; a new deployment
+/// is not blocked; an operator's clearing lifts it; both are on the timeline.
+#[test]
+fn item4_a_failed_automatic_rollback_blocks_the_same_from_to_for_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let (mut a, mut b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let failed = a.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().unwrap();
+    a.mark_rollback_in_progress(failed.id, "rule:health", "sent").unwrap();
+    a.fail_rollback_after_request(failed.id, "HTTP 500: traffic switch timed out", "rule:health").unwrap();
+    let block = b.automatic_block(env).unwrap().expect("blocked");
+    assert_eq!((block.rollback_id, block.from_to()), (failed.id, "2.0.0-bad → 1.4.3".to_string()));
+
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    match b.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap() {
+        Err(BeginRefused::Blocked(b)) => assert_eq!(b.rollback_id, failed.id),
+        other => panic!("the same from → to must be refused: {other:?}"),
+    }
+    // The same versions from a new deployment (a redeploy) are not blocked.
+    let redeploy: crate::playbook::DeploymentRecord = serde_json::from_value(serde_json::json!({
+        "id": "d-9", "version": "2.0.0-bad", "environment": "green",
+        "deployedAt": "2026-11-22T06:00:00Z", "status": "succeeded"
+    }))
+    .unwrap();
+    b.sync_deployments(env, &[redeploy]).unwrap();
+    let new_deploy = b.deployments(env).unwrap()[0].id;
+    assert_eq!(b.automatic_refusal(&automatic(env, Some(new_deploy), 0)).unwrap(), None);
+    let person = NewRollback { from_version: Some("2.0.0-bad".into()), ..new_rollback(env) };
+    assert_eq!(b.automatic_refusal(&person).unwrap(), None, "a person's rollback is never blocked");
+
+    assert!(b.clear_automatic_block(env, "alice", "fixed the switch").unwrap().is_some());
+    assert!(b.clear_automatic_block(env, "alice", "again").unwrap().is_none(), "nothing left to clear");
+    let kinds: Vec<(String, String)> =
+        a.recent_events(Some(env), 20).unwrap().into_iter().map(|e| (e.kind, e.actor)).collect();
+    assert!(kinds.contains(&("automatic_blocked".into(), "backout".into())), "{kinds:?}");
+    assert!(kinds.contains(&("automatic_unblocked".into(), "alice".into())), "{kinds:?}");
+    let again = b.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().expect("cleared");
+    b.finish_rollback(again.id, RollbackStatus::Completed, None, "rule:health").unwrap();
+
+    // A rollback refused before its request (still pending) blocks nothing.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let refused = a.begin_rollback(&automatic(env, None, 0), chrono::Utc::now()).unwrap().unwrap();
+    a.finish_rollback(refused.id, RollbackStatus::Failed, Some("service changed"), "rule:health").unwrap();
+    assert_eq!(a.automatic_block(env).unwrap(), None);
+}
+
+/// Two engines on one file keep one cooldown: after A's rollback ends, B's
+/// automatic rollback is refused until the cooldown has passed; a person's is not.
+#[test]
+fn item4_cooldown_is_shared_by_every_engine_on_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let (mut a, mut b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let env = a.ensure_environment("checkout", "blue-green", "http://x").unwrap();
+    let first = a.begin_rollback(&automatic(env, None, 600), chrono::Utc::now()).unwrap().unwrap();
+    let done = a.finish_rollback(first.id, RollbackStatus::Completed, None, "rule:health").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let other_deploy = automatic(env, None, 600);
+    match b.begin_rollback(&other_deploy, chrono::Utc::now()).unwrap() {
+        Err(BeginRefused::Cooldown { rollback_id, until }) => {
+            assert_eq!(rollback_id, first.id);
+            assert_eq!(until, done.completed_at.unwrap() + chrono::Duration::seconds(600));
+        }
+        other => panic!("B must respect A's cooldown: {other:?}"),
+    }
+    assert!(b.automatic_refusal(&automatic(env, None, 0)).unwrap().is_none(), "a zero cooldown has passed");
+    b.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("a person may roll back in cooldown");
 }

@@ -304,28 +304,30 @@ impl Store {
         author: &str,
         body: &str,
     ) -> Result<NoteRow> {
-        let now = Utc::now();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO notes (incident_id, environment_id, author, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![incident_id, env_id, author, body, ts(now)],
-        )?;
-        let id = tx.last_insert_rowid();
-        insert_event(
-            &tx,
-            &NewEvent {
-                at: now,
-                incident_id,
-                environment_id: env_id,
-                rollback_id: None,
-                actor: author.to_string(),
-                kind: "note".into(),
-                message: body.to_string(),
-                data: Some(serde_json::json!({ "note_id": id }).to_string()),
-            },
-        )?;
-        tx.commit()?;
-        Ok(NoteRow { id, incident_id, author: author.to_string(), body: body.to_string(), created_at: now })
+        self.durably(|conn| {
+            let now = Utc::now();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO notes (incident_id, environment_id, author, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![incident_id, env_id, author, body, ts(now)],
+            )?;
+            let id = tx.last_insert_rowid();
+            insert_event(
+                &tx,
+                &NewEvent {
+                    at: now,
+                    incident_id,
+                    environment_id: env_id,
+                    rollback_id: None,
+                    actor: author.to_string(),
+                    kind: "note".into(),
+                    message: body.to_string(),
+                    data: Some(serde_json::json!({ "note_id": id }).to_string()),
+                },
+            )?;
+            tx.commit()?;
+            Ok(NoteRow { id, incident_id, author: author.to_string(), body: body.to_string(), created_at: now })
+        })
     }
 
     /// Notes of an incident (or all notes with no incident when `None`), oldest first.

@@ -411,6 +411,13 @@ impl App {
                 self.status = format!("{verb} automatic rollback of {env_name}…");
                 vec![Effect::Engine(EngineCommand::SetAutomatic { environment: env_name, on })]
             }
+            Command::Unblock => {
+                if self.needs_live("unblock") && !env_name.is_empty() {
+                    vec![Effect::Engine(EngineCommand::Unblock { environment: env_name })]
+                } else {
+                    Vec::new()
+                }
+            }
             Command::Note => {
                 if self.needs_live("add a note") {
                     self.popup = Some(NoteEditor { lines: vec![String::new()] }.into());

@@ -30,6 +30,8 @@ pub enum Command {
     ConfirmProposal,
     /// Pause or resume automatic rollback.
     ToggleAutomatic,
+    /// Let automatic rollback try again what it failed at.
+    Unblock,
     /// Write a note.
     Note,
     /// Tick or untick the selected checklist item.
@@ -71,6 +73,7 @@ impl Command {
             Command::CancelProposal => "cancel_proposal",
             Command::ConfirmProposal => "confirm_proposal",
             Command::ToggleAutomatic => "toggle_automatic",
+            Command::Unblock => "unblock",
             Command::Note => "note",
             Command::TickChecklist => "tick_checklist",
             Command::StepDone => "step_done",
@@ -173,7 +176,7 @@ pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 27] = [
+const DEFAULTS: [(Key, Command, &str); 28] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
@@ -187,6 +190,7 @@ const DEFAULTS: [(Key, Command, &str); 27] = [
     (Key::ch('c'), Command::CancelProposal, "cancel a proposed automatic rollback"),
     (Key::ch('C'), Command::ConfirmProposal, "run a proposed automatic rollback now"),
     (Key::ch('a'), Command::ToggleAutomatic, "pause / resume automatic rollback"),
+    (Key::ch('u'), Command::Unblock, "let a failed automatic rollback run again"),
     (Key::ch('n'), Command::Note, "add a note (Ctrl-S saves)"),
     (Key::ch(' '), Command::TickChecklist, "tick / untick checklist item"),
     (Key::ch('s'), Command::StepDone, "mark runbook step done"),

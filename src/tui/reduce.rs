@@ -75,6 +75,7 @@ pub fn announces(what: &Happened) -> bool {
             | Happened::RollbackCompleted(_)
             | Happened::RollbackFailed(_)
             | Happened::RollbackBlocked
+            | Happened::AutomaticUnblocked
             | Happened::RollbackCancelled
             | Happened::VersionChanged { .. }
             | Happened::SignalStale

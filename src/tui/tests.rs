@@ -762,3 +762,22 @@ fn item5_notes_keep_their_lines_and_details_show_long_text_whole() {
     let words = box_lines.iter().map(|l| l.matches("detail").count()).sum::<usize>();
     assert_eq!(words, 12, "the whole error, wrapped over lines:\n{screen}");
 }
+
+/// `u` asks the engine to clear the environment's automatic-rollback block,
+/// and its answer reaches the status bar; `?` lists the key.
+#[test]
+fn item4_u_in_the_console_clears_the_automatic_rollback_block_through_the_engine() {
+    let mut app = degraded_app();
+    let effects = app.update(key('u'));
+    match &effects[..] {
+        [super::app::Effect::Engine(crate::engine::EngineCommand::Unblock { environment })] => {
+            assert_eq!(environment, "checkout");
+        }
+        other => panic!("u must go to the engine: {other:?}"),
+    }
+    let msg = "automatic rollback 2.0.0-bad → 1.4.3 may run again (cleared by the operator)";
+    app.update(event("checkout", Happened::AutomaticUnblocked, t0(), msg));
+    assert_eq!(app.status, format!("checkout: {msg}"), "the status bar says what the engine did");
+    let help = crate::tui::keymap::Keymap::default().help_rows();
+    assert!(help.iter().any(|(k, d)| k == "u" && d.contains("failed automatic rollback")), "{help:?}");
+}

@@ -1,0 +1,139 @@
+//! Issue 9, "Never the wrong rollback": the real binary against the simulator
+//! on loopback, under contention, a failing disk and a damaged file.
+//!
+//! `RELIABILITY_TRIALS=100 cargo test --release --test reliability item13 -- --nocapture`
+//! runs the concurrency trials 100 times and prints the figure RELIABILITY.md quotes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
+use common::{Drill, bad_at_once, stderr};
+
+/// Trials of a repeated test: `$RELIABILITY_TRIALS`, else `default`.
+fn trials(default: usize) -> usize {
+    std::env::var("RELIABILITY_TRIALS").ok().and_then(|t| t.parse().ok()).unwrap_or(default)
+}
+
+/// Processes started at once per concurrency trial.
+const CONCURRENT: usize = 10;
+
+/// Many `backout rollback --yes` processes against one simulated service: per
+/// trial exactly one request reaches the service, one process succeeds, every
+/// other one is refused (exit 3) and none fails (exit 1, "database is locked").
+#[test]
+fn item13_concurrent_rollbacks_send_one_request_and_the_rest_are_refused() {
+    let n = trials(3);
+    let mut good = 0;
+    let mut bad = Vec::new();
+    for trial in 0..n {
+        // Health stays degraded 2 s after the switch: the winner still holds the
+        // lock while the slowest of the others plans.
+        let timings = Timings { settle: Duration::from_secs(2), ..bad_at_once() };
+        let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
+        d.wait_health("checkout", "unhealthy");
+        // Every other trial starts from no database at all: the processes also
+        // race to create and migrate the file.
+        if trial % 2 == 1 {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", d.db.display()));
+            }
+        }
+        let children: Vec<_> = (0..CONCURRENT)
+            .map(|i| {
+                let reason = format!("operator {i}");
+                let mut c = d.cmd(&["rollback", "checkout", "--yes", "--reason", &reason]);
+                c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+        let requests = d.sim.rollback_requests("checkout");
+        let winners = codes.iter().filter(|c| **c == Some(0)).count();
+        let all_known = codes.iter().all(|c| matches!(c, Some(0) | Some(3)));
+        if requests == 1 && winners == 1 && all_known {
+            good += 1;
+        } else {
+            let errors: Vec<String> =
+                outs.iter().filter(|o| o.status.code() != Some(3)).map(|o| stderr(o).trim().to_string()).collect();
+            bad.push(format!("trial {trial}: {requests} requests, exits {codes:?}, stderr {errors:?}"));
+        }
+    }
+    println!("item13: exactly one request per trial in {good} of {n} ({CONCURRENT} processes each)");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Runs `backout watch` until one of its JSON lines satisfies `done` (bounded),
+/// then stops it as Ctrl-C would, and returns the lines seen.
+fn watch_until(d: &Drill, done: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let mut child = d.cmd(&["--format", "json", "watch"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while std::time::Instant::now() < deadline && !seen.last().is_some_and(&done) {
+        if let Ok(v) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(v);
+        }
+    }
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    common::wait_until(Duration::from_secs(30), || child.try_wait().unwrap().is_some()).expect("watch did not stop");
+    assert!(seen.last().is_some_and(&done), "watch never got there: {seen:#?}");
+    seen
+}
+
+/// A failed automatic rollback stays failed across restarts: three `watch`
+/// runs against a service whose rollbacks fail send one rollback request, the
+/// later runs say why they do not retry, `backout unblock` clears it (both on
+/// the timeline), and only then does a fourth run try again.
+#[test]
+fn item4_failed_automatic_rollback_is_not_retried_after_restart() {
+    let d = Drill::start(
+        vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::RollbackFails)],
+        bad_at_once(),
+    );
+    let text = std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace("auto_rollback = false", "auto_rollback = true\ncooldown = \"1s\"");
+    std::fs::write(&d.config, text).unwrap();
+
+    watch_until(&d, |e| e["kind"] == "rollback_failed");
+    assert_eq!(d.sim.rollback_requests("checkout"), 1);
+    for run in 2..=3 {
+        let lines = watch_until(&d, |e| e["kind"] == "rollback_blocked");
+        let why = lines.last().unwrap()["message"].as_str().unwrap().to_string();
+        assert!(why.contains("2.0.0-bad → 1.4.3 already failed (rollback #1"), "run {run}: {why}");
+        assert!(why.contains("backout unblock --env checkout"), "run {run}: {why}");
+        assert_eq!(d.sim.rollback_requests("checkout"), 1, "run {run} sent no request");
+    }
+
+    let out = d.run(&["unblock", "--env", "checkout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("may run again"));
+    let events: Vec<(String, String)> = d
+        .db()
+        .prepare("SELECT kind, actor FROM timeline_events WHERE kind LIKE 'automatic_%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        events,
+        [("automatic_blocked".into(), "backout".into()), ("automatic_unblocked".into(), "tester".into())]
+    );
+
+    watch_until(&d, |e| e["kind"] == "rollback_failed");
+    assert_eq!(d.sim.rollback_requests("checkout"), 2, "cleared: tried once more, and blocked again");
+}
