@@ -50,7 +50,7 @@ impl CommandDriver {
         on_phase: &mut dyn FnMut(Phase),
     ) -> Result<DriverReport, DriverFailure> {
         // Checked before any phase is reported: a refused value means nothing ran.
-        let values = Placeholders::for_request(req)?;
+        let values = Placeholders::for_request(req);
         let argv = argv::substitute(&self.argv, &values)?;
         on_phase(Phase::Requested);
         let output = argv::run_to_success(&argv, self.verify_timeout).await?;
@@ -61,6 +61,7 @@ impl CommandDriver {
                 message: format!("the command exited 0 but {message}"),
                 ambiguous: false,
                 stale_plan: false,
+                refused: false,
             },
         )?;
         Ok(DriverReport { answer: output.summary(), verified, flag: None })

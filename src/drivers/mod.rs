@@ -54,6 +54,9 @@ pub struct DriverFailure {
     /// The service refused because it no longer serves what the plan was made
     /// against (HTTP 412 to `expectedVersion`): nothing changed; plan again.
     pub stale_plan: bool,
+    /// The driver refused before running anything (a value it will not put
+    /// into an argv): nothing changed; a refusal, not a failed rollback.
+    pub refused: bool,
 }
 
 impl std::fmt::Display for DriverFailure {

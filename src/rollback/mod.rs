@@ -64,6 +64,9 @@ pub enum Refusal {
     LockHeld(LockHolder),
     /// The service or the record changed between the plan and the lock.
     Changed(String),
+    /// The driver would not run with these values (a version that is not one,
+    /// a value that would be read as an option): nothing ran.
+    Driver(String),
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -98,6 +101,7 @@ impl std::fmt::Display for Refusal {
                 "pre-rollback validation: {e} (fix the service or config, or pass --skip-validation to try anyway)"
             ),
             Refusal::Changed(what) => write!(f, "the service changed since the plan: {what}; plan again"),
+            Refusal::Driver(why) => write!(f, "the driver refused before anything ran: {why}"),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -473,6 +477,13 @@ pub fn execute_with_phases(
             let why = format!("refused by the service: {}", failure.message);
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
             return Ok(Err(Refusal::Changed(failure.message)));
+        }
+        // The driver would not run with these values: recorded the way a stale
+        // plan is, as a refusal with nothing changed, not a failed rollback.
+        Err(failure) if failure.refused => {
+            let why = format!("refused before anything ran: {}", failure.message);
+            store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
+            return Ok(Err(Refusal::Driver(failure.message)));
         }
         Err(failure) => {
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&failure.message), &opts.operator)?
