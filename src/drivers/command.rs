@@ -40,7 +40,7 @@ impl CommandDriver {
     /// Longest a rollback through this driver can take: the command, then the
     /// verification, each bounded by `verify_timeout`.
     pub fn lease(&self) -> Duration {
-        self.verify_timeout * 2 + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Command, Duration::ZERO, self.verify_timeout)
     }
 
     /// Runs the command; on exit 0, waits for the target to be current and healthy.

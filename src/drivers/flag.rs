@@ -90,7 +90,7 @@ impl FlagDriver {
     /// Longest a rollback through this driver can take: the flag change, the
     /// restart and the verification.
     pub fn lease(&self) -> Duration {
-        self.request_timeout + self.verify_timeout * 2 + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Flag, self.request_timeout, self.verify_timeout)
     }
 
     /// Turns the flag off, runs the restart, and waits for health to be healthy.

@@ -27,7 +27,7 @@ impl HttpDriver {
 
     /// Longest a rollback through this driver can take.
     pub fn lease(&self) -> Duration {
-        self.request_timeout * 2 + self.verify_timeout + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Http, self.request_timeout, self.verify_timeout)
     }
 
     /// Sends the rollback and verifies it. A 2xx answer is not the end: the

@@ -10,7 +10,7 @@ mod rules;
 mod sample;
 mod sink;
 mod sources;
-mod state;
+pub(crate) mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 
 mod announce;
 pub mod plan;
-mod reconcile;
+pub(crate) mod reconcile;
 
 use std::collections::HashSet;
 
@@ -376,7 +376,7 @@ pub fn execute_with_phases(
         operator: opts.operator.clone(),
         reason: opts.reason.clone(),
         driver: prepared.driver.name().to_string(),
-        lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
+        lease: lease_of(&prepared.driver),
     };
     let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
@@ -493,6 +493,18 @@ pub fn execute_with_phases(
         return Err(e).wrap_err("recording a rollback phase");
     }
     Ok(Ok(finished))
+}
+
+/// How long a rollback through `driver` holds its lock before it is presumed
+/// abandoned. Capped at a day so `now + lease` can never overflow; `check`
+/// keeps every driver's own bound far below that.
+pub(crate) fn lease_of(driver: &Driver) -> chrono::Duration {
+    capped_lease(driver.lease())
+}
+
+/// A driver's lease as the lock records it, capped at a day.
+pub(crate) fn capped_lease(lease: std::time::Duration) -> chrono::Duration {
+    crate::domain::ts::delta(lease).min(chrono::Duration::days(1))
 }
 
 /// What changed on the service since `prepared` was planned, if anything: the
