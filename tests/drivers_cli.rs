@@ -118,6 +118,47 @@ fn command_driver_failure_carries_the_exit_status_and_stderr() {
 }
 
 #[test]
+fn item5_a_value_that_would_be_an_option_is_refused_with_exit_3_and_recorded() {
+    let d = Drill::start(vec![ServiceSpec::new("search", ServiceKind::Standard, Scenario::BadDeploy)], bad_at_once());
+    let recorded = d.dir.path().join("argv.txt");
+    let argv = [script("record-argv.sh").display().to_string(), recorded.display().to_string(), "{reason}".into()];
+    rewrite_config(&d, &format!("type = \"command\"\nargv = {}", toml_list(&argv)), &[]);
+    d.wait_health("search", "unhealthy");
+
+    let out = d.run(&["--format", "json", "rollback", "--env", "search", "--yes", "--reason=--kubeconfig=/tmp/x"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "a refusal, not a failed rollback: {err}");
+    assert!(err.contains("refused") && err.contains("read as an option"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["refused"], true, "{v}");
+    assert!(!recorded.exists(), "nothing ran");
+    let (status, error): (String, String) = d
+        .db()
+        .query_row("SELECT status, error FROM rollbacks ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.starts_with("refused before anything ran: "), "{error}");
+
+    // After `--` the same reason is an operand and reaches the program as one.
+    let argv = [
+        script("record-argv.sh").display().to_string(),
+        recorded.display().to_string(),
+        d.sim.base_url("search"),
+        "{version}".into(),
+        "--".into(),
+        "{reason}".into(),
+    ];
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let start = text.find("argv = ").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    std::fs::write(&d.config, format!("{}argv = {}{}", &text[..start], toml_list(&argv), &text[end..])).unwrap();
+    let (code, v) =
+        d.json(&["rollback", "--env", "search", "--version", "1.4.2", "--yes", "--reason=--kubeconfig=/tmp/x"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(lines(&recorded)[3..], ["--".to_string(), "--kubeconfig=/tmp/x".into()]);
+}
+
+#[test]
 fn flag_driver_turns_the_flag_off_in_the_env_file_and_restarts() {
     let d =
         Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::Steady)], Timings::default());

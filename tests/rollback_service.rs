@@ -209,7 +209,10 @@ fn five_concurrent_rollbacks_send_exactly_one_request() {
         let children: Vec<_> = (0..5)
             .map(|i| {
                 let reason = format!("operator {i}");
-                let mut c = d.cmd(&["rollback", "checkout", "--yes", "--force", "--reason", &reason]);
+                // No --force: a process that starts late (a loaded machine) plans
+                // after the first rollback ended, sees a healthy service and is
+                // refused; with --force it would rightly run a second, fresh plan.
+                let mut c = d.cmd(&["rollback", "checkout", "--yes", "--reason", &reason]);
                 c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
             })
             .collect();

@@ -430,7 +430,10 @@ pub(super) fn checklist_cmd(ctx: &Context, args: &ChecklistArgs) -> Result<Exit>
     let items = if args.action.is_some() {
         incident::checklist_state(&store, id, env)?
     } else {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.watch.unwrap_or(0));
+        let deadline = crate::domain::ts::instant_after(
+            std::time::Instant::now(),
+            std::time::Duration::from_secs(args.watch.unwrap_or(0)),
+        );
         loop {
             let round = incident::evaluate_checklist(ctx.rt.handle(), &mut store, id, env)?;
             if round.validated || std::time::Instant::now() >= deadline {

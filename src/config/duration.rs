@@ -27,14 +27,24 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Longest duration read from any file: past it a time plus the duration could
+/// overflow a clock. Each key has its own, tighter range (`check` says which).
+pub const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
+        let d = humantime::parse_duration(&text).map_err(|e| {
             serde::de::Error::custom(format!(
                 "bad duration {text:?}: {e} (write it like \"90s\", \"2m\" or \"1h 30m\")"
             ))
-        })
+        })?;
+        if d > LONGEST {
+            return Err(serde::de::Error::custom(format!(
+                "bad duration {text:?}: longer than a year, which no setting needs (write it like \"90s\", \"2m\" or \"1h 30m\")"
+            )));
+        }
+        Ok(HumanDuration(d))
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod defaults;
 mod duration;
+mod limits;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -503,5 +504,7 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
     }
 }
 
+#[cfg(test)]
+mod runtime_tests;
 #[cfg(test)]
 mod tests;

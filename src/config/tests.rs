@@ -182,3 +182,55 @@ fn item11_check_messages_show_control_characters_escaped() {
     assert!(!e[0].contains('\u{1b}') && !e[0].contains('\u{7}'), "{e:?}");
     assert!(e[0].contains("\\u{1b}]0;pwned\\u{7}"), "{e:?}");
 }
+
+/// GOOD with `extra` appended to the `search` environment's table.
+fn search_with(extra: &str) -> String {
+    GOOD.replace("base_url = \"http://127.0.0.1:8081\"\n", &format!("base_url = \"http://127.0.0.1:8081\"\n{extra}\n"))
+}
+
+#[test]
+fn item8_durations_out_of_range_are_located_check_errors() {
+    // Too long for any key: refused while parsing, at the value.
+    let e = errors(&GOOD.replace("for = \"2m\"", "for = \"300000y\""));
+    assert!(e[0].starts_with("t.toml:24:7: bad duration \"300000y\": longer than a year"), "{e:?}");
+    // Each key's own range, at the value, with the range and an example.
+    let e = errors(&GOOD.replace("poll_interval = \"2s\"", "poll_interval = \"0s\""));
+    assert!(e[0].starts_with("t.toml:3:17: poll_interval = \"0s\" is shorter than allowed (100ms to 1h)"), "{e:?}");
+    assert!(e[0].contains("e.g. poll_interval = \"5s\""), "{e:?}");
+    let e = errors(&GOOD.replace("derive = \"error-rate\"", "derive = \"error-rate\"\ninterval = \"0s\""));
+    assert!(e[0].starts_with("t.toml:19:12: interval = \"0s\" is shorter than allowed"), "{e:?}");
+    let e = errors(&search_with("timeout = \"10m\"\ncooldown = \"2d\""));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].starts_with("t.toml:14:11: timeout = \"10m\" is longer than allowed (100ms to 5m)"), "{e:?}");
+    assert!(e[1].starts_with("t.toml:15:12: cooldown = \"2d\" is longer than allowed (0s to 1day)"), "{e:?}");
+    let e = errors(&search_with("[environment.driver]\nverify_timeout = \"300d\""));
+    assert!(e[0].starts_with("t.toml:15:18: verify_timeout = \"300d\" is longer than allowed"), "{e:?}");
+    let e = errors(&format!("{GOOD}\n[severities]\ncritical = \"1s\"\n"));
+    assert!(e[0].starts_with("t.toml:28:12: critical = \"1s\" is shorter than allowed"), "{e:?}");
+    // The bounds themselves pass.
+    assert_eq!(errors(&search_with("timeout = \"5m\"\ncooldown = \"0s\"")), Vec::<String>::new());
+}
+
+#[test]
+fn item8_non_finite_numbers_empty_strings_and_esc_are_located_check_errors() {
+    let e = errors(&GOOD.replace("threshold = 0.05", "threshold = nan"));
+    assert!(e[0].starts_with("t.toml:23:13: trigger on \"errors\" in environment search has threshold NaN"), "{e:?}");
+    assert!(e[0].contains("give a finite number"), "{e:?}");
+    let e = errors(&GOOD.replace("threshold = 0.05", "threshold = inf"));
+    assert!(e[0].starts_with("t.toml:23:13:"), "{e:?}");
+    let e = errors(&GOOD.replace("derive = \"error-rate\"", "derive = \"gauge\"\nmetric = \"\""));
+    assert!(e[0].starts_with("t.toml:19:10: environment search: `metric` is empty"), "{e:?}");
+    let e = errors(&search_with("[environment.driver]\ntype = \"command\"\nargv = [\"\", \"x\"]"));
+    assert!(e[0].starts_with("t.toml:16:9: environment search: `argv[0]` is empty"), "{e:?}");
+    let e = errors(&search_with("[environment.driver]\ntype = \"flag\"\nflag = \" \"\nenv_file = \"\""));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("`flag` is empty") && e[1].contains("`env_file` is empty"), "{e:?}");
+    let prom =
+        "[[environment.signal]]\nname = \"p\"\nsource = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\nquery = \"\"";
+    let e = errors(&format!("{GOOD}{prom}\n"));
+    assert!(e[0].contains("`query` is empty"), "{e:?}");
+    let e = errors(&format!("{GOOD}\n[keys]\nrollback = \"esc\"\n"));
+    assert!(e[0].starts_with("t.toml:28:12: [keys] binds rollback to \"esc\", which is Esc"), "{e:?}");
+    let e = errors(&GOOD.replace("name = \"search\"", "name = \"-search\""));
+    assert!(e[0].contains("starts with '-'"), "{e:?}");
+}

@@ -114,14 +114,17 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-struct Checker<'a> {
+/// Collects the problems of one file.
+pub(super) struct Checker<'a> {
     file: &'a Path,
-    text: &'a str,
+    /// The file's text, for spans.
+    pub(super) text: &'a str,
     errors: Vec<ConfigError>,
 }
 
 impl Checker<'_> {
-    fn err(&mut self, span: Range<usize>, message: String, hint: impl Into<String>) {
+    /// Records a problem at `span` with a hint saying how to fix it.
+    pub(super) fn err(&mut self, span: Range<usize>, message: String, hint: impl Into<String>) {
         let e = ConfigError::at(self.file, self.text, span, message, hint.into());
         self.errors.push(e);
     }
@@ -223,9 +226,6 @@ impl Checker<'_> {
                 format!("environment {name}: max_body = {} is out of range", m.get_ref()),
                 "give a byte count from 1024 (1 KiB) to 268435456 (256 MiB); the default is 1048576 (1 MiB)",
             );
-        }
-        if env.timeout.get().is_zero() {
-            self.err(env.name.span(), format!("environment {name}: timeout is 0"), "give it a duration like \"2s\"");
         }
 
         let mut signal_names: HashMap<&str, Range<usize>> = HashMap::new();
@@ -479,9 +479,7 @@ fn unknown_placeholder(arg: &str) -> Option<String> {
 /// that depend on other fields.
 pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), ConfigErrors> {
     let mut c = Checker { file, text, errors: Vec::new() };
-    if config.poll_interval.get().is_zero() {
-        c.err(0..0, "poll_interval is 0".to_string(), "give it a duration like \"5s\"");
-    }
+    super::limits::check(&mut c, config);
     if let Some(n) = &config.notifications.webhook_url_env {
         c.env_var_name(n, "webhook_url_env");
     }

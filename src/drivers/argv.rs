@@ -31,28 +31,31 @@ pub(crate) struct Placeholders {
 }
 
 impl Placeholders {
-    /// The values for a rollback request. Versions come from a service's answers
-    /// (or the operator), so they are checked before they can reach a program's
-    /// argv, where a value like `--kubeconfig=/tmp/x` would be read as an option.
-    pub fn for_request(req: &DriverRequest) -> Result<Placeholders, DriverFailure> {
-        let checked = |what: &str, v: &Option<String>| match v {
-            Some(v) => check_version(what, v).map(|()| Some(v.clone())).map_err(refused),
-            None => Ok(None),
-        };
+    /// The values for a rollback request, as they are. Versions come from a
+    /// service's answers (or the operator), so each is checked when a
+    /// placeholder puts it into an argv ([`substitute`]), and only then: a
+    /// `{previous_version}` the template does not use (an image reference such
+    /// as `registry/shop/checkout:2.0.1`) must not stop a rollback.
+    pub fn for_request(req: &DriverRequest) -> Placeholders {
         // The target is what must be current afterwards; a blue/green switch has
         // no request version but still has a target.
         let version = req.target_version.clone().or_else(|| req.request_version.clone());
-        Ok(Placeholders {
+        Placeholders {
             env: req.environment.clone(),
-            version: checked("target version", &version)?,
-            previous_version: checked("previous version", &req.previous_version)?,
+            version,
+            previous_version: req.previous_version.clone(),
             reason: clean_reason(&req.reason),
-        })
+        }
     }
 }
 
+fn failed(message: String) -> DriverFailure {
+    DriverFailure { message, ambiguous: false, stale_plan: false, refused: false }
+}
+
+/// A value the driver will not put into an argv: nothing ran, nothing changed.
 fn refused(message: String) -> DriverFailure {
-    DriverFailure { message, ambiguous: false, stale_plan: false }
+    DriverFailure { message, ambiguous: false, stale_plan: false, refused: true }
 }
 
 /// Accepts a version only if it is 1..=128 of `[A-Za-z0-9._+-]` and does not
@@ -90,11 +93,24 @@ pub(crate) fn clean_reason(reason: &str) -> String {
 /// Fills in the placeholders of every argv element. One pass from left to right,
 /// so text a value brings in (a reason mentioning `{version}`) is never expanded.
 /// Unknown `{...}` stays as written: config validation reports those.
+///
+/// Refused, before anything runs: a version a placeholder uses that is not known
+/// or not a plain version, and a value starting with `-` at the start of an
+/// element (`{reason}` = `--kubeconfig=/tmp/x` would be read as an option),
+/// unless an earlier element is `--`, after which programs read no options.
 pub(crate) fn substitute(template: &[String], values: &Placeholders) -> Result<Vec<String>, DriverFailure> {
-    template.iter().map(|arg| substitute_one(arg, values)).collect()
+    let mut options_ended = false;
+    let mut out = Vec::with_capacity(template.len());
+    for (i, arg) in template.iter().enumerate() {
+        // argv[0] is the program, not an option a value could turn into.
+        let guard_start = i > 0 && !options_ended;
+        out.push(substitute_one(arg, values, guard_start)?);
+        options_ended |= i > 0 && arg == "--";
+    }
+    Ok(out)
 }
 
-fn substitute_one(arg: &str, values: &Placeholders) -> Result<String, DriverFailure> {
+fn substitute_one(arg: &str, values: &Placeholders, guard_start: bool) -> Result<String, DriverFailure> {
     let mut out = String::with_capacity(arg.len());
     let mut rest = arg;
     while let Some(open) = rest.find('{') {
@@ -108,12 +124,15 @@ fn substitute_one(arg: &str, values: &Placeholders) -> Result<String, DriverFail
         let value = match name {
             "{env}" => Some(values.env.as_str()),
             "{reason}" => Some(values.reason.as_str()),
-            "{version}" => Some(values.version.as_deref().ok_or_else(|| missing(name, arg))?),
-            "{previous_version}" => Some(values.previous_version.as_deref().ok_or_else(|| missing(name, arg))?),
+            "{version}" => Some(checked(name, "target version", values.version.as_deref(), arg)?),
+            "{previous_version}" => Some(checked(name, "previous version", values.previous_version.as_deref(), arg)?),
             _ => None,
         };
         match value {
             Some(v) => {
+                if guard_start && out.is_empty() && v.starts_with('-') {
+                    return Err(option_like(name, v, arg));
+                }
                 out.push_str(v);
                 rest = &after[close + 1..];
             }
@@ -125,6 +144,21 @@ fn substitute_one(arg: &str, values: &Placeholders) -> Result<String, DriverFail
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A version a placeholder puts into the argv: known, and a plain version.
+fn checked<'a>(placeholder: &str, what: &str, value: Option<&'a str>, arg: &str) -> Result<&'a str, DriverFailure> {
+    let v = value.ok_or_else(|| missing(placeholder, arg))?;
+    check_version(what, v).map_err(refused)?;
+    Ok(v)
+}
+
+fn option_like(placeholder: &str, value: &str, arg: &str) -> DriverFailure {
+    refused(format!(
+        "refusing to run the command: {placeholder} in the argv element {arg:?} would start it with {value:?}, \
+         which the program would read as an option; nothing was run (write \"--\" as an element before it \
+         so the program reads no options after it, or reword the value)"
+    ))
 }
 
 fn missing(placeholder: &str, arg: &str) -> DriverFailure {
@@ -214,7 +248,7 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
 /// A non-zero exit is an `Ok` here; the caller decides what it means.
 pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, DriverFailure> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(refused("the argv is empty; nothing to run".to_string()));
+        return Err(failed("the argv is empty; nothing to run".to_string()));
     };
     let mut child = tokio::process::Command::new(program)
         .args(args)
@@ -224,7 +258,7 @@ pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, D
         // A timeout drops the future mid-way; the child must not outlive it.
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| refused(format!("cannot start {program:?}: {e}; nothing was run")))?;
+        .map_err(|e| failed(format!("cannot start {program:?}: {e}; nothing was run")))?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let finished = async {
@@ -249,6 +283,7 @@ pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, D
             message: format!("lost track of {program:?} while it ran: {e}; check whether it took effect"),
             ambiguous: true,
             stale_plan: false,
+            refused: false,
         }),
         Err(_) => {
             // Only the direct child is killed; anything it started in the
@@ -265,6 +300,7 @@ pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<RunOutput, D
                 ),
                 ambiguous: true,
                 stale_plan: false,
+                refused: false,
             })
         }
     }
@@ -280,7 +316,7 @@ pub(crate) async fn run_to_success(argv: &[String], limit: Duration) -> Result<R
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let (which, tail) =
         if output.stderr.text.trim().is_empty() { ("stdout", &output.stdout) } else { ("stderr", &output.stderr) };
-    Err(refused(format!("{program:?} failed ({}); {which}: {tail}", describe_status(&output.status))))
+    Err(failed(format!("{program:?} failed ({}); {which}: {tail}", describe_status(&output.status))))
 }
 
 /// Whether a program can be started: a path containing `/` must be an executable
@@ -374,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn request_values_are_checked_and_the_reason_cleaned() {
+    fn request_values_are_checked_when_used_and_the_reason_cleaned() {
         let req = DriverRequest {
             environment: "checkout".into(),
             target_version: None,
@@ -382,12 +418,49 @@ mod tests {
             previous_version: Some("--evil".into()),
             reason: "line one\nline two\u{1b}[31m\u{0}".into(),
         };
-        let e = Placeholders::for_request(&req).unwrap_err();
+        let p = Placeholders::for_request(&req);
+        let e = substitute(&strings(&["x", "from={previous_version}"]), &p).unwrap_err();
         assert!(e.message.contains("\"--evil\"") && e.message.contains("previous version"), "{}", e.message);
-        let req = DriverRequest { previous_version: Some("2.0.0".into()), ..req };
-        let p = Placeholders::for_request(&req).unwrap();
+        assert!(e.refused && !e.ambiguous);
         assert_eq!(p.version.as_deref(), Some("1.4.2"), "the request version stands in for a missing target");
         assert_eq!(p.reason, "line one line two[31m");
+    }
+
+    #[test]
+    fn item5_unused_placeholder_is_not_validated() {
+        let req = DriverRequest {
+            environment: "checkout".into(),
+            target_version: Some("1.4.2".into()),
+            request_version: Some("1.4.2".into()),
+            previous_version: Some("registry/shop/checkout:2.0.1".into()),
+            reason: "errors".into(),
+        };
+        let p = Placeholders::for_request(&req);
+        let argv = strings(&["kubectl", "rollout", "undo", "deployment/{env}", "--to-revision={version}"]);
+        assert_eq!(
+            substitute(&argv, &p).unwrap()[4],
+            "--to-revision=1.4.2",
+            "an unused image reference is no obstacle"
+        );
+        // Used, the same value is still refused: it is not a plain version.
+        let e = substitute(&strings(&["helm", "{previous_version}"]), &p).unwrap_err();
+        assert!(e.refused && e.message.contains("registry/shop/checkout:2.0.1"), "{}", e.message);
+    }
+
+    #[test]
+    fn item5_reason_never_becomes_an_option() {
+        let v = Placeholders { reason: "--kubeconfig=/tmp/x".into(), env: "-n".into(), ..values() };
+        for argv in [&["kubectl", "{reason}"][..], &["kubectl", "{reason} and more"], &["kubectl", "{env}"]] {
+            let e = substitute(&strings(argv), &v).unwrap_err();
+            assert!(e.refused && !e.ambiguous, "{argv:?}");
+            assert!(e.message.contains("read as an option") && e.message.contains("nothing was run"), "{}", e.message);
+        }
+        // Inside an element, or after `--`, the value is an operand, not an option.
+        let ok = substitute(&strings(&["kubectl", "--reason={reason}", "--", "{reason}", "{env}"]), &v).unwrap();
+        assert_eq!(ok, ["kubectl", "--reason=--kubeconfig=/tmp/x", "--", "--kubeconfig=/tmp/x", "-n"]);
+        // A `--` that a placeholder produced does not end the options.
+        let dashes = Placeholders { reason: "--".into(), ..v.clone() };
+        assert!(substitute(&strings(&["p", "x{reason}", "{env}"]), &dashes).is_err());
     }
 
     #[tokio::test]

@@ -40,7 +40,7 @@ impl CommandDriver {
     /// Longest a rollback through this driver can take: the command, then the
     /// verification, each bounded by `verify_timeout`.
     pub fn lease(&self) -> Duration {
-        self.verify_timeout * 2 + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Command, Duration::ZERO, self.verify_timeout)
     }
 
     /// Runs the command; on exit 0, waits for the target to be current and healthy.
@@ -50,7 +50,7 @@ impl CommandDriver {
         on_phase: &mut dyn FnMut(Phase),
     ) -> Result<DriverReport, DriverFailure> {
         // Checked before any phase is reported: a refused value means nothing ran.
-        let values = Placeholders::for_request(req)?;
+        let values = Placeholders::for_request(req);
         let argv = argv::substitute(&self.argv, &values)?;
         on_phase(Phase::Requested);
         let output = argv::run_to_success(&argv, self.verify_timeout).await?;
@@ -61,6 +61,7 @@ impl CommandDriver {
                 message: format!("the command exited 0 but {message}"),
                 ambiguous: false,
                 stale_plan: false,
+                refused: false,
             },
         )?;
         Ok(DriverReport { answer: output.summary(), verified, flag: None })

@@ -90,7 +90,7 @@ impl FlagDriver {
     /// Longest a rollback through this driver can take: the flag change, the
     /// restart and the verification.
     pub fn lease(&self) -> Duration {
-        self.request_timeout + self.verify_timeout * 2 + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Flag, self.request_timeout, self.verify_timeout)
     }
 
     /// Turns the flag off, runs the restart, and waits for health to be healthy.
@@ -101,11 +101,11 @@ impl FlagDriver {
         req: &DriverRequest,
         on_phase: &mut dyn FnMut(Phase),
     ) -> Result<DriverReport, DriverFailure> {
-        let key = self.key().map_err(refused)?;
+        let key = self.key().map_err(failed)?;
         // The restart argv is substituted first so a refused value changes nothing.
         let restart = match &self.restart {
             Some(template) if !template.is_empty() => {
-                Some(argv::substitute(template, &Placeholders::for_request(req)?)?)
+                Some(argv::substitute(template, &Placeholders::for_request(req))?)
             }
             _ => None,
         };
@@ -117,21 +117,26 @@ impl FlagDriver {
                 let location = format!("flag service {url}");
                 (answer, FlagChange { key: key.to_string(), before: None, after: "false".into(), location })
             }
-            FlagStore::Missing => return Err(refused(missing_store())),
+            FlagStore::Missing => return Err(failed(missing_store())),
         };
         if let Some(restart) = restart {
             let output = argv::run_to_success(&restart, self.verify_timeout).await.map_err(|f| DriverFailure {
                 message: format!("{answer}, but the restart failed: {}", f.message),
                 ambiguous: f.ambiguous,
                 stale_plan: false,
+                refused: false,
             })?;
             answer = format!("{answer}; restart {}", output.summary());
         }
         on_phase(Phase::Switching);
         on_phase(Phase::VerifyingHealth);
-        let verified = super::verify(&self.client, None, self.verify_timeout).await.map_err(|message| {
-            DriverFailure { message: format!("{answer}, but {message}"), ambiguous: false, stale_plan: false }
-        })?;
+        let verified =
+            super::verify(&self.client, None, self.verify_timeout).await.map_err(|message| DriverFailure {
+                message: format!("{answer}, but {message}"),
+                ambiguous: false,
+                stale_plan: false,
+                refused: false,
+            })?;
         Ok(DriverReport { answer, verified, flag: Some(flag) })
     }
 
@@ -173,11 +178,12 @@ impl FlagDriver {
         match result {
             Ok(Ok((true, before))) => Ok((format!("set {key}=false in {shown}"), change(before))),
             Ok(Ok((false, before))) => Ok((format!("{key} was already false in {shown}"), change(before))),
-            Ok(Err(e)) => Err(refused(format!("cannot set {key}=false in {shown}: {e}"))),
+            Ok(Err(e)) => Err(failed(format!("cannot set {key}=false in {shown}: {e}"))),
             Err(e) => Err(DriverFailure {
                 message: format!("rewriting {shown} stopped unexpectedly ({e}); check whether {key} is false"),
                 ambiguous: true,
                 stale_plan: false,
+                refused: false,
             }),
         }
     }
@@ -196,13 +202,14 @@ impl FlagDriver {
         match tokio::time::timeout(self.request_timeout, call).await {
             Ok(Ok((status, _))) if status.is_success() => Ok(format!("flag service set {key} off (HTTP {status})")),
             Ok(Ok((status, text))) => {
-                Err(refused(format!("flag service refused to turn {key} off: HTTP {status}: {}", excerpt(&text))))
+                Err(failed(format!("flag service refused to turn {key} off: HTTP {status}: {}", excerpt(&text))))
             }
-            Ok(Err(e)) if e.is_connect() => Err(refused(format!("flag service {url} unreachable: {e}"))),
+            Ok(Err(e)) if e.is_connect() => Err(failed(format!("flag service {url} unreachable: {e}"))),
             Ok(Err(e)) => Err(DriverFailure {
                 message: format!("flag service {url}: {e}; {key} may or may not be off, check it"),
                 ambiguous: true,
                 stale_plan: false,
+                refused: false,
             }),
             Err(_) => Err(DriverFailure {
                 message: format!(
@@ -211,13 +218,14 @@ impl FlagDriver {
                 ),
                 ambiguous: true,
                 stale_plan: false,
+                refused: false,
             }),
         }
     }
 }
 
-fn refused(message: String) -> DriverFailure {
-    DriverFailure { message, ambiguous: false, stale_plan: false }
+fn failed(message: String) -> DriverFailure {
+    DriverFailure { message, ambiguous: false, stale_plan: false, refused: false }
 }
 
 fn missing_store() -> String {

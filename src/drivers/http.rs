@@ -27,7 +27,7 @@ impl HttpDriver {
 
     /// Longest a rollback through this driver can take.
     pub fn lease(&self) -> Duration {
-        self.request_timeout * 2 + self.verify_timeout + Duration::from_secs(30)
+        super::lease_for(crate::config::DriverKind::Http, self.request_timeout, self.verify_timeout)
     }
 
     /// Sends the rollback and verifies it. A 2xx answer is not the end: the
@@ -60,6 +60,7 @@ impl HttpDriver {
                 other => format!("rollback request failed: {other}"),
             },
             stale_plan: matches!(e, CallError::Status { code: 412, .. }),
+            refused: false,
         })?;
         let answer_text = format!(
             "service answered: now {} on {}",
@@ -71,7 +72,7 @@ impl HttpDriver {
         let target = req.target_version.clone().unwrap_or_else(|| answer.version.clone());
         let verified = super::verify(&self.client, Some(&target), self.verify_timeout)
             .await
-            .map_err(|message| DriverFailure { message, ambiguous: false, stale_plan: false })?;
+            .map_err(|message| DriverFailure { message, ambiguous: false, stale_plan: false, refused: false })?;
         Ok(DriverReport { answer: answer_text, verified, flag: None })
     }
 }

@@ -54,6 +54,9 @@ pub struct DriverFailure {
     /// The service refused because it no longer serves what the plan was made
     /// against (HTTP 412 to `expectedVersion`): nothing changed; plan again.
     pub stale_plan: bool,
+    /// The driver refused before running anything (a value it will not put
+    /// into an argv): nothing changed; a refusal, not a failed rollback.
+    pub refused: bool,
 }
 
 impl std::fmt::Display for DriverFailure {
@@ -148,12 +151,30 @@ impl Driver {
     }
 }
 
+/// Longest a rollback through a driver of `kind` can take: its requests
+/// (`request` each), the command or restart and the verification (`verify`
+/// each), and half a minute to record it. Saturating: never a panic.
+pub(crate) fn lease_for(kind: DriverKind, request: Duration, verify: Duration) -> Duration {
+    let work = match kind {
+        DriverKind::Http => request.saturating_mul(2).saturating_add(verify),
+        DriverKind::Command => verify.saturating_mul(2),
+        DriverKind::Flag => request.saturating_add(verify.saturating_mul(2)),
+    };
+    work.saturating_add(Duration::from_secs(30))
+}
+
+/// When verification started at `started` gives up; far off rather than a
+/// panic when `limit` is too long to add.
+pub(crate) fn verify_deadline(started: tokio::time::Instant, limit: Duration) -> tokio::time::Instant {
+    crate::domain::ts::instant_after(started.into_std(), limit).into()
+}
+
 /// Polls the service until `target` (when given) is the current version and
 /// health is healthy, or `limit` passes. Without a target only health counts:
 /// a flag change, say, does not change the version a service reports.
 pub(crate) async fn verify(client: &PlaybookClient, target: Option<&str>, limit: Duration) -> Result<String, String> {
     let started = tokio::time::Instant::now();
-    let deadline = started + limit;
+    let deadline = verify_deadline(started, limit);
     let interval = (limit / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
     let mut last;
     loop {

@@ -4,12 +4,13 @@
 
 mod act;
 mod event;
+mod exposition;
 mod persist;
 mod rules;
 mod sample;
 mod sink;
 mod sources;
-mod state;
+pub(crate) mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,11 +22,12 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use event::{Delivered, EngineEvent, Happened};
+pub use exposition::{Series, escape_label_value, parse_exposition};
 pub use persist::{StoreCmd, StoreWriter};
 pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
 pub use sample::{Sample, SampleRing};
 pub use sink::{EVENT_QUEUE, OVERFLOW_LIMIT};
-pub use sources::{Poll, ScrapeCache, SignalPoller, default_metric, parse_exposition, prometheus_value};
+pub use sources::{Poll, ScrapeCache, SignalPoller, default_metric, json_sample, prometheus_value};
 
 use crate::config::Config;
 use crate::notify::Notifier;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::exposition::{Series, parse_exposition};
 use super::sample::Sample;
 use crate::config::{Derivation, EnvironmentConfig, SignalConfig, SignalSource};
 use crate::playbook::{DeploymentStatusReport, Health, PlaybookClient};
@@ -28,7 +29,7 @@ impl Poll {
 }
 
 /// Counters of the previous exposition scrape.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Counters {
     a: f64,
     b: f64,
@@ -196,12 +197,18 @@ fn excerpt(s: &str) -> String {
 }
 
 async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Duration, cap: usize) -> Sample {
-    let body = match get_text(http.get(url), timeout, cap).await {
-        Ok(b) => b,
-        Err(e) => return Sample::failed(Utc::now(), e),
-    };
-    let at = Utc::now();
-    let doc: serde_json::Value = match serde_json::from_str(&body) {
+    match get_text(http.get(url), timeout, cap).await {
+        Ok(body) => json_sample(&body, pointer, Utc::now()),
+        Err(e) => Sample::failed(Utc::now(), e),
+    }
+}
+
+/// The sample a JSON document gives at `pointer`: a finite number, or a text
+/// reading (a version). A number that is not finite, written as a number or as
+/// a string (`"NaN"`, `"inf"`, `"1e999"`), is a failed sample: no rule can
+/// compare it, and an `ok` sample without a value would look like a recovery.
+pub fn json_sample(body: &str, pointer: &str, at: chrono::DateTime<Utc>) -> Sample {
+    let doc: serde_json::Value = match serde_json::from_str(body) {
         Ok(d) => d,
         Err(e) => return Sample::failed(at, format!("answer is not JSON: {e}")),
     };
@@ -210,9 +217,10 @@ async fn poll_json(http: &reqwest::Client, url: &str, pointer: &str, timeout: Du
             Some(v) if v.is_finite() => Sample::value(at, v),
             _ => Sample::failed(at, format!("{pointer} is not a finite number")),
         },
-        Some(serde_json::Value::String(s)) => match s.parse::<f64>() {
+        Some(serde_json::Value::String(s)) => match s.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Sample::value(at, v),
-            _ => Sample { at, value: None, text: Some(crate::text::service_text(s)), ok: true, error: None },
+            Ok(_) => Sample::failed(at, format!("{pointer} holds {s:?}, not a finite number")),
+            Err(_) => Sample { at, value: None, text: Some(crate::text::service_text(s)), ok: true, error: None },
         },
         Some(other) => {
             Sample::failed(at, format!("{pointer} holds {}, not a number or string", excerpt(&other.to_string())))
@@ -284,48 +292,14 @@ pub fn prometheus_value(body: &str) -> Result<f64, String> {
     };
     let text = pair[1].as_str().ok_or("answer without a value")?;
     let v: f64 = text.parse().map_err(|_| format!("value {text:?} is not a number"))?;
-    if v.is_nan() { Err("the query answered NaN (no traffic, or a division by zero)".into()) } else { Ok(v) }
-}
-
-/// Series of an exposition page: `(name, labels) -> value`.
-pub fn parse_exposition(body: &str) -> Vec<(String, HashMap<String, String>, f64)> {
-    let mut out = Vec::new();
-    for line in body.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (series, rest) = match line.find('{') {
-            Some(open) => match line[open..].find('}') {
-                Some(close) => (&line[..open + close + 1], &line[open + close + 1..]),
-                None => continue,
-            },
-            None => match line.find(char::is_whitespace) {
-                Some(i) => line.split_at(i),
-                None => continue,
-            },
-        };
-        let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else { continue };
-        let (name, labels) = match series.find('{') {
-            Some(open) => {
-                let inner = &series[open + 1..series.len() - 1];
-                let labels = inner
-                    .split(',')
-                    .filter_map(|kv| {
-                        let (k, v) = kv.split_once('=')?;
-                        Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-                    })
-                    .collect();
-                (&series[..open], labels)
-            }
-            None => (series, HashMap::new()),
-        };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
-            continue;
-        }
-        out.push((name.to_string(), labels, value));
+    if v.is_nan() {
+        Err("the query answered NaN (no traffic, or a division by zero)".into())
+    } else if v.is_infinite() {
+        // `+Inf`, or a number too large for a float (`1e999`): no rule can compare it.
+        Err(format!("the query answered {text}, not a finite number (a division by zero, or an overflow)"))
+    } else {
+        Ok(v)
     }
-    out
 }
 
 async fn poll_exposition(
@@ -351,8 +325,20 @@ async fn poll_exposition(
         Ok(b) => b,
         Err(e) => return Some(Sample::failed(Utc::now(), e)),
     };
-    let at = Utc::now();
-    let series = parse_exposition(&body);
+    derive_sample(&parse_exposition(&body), derive, metric, prev, Utc::now())
+}
+
+/// The sample one scrape gives: a gauge's value, or a rate between this scrape's
+/// counters and `prev`'s (none on the first scrape or after a restart). A value
+/// that is not finite (NaN, `+Inf`, an overflowing sum or ratio) is a failed
+/// sample and forgets `prev`, so the next rate is taken between good scrapes.
+fn derive_sample(
+    series: &[Series],
+    derive: Derivation,
+    metric: &str,
+    prev: &mut Option<Counters>,
+    at: chrono::DateTime<Utc>,
+) -> Option<Sample> {
     let sum_of = |name: &str, pick: &dyn Fn(&HashMap<String, String>) -> bool| -> Option<f64> {
         let mut found = false;
         let total = series
@@ -365,11 +351,13 @@ async fn poll_exposition(
             .sum::<f64>();
         found.then_some(total)
     };
+    let not_finite = |what: &str| format!("{what} on the metrics page is not a finite number (NaN or infinite)");
     let counters = match derive {
         Derivation::Gauge => {
             return Some(match sum_of(metric, &|_| true) {
                 Some(v) if v.is_finite() => Sample::value(at, v),
-                _ => Sample::failed(at, format!("no gauge {metric} on the metrics page")),
+                Some(_) => Sample::failed(at, not_finite(&format!("gauge {metric}"))),
+                None => Sample::failed(at, format!("no gauge {metric} on the metrics page")),
             });
         }
         Derivation::ErrorRate => {
@@ -387,6 +375,10 @@ async fn poll_exposition(
         *prev = None;
         return Some(Sample::failed(at, format!("no {metric} series on the metrics page")));
     };
+    if !(now.a.is_finite() && now.b.is_finite()) {
+        *prev = None;
+        return Some(Sample::failed(at, not_finite(&format!("counter {metric}"))));
+    }
     let before = prev.replace(now)?;
     let (da, db) = (now.a - before.a, now.b - before.b);
     if da < 0.0 || db < 0.0 {
@@ -396,22 +388,17 @@ async fn poll_exposition(
     if db == 0.0 {
         return Some(Sample::failed(at, "no requests between two scrapes".to_string()));
     }
-    Some(Sample::value(at, da / db))
+    let rate = da / db;
+    if !rate.is_finite() {
+        *prev = None;
+        return Some(Sample::failed(at, format!("the rate of {metric} between two scrapes is not a finite number")));
+    }
+    Some(Sample::value(at, rate))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exposition_lines_parse() {
-        let page = "# HELP x\n# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 10234\n\
-                    http_requests_total{code=\"500\",path=\"/a\"} 12\nprocess_cpu_ratio 0.31\nbad line\n";
-        let s = parse_exposition(page);
-        assert_eq!(s.len(), 3);
-        assert_eq!(s[1].1.get("code").map(String::as_str), Some("500"));
-        assert_eq!(s[2], ("process_cpu_ratio".to_string(), HashMap::new(), 0.31));
-    }
 
     #[test]
     fn prometheus_answers_become_values_or_clear_failures() {
@@ -430,5 +417,81 @@ mod tests {
         let err = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
         assert_eq!(prometheus_value(err).unwrap_err(), "Prometheus error (bad_data): parse error");
         assert!(prometheus_value("<html>").is_err());
+    }
+
+    fn at() -> chrono::DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn item9_non_finite_prometheus_values_are_failures() {
+        for v in ["+Inf", "-Inf", "1e999", "Inf", "NaN"] {
+            let body =
+                format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"value":[1,"{v}"]}}]}}}}"#);
+            let e = prometheus_value(&body).unwrap_err();
+            assert!(e.contains("NaN") || e.contains("not a finite number"), "{v}: {e}");
+        }
+        let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1.0,"+Inf"]}}"#;
+        assert!(prometheus_value(scalar).is_err());
+    }
+
+    #[test]
+    fn item9_a_nan_counter_is_a_failed_sample_not_an_ok_one() {
+        let page = |ok: &str, bad: &str| {
+            format!("http_requests_total{{code=\"200\"}} {ok}\nhttp_requests_total{{code=\"500\"}} {bad}\n")
+        };
+        let mut prev = None;
+        let first = derive_sample(
+            &parse_exposition(&page("100", "1")),
+            Derivation::ErrorRate,
+            "http_requests_total",
+            &mut prev,
+            at(),
+        );
+        assert!(first.is_none(), "a rate needs two scrapes");
+        for bad in ["NaN", "+Inf", "1e999"] {
+            let s = derive_sample(
+                &parse_exposition(&page("200", bad)),
+                Derivation::ErrorRate,
+                "http_requests_total",
+                &mut prev,
+                at(),
+            )
+            .expect("a sample");
+            assert!(!s.ok && s.value.is_none(), "{bad}: {s:?}");
+            assert!(s.error.as_deref().unwrap_or("").contains("not a finite number"), "{s:?}");
+            assert_eq!(prev, None, "the broken scrape is forgotten");
+        }
+        // A ratio that overflows between finite counters fails too.
+        let mut prev = Some(Counters { a: -1e308, b: 0.0 });
+        let s = derive_sample(
+            &parse_exposition(&page("1e-308", "1e308")),
+            Derivation::ErrorRate,
+            "http_requests_total",
+            &mut prev,
+            at(),
+        );
+        assert!(s.is_some_and(|s| !s.ok), "an infinite ratio is a failed sample");
+        // A gauge that is NaN or infinite fails with its own words.
+        for bad in ["NaN", "+Inf", "-Inf"] {
+            let s =
+                derive_sample(&parse_exposition(&format!("cpu {bad}\n")), Derivation::Gauge, "cpu", &mut None, at())
+                    .unwrap();
+            assert!(!s.ok && s.error.as_deref().unwrap_or("").contains("gauge cpu"), "{s:?}");
+        }
+        let s = derive_sample(&parse_exposition("cpu 0.5\n"), Derivation::Gauge, "cpu", &mut None, at()).unwrap();
+        assert_eq!(s.value, Some(0.5));
+    }
+
+    #[test]
+    fn item9_non_finite_json_values_are_failed_samples() {
+        for body in [r#"{"q":"NaN"}"#, r#"{"q":"inf"}"#, r#"{"q":"-Infinity"}"#, r#"{"q":"1e999"}"#] {
+            let s = json_sample(body, "/q", at());
+            assert!(!s.ok && s.value.is_none(), "{body}: {s:?}");
+        }
+        assert!(!json_sample(r#"{"q":1e999}"#, "/q", at()).ok, "serde refuses an overflowing number");
+        assert_eq!(json_sample(r#"{"q":"0.25"}"#, "/q", at()).value, Some(0.25));
+        let text = json_sample(r#"{"q":"1.4.2"}"#, "/q", at());
+        assert!(text.ok && text.text.as_deref() == Some("1.4.2"), "a version stays a text reading");
     }
 }

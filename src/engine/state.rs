@@ -18,7 +18,7 @@ use crate::store::{RollbackRow, RollbackStatus};
 /// Samples a signal's ring must hold: its longest rule window at its polling
 /// interval (plus room for a `drop` rule's pre-deploy baseline), capped by
 /// `opts.ring_capacity`.
-fn ring_capacity(sig: &SignalConfig, triggers: &[TriggerConfig], opts: &EngineOptions) -> usize {
+pub(crate) fn ring_capacity(sig: &SignalConfig, triggers: &[TriggerConfig], opts: &EngineOptions) -> usize {
     let interval = sig.interval.map_or(opts.min_interval, |i| i.get()).max(Duration::from_millis(50));
     let longest = triggers
         .iter()
@@ -52,6 +52,16 @@ struct Proposal {
 
 /// A signal is stale after this many missed intervals.
 const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// When a proposed rollback runs unless cancelled.
+pub(crate) fn proposal_deadline(now: DateTime<Utc>, grace: Duration) -> DateTime<Utc> {
+    crate::domain::ts::after(now, grace)
+}
+
+/// How long a signal polled `every` may go without an answer before it is stale.
+pub(crate) fn stale_after(every: Duration) -> chrono::Duration {
+    crate::domain::ts::delta(every.saturating_mul(STALE_AFTER_INTERVALS))
+}
 
 /// One environment as the engine sees it.
 pub(super) struct EnvState {
@@ -263,7 +273,7 @@ impl EnvState {
         }
         if trigger.action == RuleAction::Propose {
             let grace = trigger.grace.map_or(Duration::from_secs(120), |g| g.get());
-            let deadline = Utc::now() + chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(2));
+            let deadline = proposal_deadline(Utc::now(), grace);
             let msg = format!(
                 "rollback proposed: {}; it runs at {} unless cancelled (c), or now if confirmed",
                 ev.summary,
@@ -424,7 +434,7 @@ impl EnvState {
     ) {
         for s in 0..self.signals.len() {
             let every = self.signals[s].interval.unwrap_or(sh.config.poll_interval).get();
-            let limit = chrono::Duration::from_std(every * STALE_AFTER_INTERVALS).unwrap_or(chrono::Duration::MAX);
+            let limit = stale_after(every);
             let last = self.rings[s].latest().map_or(self.started, |l| l.at);
             if !self.stale[s] && now - last > limit {
                 self.stale[s] = true;

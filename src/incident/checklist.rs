@@ -363,10 +363,10 @@ fn judge_stored(
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<(bool, String)> {
-    let window_start = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let window_start = crate::domain::ts::before(now, window);
     let from = since.map_or(window_start, |s| s.max(window_start));
     let stored = store.samples_between(env_id, name, from, now).ok()?;
-    let fresh_after = now - chrono::Duration::from_std(FRESH_FOR).unwrap_or(chrono::Duration::MAX);
+    let fresh_after = crate::domain::ts::before(now, FRESH_FOR);
     if stored.last().is_none_or(|s| s.at < fresh_after) {
         return None;
     }

@@ -247,18 +247,18 @@ fn preflight(
 
 /// How long a bad release may take to be detected: the longest enabled rule's
 /// window (or its run of failed checks), plus 30 seconds.
-fn detection_budget(env: &crate::config::EnvironmentConfig, poll: Duration) -> Duration {
+pub(crate) fn detection_budget(env: &crate::config::EnvironmentConfig, poll: Duration) -> Duration {
     let longest = env
         .effective_triggers()
         .iter()
         .map(|t| match (t.window, t.count) {
             (Some(w), _) => w.get(),
-            (None, Some(n)) => poll * n,
+            (None, Some(n)) => poll.saturating_mul(n),
             (None, None) => poll,
         })
         .max()
         .unwrap_or_default();
-    longest + Duration::from_secs(30)
+    longest.saturating_add(Duration::from_secs(30))
 }
 
 /// The latest value of each signal, as a line: `error_rate 0.0031, health healthy`.
@@ -292,11 +292,11 @@ fn drive(
     events: &mut mpsc::Receiver<EngineEvent>,
     progress: &mut impl FnMut(&str),
 ) -> Result<Vec<String>> {
-    let deadline = Instant::now() + opts.timeout;
+    let deadline = crate::domain::ts::instant_after(Instant::now(), opts.timeout);
     let left = || deadline.saturating_duration_since(Instant::now());
     // Give the engine a few polls of the good version first: rules judge the bad
     // release against what came before it.
-    let settle = config.poll_interval.get().mul_f64(2.5).min(Duration::from_secs(15));
+    let settle = config.poll_interval.get().min(Duration::from_secs(6)).mul_f64(2.5);
     rt.block_on(async {
         tokio::time::sleep(settle).await;
         while events.try_recv().is_ok() {}

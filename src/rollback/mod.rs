@@ -7,7 +7,7 @@
 
 mod announce;
 pub mod plan;
-mod reconcile;
+pub(crate) mod reconcile;
 
 use std::collections::HashSet;
 
@@ -80,6 +80,9 @@ pub enum Refusal {
         /// When the cooldown ends.
         until: DateTime<Utc>,
     },
+    /// The driver would not run with these values (a version that is not one,
+    /// a value that would be read as an option): nothing ran.
+    Driver(String),
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -136,6 +139,7 @@ impl std::fmt::Display for Refusal {
                 crate::domain::ts::format(*until),
                 (*until - Utc::now()).num_seconds().max(0)
             ),
+            Refusal::Driver(why) => write!(f, "the driver refused before anything ran: {why}"),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -499,6 +503,13 @@ pub fn execute_with_phases(
             store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
             return Ok(Err(Refusal::Changed(failure.message)));
         }
+        // The driver would not run with these values: recorded the way a stale
+        // plan is, as a refusal with nothing changed, not a failed rollback.
+        Err(failure) if failure.refused => {
+            let why = format!("refused before anything ran: {}", failure.message);
+            store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
+            return Ok(Err(Refusal::Driver(failure.message)));
+        }
         Err(failure) => store.fail_rollback_after_request(row.id, &failure.message, &opts.operator)?,
     };
     if let Some(e) = phase_errors.into_iter().next() {
@@ -521,7 +532,7 @@ fn new_rollback(store: &Store, prepared: &Prepared, opts: &RollbackOptions) -> R
         operator: opts.operator.clone(),
         reason: opts.reason.clone(),
         driver: prepared.driver.name().to_string(),
-        lease: chrono::Duration::from_std(prepared.driver.lease()).unwrap_or(chrono::Duration::minutes(5)),
+        lease: lease_of(&prepared.driver),
         automatic_cooldown: automatic
             .then(|| chrono::Duration::from_std(prepared.env.cooldown.get()).unwrap_or(chrono::Duration::MAX)),
     })
@@ -547,6 +558,18 @@ fn refusal(prepared: &Prepared, refused: BeginRefused) -> Refusal {
 pub fn automatic_refusal(store: &Store, prepared: &Prepared, opts: &RollbackOptions) -> Result<Option<Refusal>> {
     let new = new_rollback(store, prepared, opts)?;
     Ok(store.automatic_refusal(&new)?.map(|r| refusal(prepared, r)))
+}
+
+/// How long a rollback through `driver` holds its lock before it is presumed
+/// abandoned. Capped at a day so `now + lease` can never overflow; `check`
+/// keeps every driver's own bound far below that.
+pub(crate) fn lease_of(driver: &Driver) -> chrono::Duration {
+    capped_lease(driver.lease())
+}
+
+/// A driver's lease as the lock records it, capped at a day.
+pub(crate) fn capped_lease(lease: std::time::Duration) -> chrono::Duration {
+    crate::domain::ts::delta(lease).min(chrono::Duration::days(1))
 }
 
 /// What changed on the service since `prepared` was planned, if anything: the

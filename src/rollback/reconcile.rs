@@ -13,8 +13,12 @@ use crate::store::{NewEvent, RollbackRow, RollbackStatus, Store, host_name};
 /// Whether a rollback started recently enough that its driver would still be
 /// waiting for the target to become healthy.
 fn still_verifying(row: &RollbackRow, env: &EnvironmentConfig, now: chrono::DateTime<Utc>) -> bool {
-    let window = chrono::Duration::from_std(env.driver.verify_timeout.get()).unwrap_or(chrono::Duration::zero());
-    now < row.started_at + window
+    now < verifying_until(row.started_at, env)
+}
+
+/// Until when a rollback started at `started` may still be verifying.
+pub(crate) fn verifying_until(started: chrono::DateTime<Utc>, env: &EnvironmentConfig) -> chrono::DateTime<Utc> {
+    crate::domain::ts::after(started, env.driver.verify_timeout.get())
 }
 
 /// Ends rollbacks of an environment left `pending` or `in_progress` by a process
