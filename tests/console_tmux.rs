@@ -265,3 +265,29 @@ fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_noth
     wait_until(Duration::from_secs(10), || !tmux.screen().contains("Confirm rollback")).expect("Esc closed nothing");
     assert_eq!(rollbacks(), 0);
 }
+
+/// Issue 10 item 1, end to end: a service whose health flaps shows its failed
+/// checks in the health sparkline of the real console, even while healthy.
+#[test]
+fn item1_a_flapping_health_check_shows_its_failures_in_the_sparkline() {
+    let timings = Timings { flap_period: Duration::from_secs(2), ..Timings::default() };
+    let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::Flapping)], timings);
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-flap-{}", std::process::id()), &cmd);
+    tmux.wait_for("Environments", Duration::from_secs(30));
+    let mut last = String::new();
+    let seen = wait_until(Duration::from_secs(40), || {
+        last = tmux.screen();
+        last.lines().find(|l| l.contains("│health ")).is_some_and(|row| {
+            let marks = row.matches('✖').count();
+            let bars = row.chars().filter(|c| ('▁'..='█').contains(c)).count();
+            marks >= 3 && bars >= 3
+        })
+    });
+    assert!(seen.is_some(), "the health row never showed both failures and good checks:\n{last}");
+}

@@ -231,7 +231,7 @@ impl App {
             if reviewing {
                 for (name, samples) in s.samples {
                     if let Some(sig) = env.signals.iter_mut().find(|x| x.name == name) {
-                        sig.values = samples.iter().filter(|x| x.ok).filter_map(|x| x.value).collect();
+                        sig.values = samples.iter().map(super::reduce::point).collect();
                         sig.latest = samples.last().cloned();
                     }
                 }

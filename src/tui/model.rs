@@ -151,7 +151,7 @@ pub struct SignalView {
     pub unit: String,
     /// The trigger rule that reads it, if any.
     pub rule: Option<SignalRule>,
-    /// Recent values (failed polls are gaps, not zeros: they are skipped).
+    /// Recent values; a failed sample is [`super::reduce::FAILED`] (NaN), drawn as a failure mark.
     pub values: VecDeque<f64>,
     /// Newest sample.
     pub latest: Option<Sample>,

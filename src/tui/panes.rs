@@ -102,13 +102,60 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
     }
 }
 
+/// Drawn for a failed sample: a glyph of its own, not only a colour.
+pub const FAILED_MARK: char = '✖';
+
 /// The last `width` values as block characters, scaled to the larger of their
-/// maximum and the threshold so a breach is visible at a glance.
+/// maximum and the threshold so a breach is visible at a glance; a failed
+/// sample is [`FAILED_MARK`].
 pub fn sparkline(values: &[f64], width: usize, threshold: Option<f64>) -> String {
     let tail = &values[values.len().saturating_sub(width)..];
-    let max = tail.iter().copied().fold(threshold.unwrap_or(0.0), f64::max);
-    let min = tail.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
-    crate::text::bars(tail, min, max.max(min + f64::EPSILON))
+    let good = || tail.iter().copied().filter(|v| v.is_finite());
+    let max = good().fold(threshold.unwrap_or(0.0), f64::max);
+    let min = good().fold(f64::INFINITY, f64::min).min(0.0);
+    let bars: Vec<char> = crate::text::bars(tail, min, max.max(min + f64::EPSILON)).chars().collect();
+    tail.iter().zip(bars).map(|(v, bar)| if v.is_finite() { bar } else { FAILED_MARK }).collect()
+}
+
+/// The sparkline as spans: bars in the sparkline style, a bar past the rule's
+/// threshold in the alert style, a failed sample as [`FAILED_MARK`] in the
+/// failure style.
+fn sparkline_spans(
+    app: &App,
+    values: &[f64],
+    width: usize,
+    rule: Option<SignalRule>,
+    stale: bool,
+) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let text = sparkline(values, width, rule.and_then(SignalRule::limit));
+    let tail = &values[values.len().saturating_sub(width)..];
+    let style_of = |v: f64| {
+        if stale {
+            t.get("stale")
+        } else if !v.is_finite() {
+            t.get("unhealthy")
+        } else if rule.is_some_and(|r| r.breached_by(v)) {
+            t.get("alert")
+        } else {
+            t.get("sparkline")
+        }
+    };
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut run = String::new();
+    let mut run_style = None;
+    for (c, v) in text.chars().zip(tail) {
+        let style = style_of(*v);
+        if run_style.is_some_and(|s| s != style) {
+            spans.push(Span::styled(std::mem::take(&mut run), run_style.unwrap_or_default()));
+        }
+        run_style = Some(style);
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(run, run_style.unwrap_or_default()));
+    }
+    spans
 }
 
 /// A rule as its signal's label shows it, in the signal's unit.
@@ -142,14 +189,17 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
     let room = width.saturating_sub(label.chars().count() + 1);
     // Only the points that fit are copied, not the whole hour kept.
     let values: Vec<f64> = s.values.iter().skip(s.values.len().saturating_sub(room)).copied().collect();
-    Line::from(vec![
-        Span::styled(label, style),
-        Span::raw(" "),
-        Span::styled(
-            sparkline(&values, room, s.rule.and_then(SignalRule::limit)),
-            if stale { t.get("stale") } else { t.get("sparkline") },
-        ),
-    ])
+    // A flapping signal whose last reading is good still shows its failures.
+    let failed = values.iter().filter(|v| !v.is_finite()).count();
+    let room = if failed > 0 { room.saturating_sub(6) } else { room };
+    let values = &values[values.len().saturating_sub(room)..];
+    let mut spans = vec![Span::styled(label, style), Span::raw(" ")];
+    spans.extend(sparkline_spans(app, values, room, s.rule, stale));
+    if failed > 0 {
+        let failed = values.iter().filter(|v| !v.is_finite()).count();
+        spans.push(Span::styled(format!(" {FAILED_MARK}{failed:<4}"), t.get("unhealthy")));
+    }
+    Line::from(spans)
 }
 
 fn signals(app: &App, e: &EnvView, width: usize) -> Vec<Line<'static>> {
@@ -330,6 +380,13 @@ mod tests {
         assert_eq!(sparkline(&[0.0, 0.5, 1.0], 2, None), "▅█");
         assert_eq!(sparkline(&[0.01, 0.01], 5, Some(0.05)), "▂▂", "small values stay small against the limit");
         assert_eq!(sparkline(&[], 5, None), "");
+    }
+
+    #[test]
+    fn item1_a_failed_sample_is_a_mark_of_its_own() {
+        let flapping = [1.0, f64::NAN, 1.0, f64::NAN, 1.0];
+        assert_eq!(sparkline(&flapping, 10, None), "█✖█✖█");
+        assert_eq!(sparkline(&[f64::NAN, f64::NAN], 10, None), "✖✖");
     }
 
     #[test]

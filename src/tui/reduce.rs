@@ -10,6 +10,20 @@ use crate::engine::{Delivered, Happened};
 use crate::playbook::Health;
 use crate::store::{RollbackRow, TimelineEvent};
 
+/// A sample as its sparkline keeps it: the value of a good reading, or
+/// [`FAILED`] for a failed one (a failed poll, a health check that was not
+/// healthy), which the sparkline draws as a mark of its own, never as a bar.
+pub fn point(sample: &crate::engine::Sample) -> f64 {
+    match (sample.ok, sample.value) {
+        (true, Some(v)) if v.is_finite() => v,
+        _ => FAILED,
+    }
+}
+
+/// A failed sample in a sparkline's values (NaN: no reading is ever NaN,
+/// non-finite readings are failed samples).
+pub const FAILED: f64 = f64::NAN;
+
 /// Applies one event that happened at `at` to `env`.
 pub fn apply(env: &mut EnvView, at: DateTime<Utc>, message: &str, what: &Happened) {
     env.last_seen = Some(at);
@@ -20,12 +34,10 @@ pub fn apply(env: &mut EnvView, at: DateTime<Utc>, message: &str, what: &Happene
             }
             env.stale = false;
             if let Some(sig) = env.signals.iter_mut().find(|s| &s.name == signal) {
-                if let (true, Some(v)) = (sample.ok, sample.value) {
-                    if sig.values.len() == SPARK_POINTS {
-                        sig.values.pop_front();
-                    }
-                    sig.values.push_back(v);
+                if sig.values.len() == SPARK_POINTS {
+                    sig.values.pop_front();
                 }
+                sig.values.push_back(point(sample));
                 sig.latest = Some(sample.clone());
             }
         }

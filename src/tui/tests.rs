@@ -781,3 +781,49 @@ fn item4_u_in_the_console_clears_the_automatic_rollback_block_through_the_engine
     let help = crate::tui::keymap::Keymap::default().help_rows();
     assert!(help.iter().any(|(k, d)| k == "u" && d.contains("failed automatic rollback")), "{help:?}");
 }
+
+/// Issue 10 item 1: a health check flapping between healthy and failed shows
+/// every failure in its sparkline, as a glyph of its own in the failure style,
+/// and the row counts them, even when the last check was healthy; a bar past
+/// an `above` limit is drawn in the alert style.
+#[test]
+fn item1_failed_checks_show_in_the_sparkline_and_the_row() {
+    let mut app = healthy_app(Theme::dark());
+    for i in 0..20 {
+        let at = t0() + chrono::Duration::seconds(i);
+        let s = if i % 2 == 0 {
+            Sample {
+                at,
+                value: Some(0.0),
+                text: Some("unhealthy".into()),
+                ok: false,
+                error: Some("health is unhealthy".into()),
+            }
+        } else {
+            Sample { at, value: Some(1.0), text: Some("healthy".into()), ok: true, error: None }
+        };
+        app.update(event("checkout", Happened::Sample { signal: "health".into(), sample: s }, at, ""));
+    }
+    app.update(sample("checkout", "error_rate", t0(), 0.2, None));
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|f| ui::render(&app, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let row_of = |name: &str| {
+        (0..buf.area.height)
+            .find(|y| {
+                (0..buf.area.width).map(|x| buf[(x, *y)].symbol()).collect::<String>().contains(&format!("│{name} "))
+            })
+            .unwrap_or_else(|| panic!("no {name} row"))
+    };
+    let y = row_of("health");
+    let text: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+    assert_eq!(text.matches('✖').count(), 10 + 1, "ten marks and the count: {text}");
+    assert!(text.contains("✖10"), "the row counts the failures: {text}");
+    let bad = app.theme.get("unhealthy");
+    let marks: Vec<_> = (0..buf.area.width).filter(|x| buf[(*x, y)].symbol() == "✖").collect();
+    assert!(marks.iter().all(|x| Some(buf[(*x, y)].fg) == bad.fg), "every mark in the failure style");
+    let y = row_of("error_rate");
+    let last = (0..buf.area.width).rev().find(|x| buf[(*x, y)].symbol() != " " && buf[(*x, y)].symbol() != "│");
+    let alert = app.theme.get("alert");
+    assert!(last.is_some_and(|x| Some(buf[(x, y)].fg) == alert.fg), "the breaching bar is in the alert style");
+}
