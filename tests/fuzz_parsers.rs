@@ -297,10 +297,18 @@ fn config_texts() -> impl Strategy<Value = String> {
     prop_oneof![1 => any::<String>(), 2 => tokens(vocabulary.to_vec()), 4 => mutated(seeds)]
 }
 
+/// Generated config texts that passed `check`, for the run's report.
+static CONFIGS_PASSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn check_config(text: String) {
-    if let Err(errors) = Config::from_toml(&text, Path::new("fuzz.toml")) {
-        for e in &errors.0 {
-            assert!(e.line >= 1 && e.column >= 1, "{e}");
+    match Config::from_toml(&text, Path::new("fuzz.toml")) {
+        Ok(_) => {
+            CONFIGS_PASSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                assert!(e.line >= 1 && e.column >= 1, "{e}");
+            }
         }
     }
 }
@@ -314,4 +322,5 @@ fn item19_fuzz_config_loader() {
 #[ignore = "long run: FUZZ_CASES=1000000 cargo test --release --test fuzz_parsers -- --ignored"]
 fn item19_fuzz_config_loader_long() {
     fuzz("config loader", long_cases(), config_texts(), check_config);
+    eprintln!("fuzz config loader: {} inputs passed check", CONFIGS_PASSED.load(std::sync::atomic::Ordering::Relaxed));
 }
