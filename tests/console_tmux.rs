@@ -291,3 +291,37 @@ fn item1_a_flapping_health_check_shows_its_failures_in_the_sparkline() {
     });
     assert!(seen.is_some(), "the health row never showed both failures and good checks:\n{last}");
 }
+
+/// Issue 10 item 13, end to end: the timeline of a flapping service grows past
+/// its pane; G (the last row) brings its first event into view, with the
+/// position in the pane's title.
+#[test]
+fn item13_scrolling_the_timeline_reaches_its_first_event() {
+    let timings = Timings { flap_period: Duration::from_secs(1), ..Timings::default() };
+    let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::Flapping)], timings);
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-scroll-{}", std::process::id()), &cmd);
+    tmux.wait_for("Environments", Duration::from_secs(30));
+    let count = || d.db().query_row("SELECT count(*) FROM timeline_events", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    wait_until(Duration::from_secs(60), || count() >= 30).expect("the timeline never grew past 30 events");
+    let oldest: String =
+        d.db().query_row("SELECT at FROM timeline_events ORDER BY at, id LIMIT 1", [], |r| r.get(0)).unwrap();
+    let oldest_time = &oldest[11..19];
+    // Let the console's periodic reload pick up at least 30 rows.
+    std::thread::sleep(Duration::from_secs(6));
+    for _ in 0..6 {
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["G"]);
+    let screen = tmux.wait_for(&format!("{oldest_time} backout"), Duration::from_secs(10));
+    let title = screen.lines().find(|l| l.contains("Notes & timeline ")).unwrap_or_default().to_string();
+    let position =
+        title.split("Notes & timeline ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default();
+    let (at, of) = position.split_once('/').unwrap_or_else(|| panic!("no position in {title:?}"));
+    assert_eq!(at, of, "the last row is selected: {title}");
+}

@@ -19,6 +19,9 @@ pub use super::model::{
 };
 pub use super::popups::{Popup, PromptPurpose};
 
+/// Rows a page key (PgUp, PgDn) moves.
+pub const PAGE: usize = 10;
+
 /// How long a status message stays in the status bar.
 pub const STATUS_FRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
 /// Status messages kept for the message log.
@@ -302,20 +305,28 @@ impl App {
     fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
         let env_name = self.env().map(|e| e.name.clone()).unwrap_or_default();
         match cmd {
-            Command::Down | Command::Up => {
-                let down = cmd == Command::Down;
+            Command::Down | Command::Up | Command::PageDown | Command::PageUp | Command::Top | Command::Bottom => {
+                // Where the selection goes, from where it is, in a list of `n`.
+                let moved = |pos: usize, n: usize| {
+                    let last = n.saturating_sub(1);
+                    match cmd {
+                        Command::Down => (pos + 1).min(last),
+                        Command::Up => pos.saturating_sub(1),
+                        Command::PageDown => (pos + PAGE).min(last),
+                        Command::PageUp => pos.saturating_sub(PAGE),
+                        Command::Top => 0,
+                        _ => last,
+                    }
+                };
                 if self.focus == Pane::Environments {
                     let visible = self.visible();
                     let pos = visible.iter().position(|i| *i == self.selected).unwrap_or(0);
-                    let next =
-                        if down { (pos + 1).min(visible.len().saturating_sub(1)) } else { pos.saturating_sub(1) };
-                    if let Some(i) = visible.get(next) {
+                    if let Some(i) = visible.get(moved(pos, visible.len())) {
                         self.selected = *i;
                         self.row = 0;
                     }
                 } else {
-                    self.row = if down { self.row + 1 } else { self.row.saturating_sub(1) };
-                    self.row = self.row.min(self.rows_in_focus().saturating_sub(1));
+                    self.row = moved(self.row, self.rows_in_focus());
                 }
                 Vec::new()
             }
@@ -495,15 +506,10 @@ impl App {
     }
 
     fn rows_in_focus(&self) -> usize {
-        let Some(e) = self.env() else { return 0 };
-        match self.focus {
-            Pane::Checklist => e.checklist.len(),
-            Pane::Runbook => e.runbook.len(),
-            Pane::Deployments => e.deployments.len(),
-            Pane::Rollbacks => e.rollbacks.len(),
-            Pane::Timeline => e.timeline.len(),
-            Pane::Signals => e.signals.len(),
-            Pane::Environments => self.envs.len(),
+        match (self.focus, self.env()) {
+            (Pane::Environments, _) => self.envs.len(),
+            (pane, Some(e)) => super::panes::rows_of(e, pane),
+            (_, None) => 0,
         }
     }
 

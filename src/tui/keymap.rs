@@ -12,6 +12,14 @@ pub enum Command {
     Down,
     /// Move the selection up.
     Up,
+    /// Move the selection a page down.
+    PageDown,
+    /// Move the selection a page up.
+    PageUp,
+    /// Select the first row.
+    Top,
+    /// Select the last row.
+    Bottom,
     /// Focus the next pane.
     NextPane,
     /// Focus the previous pane.
@@ -64,6 +72,10 @@ impl Command {
         match self {
             Command::Down => "down",
             Command::Up => "up",
+            Command::PageDown => "page_down",
+            Command::PageUp => "page_up",
+            Command::Top => "top",
+            Command::Bottom => "bottom",
             Command::NextPane => "next_pane",
             Command::PrevPane => "prev_pane",
             Command::Details => "details",
@@ -129,10 +141,14 @@ impl Key {
             "down" => KeyCode::Down,
             "left" => KeyCode::Left,
             "right" => KeyCode::Right,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
             r if r.chars().count() == 1 => KeyCode::Char(r.chars().next().unwrap_or(' ')),
             other => {
                 return Err(format!(
-                    "unknown key {other:?}: use a character, ctrl-x, space, tab, enter, esc or an arrow"
+                    "unknown key {other:?}: use a character, ctrl-x, space, tab, enter, esc, an arrow, pgup, pgdn, home or end"
                 ));
             }
         };
@@ -152,6 +168,10 @@ impl Key {
             KeyCode::Down => "↓".into(),
             KeyCode::Left => "←".into(),
             KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
             other => format!("{other:?}"),
         };
         if self.ctrl { format!("C-{base}") } else { base }
@@ -176,11 +196,17 @@ pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 28] = [
+const DEFAULTS: [(Key, Command, &str); 34] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
     (Key::code(KeyCode::Up), Command::Up, "move up"),
+    (Key::code(KeyCode::PageDown), Command::PageDown, "a page down"),
+    (Key::code(KeyCode::PageUp), Command::PageUp, "a page up"),
+    (Key::ch('g'), Command::Top, "first row"),
+    (Key::code(KeyCode::Home), Command::Top, "first row"),
+    (Key::ch('G'), Command::Bottom, "last row"),
+    (Key::code(KeyCode::End), Command::Bottom, "last row"),
     (Key::code(KeyCode::Tab), Command::NextPane, "next pane"),
     (Key::code(KeyCode::BackTab), Command::PrevPane, "previous pane"),
     (Key::code(KeyCode::Enter), Command::Details, "details"),

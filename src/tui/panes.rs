@@ -23,13 +23,72 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         (Pane::Runbook, Some(e)) => (String::new(), runbook(app, e)),
         (Pane::Timeline, Some(e)) => (String::new(), timeline(app, e)),
     };
-    // Keep the selected row in view in long lists.
+    // Keep the selected row in view in long lists, and say where it is when
+    // the list is longer than the pane.
     let inner = area.height.saturating_sub(2) as usize;
-    let scroll =
-        if app.focus == pane && pane != Pane::Environments && app.row >= inner { app.row + 1 - inner } else { 0 };
+    let width = area.width.saturating_sub(2);
+    // The timeline wraps: its rows' heights are measured as drawn.
+    let heights: Vec<usize> = match (env, pane) {
+        (Some(e), Pane::Timeline) => {
+            timeline_rows(app, e).into_iter().map(|row| Paragraph::new(row).wrap(WRAP).line_count(width)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let drawn = if heights.is_empty() { lines.len() } else { heights.iter().sum() };
+    let (scroll, extra) = match (env, pane) {
+        (Some(e), p) if app.focus == p && p != Pane::Environments => {
+            let (_, last) = row_lines(e, p, app.row, &heights);
+            let scroll = (last + 1).saturating_sub(inner);
+            let rows = rows_of(e, p);
+            let more = drawn > inner && rows > 0;
+            (scroll, if more { format!("{extra} {}/{rows}", app.row + 1) } else { extra })
+        }
+        (_, Pane::Environments) => {
+            let pos = app.visible().iter().position(|i| *i == app.selected).unwrap_or(0);
+            // Two lines per environment.
+            let scroll = (pos * 2 + 2).saturating_sub(inner);
+            let more = lines.len() > inner;
+            (scroll, if more { format!("{extra} {}/{}", pos + 1, app.visible().len()) } else { extra })
+        }
+        _ => (0, extra),
+    };
     let p = Paragraph::new(lines).block(pane_block(app, pane, &extra)).scroll((scroll as u16, 0));
-    let p = if pane == Pane::Timeline { p.wrap(Wrap { trim: true }) } else { p };
+    let p = if pane == Pane::Timeline { p.wrap(WRAP) } else { p };
     f.render_widget(p, area);
+}
+
+/// How the timeline wraps its long lines.
+const WRAP: Wrap = Wrap { trim: true };
+
+/// Rows a pane lists for `e`.
+pub(crate) fn rows_of(e: &EnvView, pane: Pane) -> usize {
+    match pane {
+        Pane::Checklist => e.checklist.len(),
+        Pane::Runbook => e.runbook.len(),
+        Pane::Deployments => e.deployments.len(),
+        Pane::Rollbacks => e.rollbacks.len(),
+        Pane::Timeline => e.timeline.len(),
+        Pane::Signals => e.signals.len(),
+        Pane::Environments => 0,
+    }
+}
+
+/// The first and last line of row `row` in `pane`: a rollback takes two, a
+/// timeline row as many as it wraps to (`heights`), every other row one.
+fn row_lines(e: &EnvView, pane: Pane, row: usize, heights: &[usize]) -> (usize, usize) {
+    match pane {
+        Pane::Rollbacks => (row * 2, row * 2 + 1),
+        Pane::Timeline => {
+            let first: usize = heights.iter().take(row).sum();
+            (first, first + heights.get(row).copied().unwrap_or(1).max(1) - 1)
+        }
+        // The alert lines above the signals shift them down.
+        Pane::Signals => {
+            let above = usize::from(e.in_flight.is_some()) + usize::from(e.proposal.is_some()) + usize::from(e.stale);
+            (row + above, row + above)
+        }
+        _ => (row, row),
+    }
 }
 
 fn filter_note(app: &App) -> String {
@@ -341,11 +400,17 @@ fn runbook(app: &App, e: &EnvView) -> Vec<Line<'static>> {
 }
 
 fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
-    let t = &app.theme;
     if e.timeline.is_empty() {
-        return vec![Line::styled("nothing recorded yet", t.dim())];
+        return vec![Line::styled("nothing recorded yet", app.theme.dim())];
     }
-    let mut lines = Vec::new();
+    timeline_rows(app, e).into_iter().flatten().collect()
+}
+
+/// The timeline's rows, each as its lines: a note of several lines is shown as
+/// several lines, under its first.
+fn timeline_rows(app: &App, e: &EnvView) -> Vec<Vec<Line<'static>>> {
+    let t = &app.theme;
+    let mut rows = Vec::new();
     for (i, ev) in e.timeline.iter().enumerate() {
         let at = ev.at.format("%H:%M:%S").to_string();
         let style = match ev.kind.as_str() {
@@ -353,21 +418,21 @@ fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
             "alert" | "rollback_failed" => t.get("warn"),
             _ => t.text(),
         };
-        // A note of several lines is shown as several lines, under its first.
         let mut text = ev.message.lines();
-        lines.push(
+        let mut lines = vec![
             Line::from(vec![
                 Span::styled(format!("{at} "), t.dim()),
                 Span::styled(format!("{}: ", truncate(&ev.actor, 18)), t.dim()),
                 Span::styled(text.next().unwrap_or_default().to_string(), style),
             ])
             .style(row_style(app, Pane::Timeline, i)),
-        );
+        ];
         for more in text {
             lines.push(Line::styled(format!("         {more}"), style).style(row_style(app, Pane::Timeline, i)));
         }
+        rows.push(lines);
     }
-    lines
+    rows
 }
 
 #[cfg(test)]

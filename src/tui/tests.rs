@@ -827,3 +827,39 @@ fn item1_failed_checks_show_in_the_sparkline_and_the_row() {
     let alert = app.theme.get("alert");
     assert!(last.is_some_and(|x| Some(buf[(x, y)].fg) == alert.fg), "the breaching bar is in the alert style");
 }
+
+/// Issue 10 item 13: a long list scrolls with j/k, PgUp/PgDn, g/G (Home/End);
+/// the selected row stays in view and the title says where it is.
+#[test]
+fn item13_the_timeline_scrolls_to_its_first_event_and_back() {
+    let mut app = healthy_app(Theme::dark());
+    let template = app.envs[0].timeline[0].clone();
+    app.envs[0].timeline = (0..60)
+        .map(|i| {
+            let mut ev = template.clone();
+            ev.id = 60 - i;
+            ev.at = t0() - chrono::Duration::seconds(i);
+            ev.message = format!("event number {} of the incident, a long line that wraps in a narrow pane", 60 - i);
+            ev
+        })
+        .collect();
+    for _ in 0..6 {
+        app.update(code(KeyCode::Tab));
+    }
+    assert_eq!(app.focus, Pane::Timeline);
+    app.update(key('G'));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("14:01:01 backout: event number 1"), "the first event is in view:\n{screen}");
+    assert!(screen.contains("Notes & timeline 60/60"), "{screen}");
+    app.update(code(KeyCode::PageUp));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("Notes & timeline 50/60") && screen.contains("14:01:11 backout: event number"), "{screen}");
+    app.update(code(KeyCode::Home));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("Notes & timeline 1/60") && screen.contains("14:02:00 backout: event number"), "{screen}");
+    app.update(code(KeyCode::PageDown));
+    app.update(key('j'));
+    assert_eq!(app.row, 11);
+    app.update(code(KeyCode::End));
+    assert_eq!(app.row, 59);
+}
