@@ -376,6 +376,15 @@ impl App {
                 if !self.needs_live("roll back") || env_name.is_empty() {
                     return Vec::new();
                 }
+                // f only ever turns a flag off: where the rollback is something
+                // else, it says so and does nothing.
+                if cmd == Command::ToggleFlag && self.env().is_some_and(|e| e.flag.is_none()) {
+                    self.status = format!(
+                        "{env_name} has no feature flag to turn off: its rollback is not a flag rollback \
+                         ([environment.driver] type = \"flag\"); r rolls it back"
+                    );
+                    return Vec::new();
+                }
                 self.popup = Some(Preparing { env: env_name.clone() }.into());
                 vec![Effect::PrepareRollback { env: env_name, version: None, force: false }]
             }

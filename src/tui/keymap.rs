@@ -212,7 +212,7 @@ const DEFAULTS: [(Key, Command, &str); 34] = [
     (Key::code(KeyCode::Enter), Command::Details, "details"),
     (Key::ch('r'), Command::Rollback, "roll back to the last known-good version"),
     (Key::ch('R'), Command::RollbackPick, "roll back to a version picked from history"),
-    (Key::ch('f'), Command::ToggleFlag, "turn the feature flag off (flag rollback)"),
+    (Key::ch('f'), Command::ToggleFlag, "turn the flag off (flag driver only)"),
     (Key::ch('c'), Command::CancelProposal, "cancel a proposed automatic rollback"),
     (Key::ch('C'), Command::ConfirmProposal, "run a proposed automatic rollback now"),
     (Key::ch('a'), Command::ToggleAutomatic, "pause / resume automatic rollback"),

@@ -188,6 +188,8 @@ pub struct EnvView {
     pub kind: &'static str,
     /// Needs its name typed to confirm a rollback.
     pub production: bool,
+    /// Rolled back by turning a feature flag off (`[environment.driver] type = "flag"`): what `f` does.
+    pub flag: Option<String>,
     /// Automatic rollback on.
     pub automatic: bool,
     /// Health, when known.
@@ -293,6 +295,8 @@ impl EnvView {
             name: cfg.name().to_string(),
             kind: cfg.kind.as_str(),
             production: cfg.production,
+            flag: (cfg.driver.kind == crate::config::DriverKind::Flag)
+                .then(|| cfg.driver.flag.clone().unwrap_or_default()),
             automatic: cfg.auto_rollback,
             health: None,
             version: None,

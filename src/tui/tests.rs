@@ -863,3 +863,18 @@ fn item13_the_timeline_scrolls_to_its_first_event_and_back() {
     app.update(code(KeyCode::End));
     assert_eq!(app.row, 59);
 }
+
+/// Issue 10 item 11: `f` turns a flag off only where the rollback is a flag
+/// rollback; elsewhere it does nothing and says so.
+#[test]
+fn item11_f_turns_a_flag_off_only_where_there_is_one() {
+    let mut app = degraded_app();
+    assert!(app.update(key('f')).is_empty());
+    assert!(app.status.contains("checkout has no feature flag to turn off"), "{}", app.status);
+    assert!(app.popup.is_none());
+    app.envs[0].flag = Some("new_checkout".into());
+    let effects = app.update(key('f'));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::PrepareRollback { env, force: false, .. }] if env == "checkout")
+    );
+}
