@@ -345,6 +345,16 @@ impl App {
                 self.popup = Some(Popup::Help);
                 Vec::new()
             }
+            Command::Copy => {
+                let text = popups::details::of(self);
+                let lines = text.lines().count();
+                self.status = format!(
+                    "copied {} characters ({lines} line{}) to the clipboard; a terminal that does not allow OSC 52 ignores it",
+                    text.chars().count(),
+                    if lines == 1 { "" } else { "s" }
+                );
+                vec![Effect::Copy(text)]
+            }
             Command::Messages => {
                 let mut text = String::from("Message log, newest first\n");
                 for (at, m) in self.messages.iter().rev() {

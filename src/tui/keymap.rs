@@ -58,6 +58,8 @@ pub enum Command {
     Help,
     /// Show the message log: every status message, newest first.
     Messages,
+    /// Copy the selected row's text to the clipboard.
+    Copy,
     /// Quit (asks first when an incident is open).
     Quit,
     /// Review: step back through the timeline.
@@ -95,6 +97,7 @@ impl Command {
             Command::Zoom => "zoom",
             Command::Help => "help",
             Command::Messages => "messages",
+            Command::Copy => "copy",
             Command::Quit => "quit",
             Command::StepBack => "step_back",
             Command::StepForward => "step_forward",
@@ -196,7 +199,7 @@ pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 34] = [
+const DEFAULTS: [(Key, Command, &str); 35] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
@@ -226,6 +229,7 @@ const DEFAULTS: [(Key, Command, &str); 34] = [
     (Key::ch('z'), Command::Zoom, "zoom pane"),
     (Key::ch('?'), Command::Help, "help"),
     (Key::ch('m'), Command::Messages, "message log (every status message)"),
+    (Key::ch('y'), Command::Copy, "copy the selected row (OSC 52)"),
     (Key::ch('q'), Command::Quit, "quit"),
     (Key::code(KeyCode::Left), Command::StepBack, "review: earlier"),
     (Key::code(KeyCode::Right), Command::StepForward, "review: later"),

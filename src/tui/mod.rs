@@ -69,6 +69,39 @@ pub fn run_console(rt: &tokio::runtime::Runtime, opts: ConsoleOptions) -> Result
     result
 }
 
+/// Puts `text` on the clipboard of the terminal (and of the machine it runs
+/// on, over ssh too) with an OSC 52 sequence; a terminal that does not allow
+/// it ignores it.
+fn copy_to_clipboard(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = write!(out, "{}", osc52(text));
+    let _ = out.flush();
+}
+
+/// The OSC 52 sequence that sets the clipboard to `text`.
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Bracketed paste for as long as the console runs; switched off again on
 /// every exit, a panic's unwinding included.
 struct BracketedPaste;
@@ -197,7 +230,10 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
             let keep_status = matches!(&m, Msg::Done(t) if t.is_empty());
             let status = app.status.clone();
             for effect in app.update(m) {
-                worker.handle(effect);
+                match effect {
+                    Effect::Copy(text) => copy_to_clipboard(&text),
+                    other => worker.handle(other),
+                }
             }
             if keep_status {
                 app.status = status;

@@ -416,6 +416,8 @@ pub enum Effect {
     },
     /// Tell the engine.
     Engine(EngineCommand),
+    /// Put text on the terminal's clipboard (OSC 52); written by the loop that owns the terminal.
+    Copy(String),
     /// Reload from the store (review: as of a time).
     Refresh {
         /// Review position.

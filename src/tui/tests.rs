@@ -878,3 +878,19 @@ fn item11_f_turns_a_flag_off_only_where_there_is_one() {
         matches!(&effects[..], [super::app::Effect::PrepareRollback { env, force: false, .. }] if env == "checkout")
     );
 }
+
+/// Issue 10 item 17: `y` copies the selected row's text (the same text its
+/// details show) through OSC 52, and says what it copied.
+#[test]
+fn item17_y_copies_the_selected_row_with_feedback() {
+    let mut app = degraded_app();
+    app.focus = Pane::Deployments;
+    let effects = app.update(key('y'));
+    let want = super::popups::details::of(&app);
+    assert!(want.contains("1.4.3 on blue"), "{want}");
+    assert!(matches!(&effects[..], [super::app::Effect::Copy(t)] if *t == want), "{effects:?}");
+    assert!(app.status.starts_with(&format!("copied {} characters (1 line)", want.chars().count())), "{}", app.status);
+    assert_eq!(super::osc52("hi\n"), "\u{1b}]52;c;aGkK\u{7}");
+    assert_eq!(super::osc52("checkout 2.0.0-bad"), "\u{1b}]52;c;Y2hlY2tvdXQgMi4wLjAtYmFk\u{7}");
+    assert_eq!(super::osc52("ab"), "\u{1b}]52;c;YWI=\u{7}");
+}

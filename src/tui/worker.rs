@@ -137,7 +137,7 @@ impl Worker {
             Effect::RunbookStep { env, step, state, reason } => {
                 self.runbook_step(&env, step, &state, reason.as_deref())
             }
-            Effect::Engine(_) | Effect::DropPrepared { .. } => Ok(()),
+            Effect::Engine(_) | Effect::DropPrepared { .. } | Effect::Copy(_) => Ok(()),
         };
         if let Err(e) = result {
             self.done(format!("failed: {e}"));
