@@ -894,3 +894,21 @@ fn item17_y_copies_the_selected_row_with_feedback() {
     assert_eq!(super::osc52("checkout 2.0.0-bad"), "\u{1b}]52;c;Y2hlY2tvdXQgMi4wLjAtYmFk\u{7}");
     assert_eq!(super::osc52("ab"), "\u{1b}]52;c;YWI=\u{7}");
 }
+
+/// Issue 10 item 19: at 80x24 the key bar keeps the most important keys and
+/// `? help`, and a long status is cut at a word, never mid-word.
+#[test]
+fn item19_at_80x24_the_key_bar_shortens_and_nothing_is_cut_mid_word() {
+    let mut app = degraded_app();
+    app.update(key('x'));
+    app.status =
+        "rollback of checkout refused: checkout is healthy (1.4.3 serving); use --force to roll back anyway".into();
+    let screen = draw(&app, 80, 24);
+    let bar = screen.lines().last().unwrap_or_default();
+    assert!(bar.starts_with("r rollback") && bar.contains("? help  │ rollback of checkout"), "{bar}");
+    assert!(bar.ends_with('…') && bar.chars().count() <= 80, "{bar}");
+    let shown = bar.split("│ ").nth(1).unwrap_or_default().trim_end_matches('…');
+    assert!(app.status.starts_with(shown) && app.status[shown.len()..].starts_with(' '), "cut at a word: {bar}");
+    assert_eq!(super::ui::cut_at_word("one two three", 9), "one two…");
+    assert_eq!(super::ui::cut_at_word("one two", 9), "one two");
+}

@@ -126,38 +126,79 @@ fn header_line(app: &App, f: &mut Frame, area: Rect) {
 fn status_line(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.theme;
     let k = |c: Command| app.keymap.key_for(c);
+    // Most important first: what fits is shown in this order's subset, and
+    // help is always there.
     let keys: Vec<(String, &str)> = if app.can_act() {
         vec![
-            (k(Command::Rollback), "rollback"),
-            (k(Command::RollbackPick), "pick version"),
-            (k(Command::Note), "note"),
-            (k(Command::TickChecklist), "tick"),
-            (k(Command::CancelProposal), "cancel"),
-            (k(Command::NextPane), "pane"),
-            (k(Command::Zoom), "zoom"),
             (k(Command::Help), "help"),
+            (k(Command::Rollback), "rollback"),
+            (k(Command::CancelProposal), "cancel"),
+            (k(Command::Note), "note"),
+            (k(Command::RollbackPick), "pick version"),
+            (k(Command::TickChecklist), "tick"),
+            (k(Command::NextPane), "pane"),
             (k(Command::Quit), "quit"),
+            (k(Command::Zoom), "zoom"),
         ]
     } else {
         vec![
+            (k(Command::Help), "help"),
             (k(Command::StepBack), "earlier"),
             (k(Command::StepForward), "later"),
             (k(Command::NextPane), "pane"),
-            (k(Command::Zoom), "zoom"),
-            (k(Command::Help), "help"),
             (k(Command::Quit), "quit"),
+            (k(Command::Zoom), "zoom"),
         ]
     };
+    let width = usize::from(area.width);
+    let status = app.fresh_status().unwrap_or_default();
+    // The status needs room too: keys give way until it has at least this much.
+    let status_room = status.chars().count().min(36);
+    let cost = |(key, what): &(String, &str)| key.chars().count() + what.chars().count() + 3;
+    let mut shown: Vec<&(String, &str)> = Vec::new();
+    let mut used = 2; // "│ "
+    for entry in &keys {
+        if shown.is_empty() || used + cost(entry) + status_room <= width {
+            used += cost(entry);
+            shown.push(entry);
+        }
+    }
+    // Shown in the usual order: help last.
+    shown.rotate_left(1);
     let mut spans = Vec::new();
-    for (key, what) in keys {
-        spans.push(Span::styled(key, t.get("key")));
+    for (key, what) in shown {
+        spans.push(Span::styled(key.clone(), t.get("key")));
         spans.push(Span::styled(format!(" {what}  "), t.dim()));
     }
     spans.push(Span::styled("│ ", t.dim()));
-    if let Some(status) = app.fresh_status() {
-        spans.push(Span::styled(status.to_string(), t.text()));
+    if !status.is_empty() {
+        spans.push(Span::styled(cut_at_word(status, width.saturating_sub(used)), t.text()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `text` in at most `room` characters, cut at a word boundary with `…` (the
+/// message log keeps it whole).
+pub fn cut_at_word(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() { word.chars().count() } else { out.chars().count() + 1 + word.chars().count() };
+        if next + 1 > room {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_empty() {
+        out = text.chars().take(room.saturating_sub(1)).collect();
+    }
+    out.push('…');
+    out
 }
 
 /// A bordered block for a pane, its border telling whether it has focus.
