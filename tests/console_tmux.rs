@@ -250,12 +250,12 @@ fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_noth
     tmux.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
     tmux.paste("FORCE\n");
     std::thread::sleep(Duration::from_millis(500));
-    let screen = tmux.wait_for("> FORCE ▏", Duration::from_secs(10));
+    let screen = tmux.wait_for("> FORCE", Duration::from_secs(10));
     assert!(screen.contains("Force a rollback?"), "the pasted newline pressed Enter:\n{screen}");
     tmux.keys(&["BSpace", "Enter"]);
     tmux.wait_for("Reason (recorded)", Duration::from_secs(30));
     tmux.paste("practising the force step\n");
-    tmux.wait_for("practising the force step ▏", Duration::from_secs(10));
+    tmux.wait_for("practising the force step", Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(1));
     let screen = tmux.screen();
     assert!(screen.contains("Confirm rollback"), "the pasted newline confirmed:\n{screen}");

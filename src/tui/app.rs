@@ -167,8 +167,12 @@ impl App {
                     }
                     Err(refused) if refused.forceable => {
                         self.status = format!("rollback of {env} refused: {}", refused.why);
-                        let force =
-                            ForceRollback { env, version: refused.version, why: refused.why, typed: String::new() };
+                        let force = ForceRollback {
+                            env,
+                            version: refused.version,
+                            why: refused.why,
+                            typed: popups::field::Field::one_line(),
+                        };
                         self.popup = Some(force.into());
                     }
                     Err(refused) => {
@@ -371,7 +375,10 @@ impl App {
                 Vec::new()
             }
             Command::Filter => {
-                self.popup = Some(Prompt { purpose: PromptPurpose::Filter, text: self.filter.clone() }.into());
+                self.popup = Some(
+                    Prompt { purpose: PromptPurpose::Filter, text: popups::field::Field::with_text(&self.filter) }
+                        .into(),
+                );
                 Vec::new()
             }
             Command::Quit => {
@@ -450,7 +457,7 @@ impl App {
             }
             Command::Note => {
                 if self.needs_live("add a note") {
-                    self.popup = Some(NoteEditor { lines: vec![String::new()] }.into());
+                    self.popup = Some(NoteEditor { text: popups::field::Field::multi_line() }.into());
                 }
                 Vec::new()
             }
@@ -478,7 +485,10 @@ impl App {
                 // Ask why only when there is a step to skip.
                 match self.env().map(|e| (e.pending_step(), e.why_no_step())) {
                     Some((Some(_), _)) => {
-                        self.popup = Some(Prompt { purpose: PromptPurpose::SkipReason, text: String::new() }.into());
+                        self.popup = Some(
+                            Prompt { purpose: PromptPurpose::SkipReason, text: popups::field::Field::one_line() }
+                                .into(),
+                        );
                     }
                     Some((None, why)) => self.status = why,
                     None => self.status = "no environment".into(),
@@ -491,7 +501,10 @@ impl App {
                 }
                 match self.env().and_then(|e| e.incident.as_ref().map(|i| (i.id, e.clock.validated.is_some()))) {
                     Some((id, validated)) => {
-                        self.popup = Some(CloseIncident { env: env_name, id, validated, reason: String::new() }.into());
+                        self.popup = Some(
+                            CloseIncident { env: env_name, id, validated, reason: popups::field::Field::one_line() }
+                                .into(),
+                        );
                         Vec::new()
                     }
                     None => {

@@ -292,7 +292,8 @@ pub enum PopupKey {
     /// This key. A row without Ctrl matches whatever the modifiers: popups
     /// have always taken `j` and Ctrl-`j` alike, and typing must not depend on them.
     Is(Key),
-    /// Any character, typed into the popup's text.
+    /// Any key no earlier row took, given to the popup's text field: typing,
+    /// cursor movement, word delete, undo.
     Typed,
     /// Any key no earlier row took.
     Other,
@@ -302,7 +303,7 @@ impl PopupKey {
     fn matches(self, ev: &KeyEvent) -> bool {
         match self {
             PopupKey::Is(k) => ev.code == k.code && (!k.ctrl || ev.modifiers.contains(KeyModifiers::CONTROL)),
-            PopupKey::Typed => matches!(ev.code, KeyCode::Char(_)),
+            PopupKey::Typed => true,
             PopupKey::Other => true,
         }
     }
@@ -371,17 +372,18 @@ mod tests {
         }
         let table: [PopupBinding<Act>; 4] = [
             (PopupKey::Is(Key::ctrl('s')), Act::Save, "save"),
-            (PopupKey::Typed, Act::Type, "type"),
             (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Close, "close"),
             (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Close, "close"),
+            (PopupKey::Typed, Act::Type, "type"),
         ];
         assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)), Some(Act::Save));
         assert_eq!(popup_action(&table, &press('s')), Some(Act::Type));
         assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Esc, KeyModifiers::SHIFT)), Some(Act::Close));
-        assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)), None);
+        // The text field takes every other key: cursor keys, word delete, undo.
+        assert_eq!(popup_action(&table, &KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)), Some(Act::Type));
         let rows = popup_help_rows(&table);
         assert_eq!(rows[0], ("C-s".to_string(), "save"));
-        assert_eq!(rows[2], ("Esc/Enter".to_string(), "close"));
+        assert_eq!(rows[1], ("Esc/Enter".to_string(), "close"));
     }
 
     #[test]

@@ -358,7 +358,7 @@ fn item9_a_paste_never_confirms_anything() {
     let effects = app.update(Msg::Paste("errors up\r\ncheckout\n".into()));
     assert!(effects.is_empty(), "{effects:?}");
     match &app.popup {
-        Some(Popup::ConfirmRollback(c)) => assert_eq!(c.reason, "errors up checkout "),
+        Some(Popup::ConfirmRollback(c)) => assert_eq!(c.reason.text(), "errors up checkout "),
         other => panic!("the confirmation closed: {other:?}"),
     }
     app.update(code(KeyCode::Esc));
@@ -366,7 +366,7 @@ fn item9_a_paste_never_confirms_anything() {
     app.update(key('n'));
     app.update(Msg::Paste("first line\nsecond\u{1b}[2J line".into()));
     match &app.popup {
-        Some(Popup::Note(n)) => assert_eq!(n.lines, vec!["first line".to_string(), "second[2J line".to_string()]),
+        Some(Popup::Note(n)) => assert_eq!(n.text.lines(), ["first line", "second[2J line"]),
         other => panic!("the note closed: {other:?}"),
     }
     app.update(code(KeyCode::Esc));

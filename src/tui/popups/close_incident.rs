@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use super::field::Field;
 use super::{Outcome, Popup, show};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_rows};
@@ -21,7 +22,7 @@ pub struct CloseIncident {
     /// Its checklist validated it: `y` is enough.
     pub validated: bool,
     /// Why it is closed before validation (typed).
-    pub reason: String,
+    pub reason: Field,
 }
 
 impl From<CloseIncident> for Popup {
@@ -34,15 +35,13 @@ impl From<CloseIncident> for Popup {
 enum Act {
     Close,
     Keep,
-    Erase,
-    Type,
+    Edit,
 }
 
-const KEYS: [PopupBinding<Act>; 4] = [
+const KEYS: [PopupBinding<Act>; 3] = [
     (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Close, "closes (a reason if unvalidated)"),
     (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Keep, "keeps it open"),
-    (PopupKey::Is(Key::code(KeyCode::Backspace)), Act::Erase, "deletes a character"),
-    (PopupKey::Typed, Act::Type, "types the reason; y if validated"),
+    (PopupKey::Typed, Act::Edit, "edits the reason; y if validated"),
 ];
 
 /// The question's keys, for the help.
@@ -60,25 +59,18 @@ impl CloseIncident {
                 app.status = format!("incident #{} stays open", self.id);
                 return Outcome::close();
             }
-            Some(Act::Close) | Some(Act::Type) if self.validated && (yes || act == Some(Act::Close)) => {
+            Some(Act::Close) | Some(Act::Edit) if self.validated && (yes || act == Some(Act::Close)) => {
                 return self.close(app, None);
             }
-            Some(Act::Close) if self.reason.trim().is_empty() => {
+            Some(Act::Close) if self.reason.is_blank() => {
                 app.status = format!("incident #{} is not validated: say why it is closed anyway", self.id);
             }
             Some(Act::Close) => {
-                let reason = self.reason.trim().to_string();
+                let reason = self.reason.text().trim().to_string();
                 return self.close(app, Some(reason));
             }
-            Some(Act::Erase) => {
-                self.reason.pop();
-            }
-            Some(Act::Type) if !self.validated => {
-                if let KeyCode::Char(c) = k.code {
-                    self.reason.push(c);
-                }
-            }
-            Some(Act::Type) | None => {
+            Some(Act::Edit) if !self.validated => self.reason.key(k),
+            Some(Act::Edit) | None => {
                 // Validated: any key but y and Enter keeps it open, as the question says.
                 app.status = format!("incident #{} stays open", self.id);
                 return Outcome::close();
@@ -95,7 +87,7 @@ impl CloseIncident {
     /// Pasted text goes into the reason, on one line; it never closes.
     pub fn paste(&mut self, text: &str) {
         if !self.validated {
-            self.reason.push_str(&super::one_line(text));
+            self.reason.paste(text);
         }
     }
 
@@ -113,10 +105,13 @@ impl CloseIncident {
             vec![
                 Line::styled(format!("Close incident #{} on {}?", self.id, self.env), t.get("title")),
                 Line::styled("It is NOT validated: its checklist has not held yet.", t.get("warn")),
-                Line::from(vec![
-                    Span::styled("Why close it anyway (recorded): ", t.text()),
-                    Span::styled(format!("{}▏", self.reason), t.get("input")),
-                ]),
+                Line::from(
+                    [
+                        vec![Span::styled("Why close it anyway (recorded): ", t.text())],
+                        self.reason.spans(t.get("input"), true),
+                    ]
+                    .concat(),
+                ),
                 Line::raw(""),
                 Line::styled("Enter closes it once a reason is typed · Esc keeps it open", t.dim()),
             ]

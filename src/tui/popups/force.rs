@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use super::field::{EDIT_HELP, Field};
 use super::{Outcome, Popup, Preparing, show};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_rows};
@@ -24,7 +25,7 @@ pub struct ForceRollback {
     /// Why the plan was refused.
     pub why: String,
     /// Typed so far.
-    pub typed: String,
+    pub typed: Field,
 }
 
 impl From<ForceRollback> for Popup {
@@ -37,15 +38,13 @@ impl From<ForceRollback> for Popup {
 enum Act {
     Go,
     Cancel,
-    Erase,
-    Type,
+    Edit,
 }
 
-const KEYS: [PopupBinding<Act>; 4] = [
+const KEYS: [PopupBinding<Act>; 3] = [
     (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Go, "goes on once FORCE is typed"),
     (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Cancel, "cancels; nothing is done"),
-    (PopupKey::Is(Key::code(KeyCode::Backspace)), Act::Erase, "deletes a character"),
-    (PopupKey::Typed, Act::Type, "types"),
+    (PopupKey::Typed, Act::Edit, EDIT_HELP),
 ];
 
 /// The force step's keys, for the help.
@@ -62,20 +61,13 @@ impl ForceRollback {
                 app.status = format!("rollback of {} not forced; nothing was done", self.env);
                 return Outcome::close();
             }
-            Some(Act::Go) if self.typed == FORCE => {
+            Some(Act::Go) if self.typed.text() == FORCE => {
                 app.status = format!("planning a forced rollback of {}…", self.env);
                 let effect = Effect::PrepareRollback { env: self.env.clone(), version: self.version, force: true };
                 return Outcome::Open(Preparing { env: self.env }.into(), vec![effect]);
             }
             Some(Act::Go) => app.status = format!("type {FORCE} (capitals) to roll back anyway, or Esc"),
-            Some(Act::Erase) => {
-                self.typed.pop();
-            }
-            Some(Act::Type) => {
-                if let KeyCode::Char(c) = k.code {
-                    self.typed.push(c);
-                }
-            }
+            Some(Act::Edit) => self.typed.key(k),
             None => {}
         }
         Outcome::stay(self)
@@ -83,7 +75,7 @@ impl ForceRollback {
 
     /// Pasted text is typed, on one line; it never presses Enter.
     pub fn paste(&mut self, text: &str) {
-        self.typed.push_str(&super::one_line(text));
+        self.typed.paste(text);
     }
 
     /// Draws the step over `area`.
@@ -94,7 +86,7 @@ impl ForceRollback {
             Line::styled(self.why.clone(), t.get("warn")),
             Line::raw(""),
             Line::styled(format!("Type {FORCE} to roll back anyway."), t.get("alert")),
-            Line::from(vec![Span::styled("> ", t.text()), Span::styled(format!("{}▏", self.typed), t.get("input"))]),
+            Line::from([vec![Span::styled("> ", t.text())], self.typed.spans(t.get("input"), true)].concat()),
             Line::raw(""),
             Line::styled("Enter goes on once FORCE is typed · Esc cancels (nothing is done)", t.dim()),
         ];

@@ -5,6 +5,7 @@ pub mod close_incident;
 pub mod confirm_quit;
 pub mod confirm_rollback;
 pub mod details;
+pub mod field;
 pub mod force;
 pub mod help;
 pub mod note;

@@ -3,9 +3,10 @@
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
+use super::field::Field;
 use super::{Outcome, Popup, boxed, centered};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_rows};
@@ -13,8 +14,8 @@ use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_r
 /// A note being written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteEditor {
-    /// Lines typed; the last one has the cursor.
-    pub lines: Vec<String>,
+    /// The note typed so far.
+    pub text: Field,
 }
 
 impl From<NoteEditor> for Popup {
@@ -27,18 +28,14 @@ impl From<NoteEditor> for Popup {
 enum Act {
     Save,
     Discard,
-    NewLine,
-    Erase,
-    Type,
+    Edit,
 }
 
 // Ctrl-S comes before typing: otherwise it would type an `s`.
-const KEYS: [PopupBinding<Act>; 5] = [
+const KEYS: [PopupBinding<Act>; 3] = [
     (PopupKey::Is(Key::ctrl('s')), Act::Save, "saves to the timeline"),
     (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Discard, "discards the note"),
-    (PopupKey::Is(Key::code(KeyCode::Enter)), Act::NewLine, "starts a new line"),
-    (PopupKey::Is(Key::code(KeyCode::Backspace)), Act::Erase, "deletes a character"),
-    (PopupKey::Typed, Act::Type, "types into the note"),
+    (PopupKey::Typed, Act::Edit, "edits; Enter starts a new line"),
 ];
 
 /// The editor's keys, for the help.
@@ -51,7 +48,7 @@ impl NoteEditor {
     pub fn handle_key(mut self, app: &mut App, k: KeyEvent) -> Outcome {
         match popup_action(&KEYS, &k) {
             Some(Act::Save) => {
-                let text = self.lines.join("\n").trim().to_string();
+                let text = self.text.text().trim().to_string();
                 if text.is_empty() {
                     app.status = "empty note not saved".into();
                     return Outcome::close();
@@ -64,20 +61,7 @@ impl NoteEditor {
                 app.status = "note discarded".into();
                 return Outcome::close();
             }
-            Some(Act::NewLine) => self.lines.push(String::new()),
-            Some(Act::Erase) => {
-                let empty_line = self.lines.last().is_some_and(String::is_empty);
-                if empty_line && self.lines.len() > 1 {
-                    self.lines.pop();
-                } else if let Some(l) = self.lines.last_mut() {
-                    l.pop();
-                }
-            }
-            Some(Act::Type) => {
-                if let (KeyCode::Char(c), Some(l)) = (k.code, self.lines.last_mut()) {
-                    l.push(c);
-                }
-            }
+            Some(Act::Edit) => self.text.key(k),
             None => {}
         }
         Outcome::stay(self)
@@ -86,24 +70,13 @@ impl NoteEditor {
     /// Pasted text is typed: its line breaks are line breaks in the note, and
     /// it never saves.
     pub fn paste(&mut self, text: &str) {
-        let text = text.replace("\r\n", "\n").replace('\r', "\n");
-        for (i, piece) in text.split('\n').enumerate() {
-            if i > 0 {
-                self.lines.push(String::new());
-            }
-            if let Some(l) = self.lines.last_mut() {
-                l.extend(piece.chars().filter(|c| *c == '\t' || !c.is_control()));
-            }
-        }
+        self.text.paste(text);
     }
 
     /// Draws the editor over `area`.
     pub fn render(&self, app: &App, f: &mut Frame, area: Rect) {
         let t = &app.theme;
-        let mut lines: Vec<Line> = self.lines.iter().map(|l| Line::styled(l.clone(), t.get("input"))).collect();
-        if let Some(last) = lines.last_mut() {
-            last.push_span(Span::styled("▏", t.get("key")));
-        }
+        let mut lines: Vec<Line> = self.text.render(t.get("input"), true);
         lines.push(Line::raw(""));
         lines.push(Line::styled("Enter new line · Ctrl-S saves to the timeline · Esc discards", t.dim()));
         let r = centered(area, 90, (lines.len() as u16 + 2).max(8));

@@ -5,6 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+use super::field::{EDIT_HELP, Field};
 use super::{Outcome, Popup, show};
 use crate::tui::app::App;
 use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_rows};
@@ -24,7 +25,7 @@ pub struct Prompt {
     /// What it is for.
     pub purpose: PromptPurpose,
     /// Text typed so far.
-    pub text: String,
+    pub text: Field,
 }
 
 impl From<Prompt> for Popup {
@@ -37,15 +38,13 @@ impl From<Prompt> for Popup {
 enum Act {
     Accept,
     Cancel,
-    Erase,
-    Type,
+    Edit,
 }
 
-const KEYS: [PopupBinding<Act>; 4] = [
+const KEYS: [PopupBinding<Act>; 3] = [
     (PopupKey::Is(Key::code(KeyCode::Enter)), Act::Accept, "accepts"),
     (PopupKey::Is(Key::code(KeyCode::Esc)), Act::Cancel, "cancels"),
-    (PopupKey::Is(Key::code(KeyCode::Backspace)), Act::Erase, "deletes a character"),
-    (PopupKey::Typed, Act::Type, "types"),
+    (PopupKey::Typed, Act::Edit, EDIT_HELP),
 ];
 
 /// The prompt's keys, for the help.
@@ -61,30 +60,23 @@ impl Prompt {
             Some(Act::Accept) => {
                 return match self.purpose {
                     PromptPurpose::Filter => {
-                        app.filter = self.text;
+                        app.filter = self.text.text();
                         if let Some(first) = app.visible().first() {
                             app.selected = *first;
                         }
                         Outcome::close()
                     }
-                    PromptPurpose::SkipReason if self.text.trim().is_empty() => {
+                    PromptPurpose::SkipReason if self.text.is_blank() => {
                         app.status = "skipping a step needs a reason".into();
                         Outcome::close()
                     }
                     PromptPurpose::SkipReason => {
                         let env = app.env().map(|e| e.name.clone()).unwrap_or_default();
-                        Outcome::Closed(app.step_effect(env, "skipped", Some(self.text)))
+                        Outcome::Closed(app.step_effect(env, "skipped", Some(self.text.text())))
                     }
                 };
             }
-            Some(Act::Erase) => {
-                self.text.pop();
-            }
-            Some(Act::Type) => {
-                if let KeyCode::Char(c) = k.code {
-                    self.text.push(c);
-                }
-            }
+            Some(Act::Edit) => self.text.key(k),
             None => {}
         }
         Outcome::stay(self)
@@ -92,7 +84,7 @@ impl Prompt {
 
     /// Pasted text is typed, on one line; it never accepts.
     pub fn paste(&mut self, text: &str) {
-        self.text.push_str(&super::one_line(text));
+        self.text.paste(text);
     }
 
     /// Draws the prompt over `area`.
@@ -103,7 +95,7 @@ impl Prompt {
             PromptPurpose::Filter => "Filter environments",
         };
         let lines = vec![
-            Line::styled(format!("{}▏", self.text), t.get("input")),
+            Line::from(self.text.spans(t.get("input"), true)),
             Line::styled("Enter accepts · Esc cancels", t.dim()),
         ];
         show(app, f, area, title, lines, 70);
