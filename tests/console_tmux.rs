@@ -325,3 +325,36 @@ fn item13_scrolling_the_timeline_reaches_its_first_event() {
     let (at, of) = position.split_once('/').unwrap_or_else(|| panic!("no position in {title:?}"));
     assert_eq!(at, of, "the last row is selected: {title}");
 }
+
+/// Issue 10 item 6, end to end: after the bad release was rolled back on its
+/// own, `R` opens the picker on a known-good version, never the bad one.
+#[test]
+fn item6_the_picker_starts_on_a_good_version_after_an_automatic_rollback() {
+    let timings =
+        Timings { deploy_after: Some(Duration::from_secs(2)), ramp: Duration::from_millis(500), ..Timings::default() };
+    let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::BadDeploy)], timings);
+    let text = std::fs::read_to_string(&d.config).unwrap().replace("auto_rollback = false", "auto_rollback = true");
+    std::fs::write(&d.config, text).unwrap();
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&format!("backout-pick-{}", std::process::id()), &cmd);
+    tmux.wait_for("Environments", Duration::from_secs(30));
+    let completed = || {
+        d.db()
+            .query_row("SELECT count(*) FROM rollbacks WHERE status = 'completed'", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    wait_until(Duration::from_secs(120), || completed() == 1).expect("the bad release was never rolled back");
+    // The console reloads the history every 5 s.
+    std::thread::sleep(Duration::from_secs(6));
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("back to which version?", Duration::from_secs(20));
+    let chosen = screen.lines().find(|l| l.contains("▶ ") && !l.contains("│▶ checkout")).unwrap_or_default();
+    assert!(!chosen.is_empty(), "no version is selected:\n{screen}");
+    assert!(!chosen.contains("bad") && !chosen.contains("serving"), "the picker starts on {chosen:?}:\n{screen}");
+    tmux.keys(&["Escape"]);
+}

@@ -127,7 +127,9 @@ impl PickVersion {
                 "rolled back" | "failed" | "in progress" => " ⚠ not a known-good version",
                 _ => "",
             };
-            lines.push(Line::styled(format!("  {:<16} {:<12}{warn}", c.version, c.status), style));
+            // The selection is marked, not shown by colour alone.
+            let mark = if i == self.selected { "▶ " } else { "  " };
+            lines.push(Line::styled(format!("{mark}{:<16} {:<12}{warn}", c.version, c.status), style));
         }
         show(app, f, area, "Pick a version", lines, 70);
     }
