@@ -425,9 +425,125 @@ fn themes_give_meanings_their_own_styles() {
             badge.symbol(),
             badge.fg
         ));
-        snap(&format!("theme_{name}"), draw(&app, 120, 40));
+        snap(&format!("theme_{name}"), draw_styled(&app, 120, 40));
     }
     snap("theme_styles", summary);
+}
+
+/// The screen's text, then the same grid with each cell's style as a letter,
+/// and the letters' styles: a snapshot that changes when a style does.
+fn draw_styled(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut styles: Vec<String> = Vec::new();
+    let mut grid = String::new();
+    for y in 0..buf.area.height {
+        let mut row = String::new();
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            let style = format!("fg={:?} bg={:?} {:?}", c.fg, c.bg, c.modifier);
+            let i = styles.iter().position(|s| *s == style).unwrap_or_else(|| {
+                styles.push(style);
+                styles.len() - 1
+            });
+            row.push(char::from_u32(u32::from(b'A') + i as u32).unwrap_or('?'));
+        }
+        grid.push_str(&row);
+        grid.push('\n');
+    }
+    let legend: String = styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}: {s}\n", char::from_u32(u32::from(b'A') + i as u32).unwrap_or('?')))
+        .collect();
+    format!("{}--- styles ---\n{grid}{legend}", draw(app, w, h))
+}
+
+/// Relative luminance of a colour as WCAG defines it; named colours as xterm
+/// draws them by default.
+fn luminance(c: ratatui::style::Color) -> f64 {
+    use ratatui::style::Color;
+    let (r, g, b) = match c {
+        Color::Rgb(r, g, b) => (r, g, b),
+        Color::Black | Color::Reset => (0, 0, 0),
+        Color::Red => (0xcd, 0, 0),
+        Color::Green => (0, 0xcd, 0),
+        Color::Yellow => (0xcd, 0xcd, 0),
+        Color::Blue => (0, 0, 0xee),
+        Color::Magenta => (0xcd, 0, 0xcd),
+        Color::Cyan => (0, 0xcd, 0xcd),
+        Color::Gray => (0xe5, 0xe5, 0xe5),
+        Color::DarkGray => (0x7f, 0x7f, 0x7f),
+        Color::LightRed => (0xff, 0, 0),
+        Color::LightGreen => (0, 0xff, 0),
+        Color::LightYellow => (0xff, 0xff, 0),
+        Color::LightBlue => (0x5c, 0x5c, 0xff),
+        Color::LightMagenta => (0xff, 0, 0xff),
+        Color::LightCyan => (0, 0xff, 0xff),
+        Color::White => (0xff, 0xff, 0xff),
+        other => panic!("no luminance for {other:?}"),
+    };
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.03928 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// Issue 10 item 20: every meaning drawn as text reads at WCAG AA (4.5:1)
+/// against its background: the light theme on a white terminal, the others on
+/// a black one.
+#[test]
+fn item20_every_theme_s_text_meets_wcag_aa_contrast() {
+    use ratatui::style::Color;
+    let text_meanings = [
+        "text",
+        "dim",
+        "title",
+        "header",
+        "healthy",
+        "degraded",
+        "unhealthy",
+        "unknown",
+        "stale",
+        "warn",
+        "alert",
+        "ok",
+        "key",
+        "input",
+    ];
+    let mut failures = Vec::new();
+    for (name, terminal_bg) in [("dark", Color::Black), ("light", Color::White), ("high-contrast", Color::Black)] {
+        let theme = Theme::load(name, false).unwrap();
+        let body = theme.get("text");
+        for meaning in text_meanings {
+            let st = theme.get(meaning);
+            let reversed = st.add_modifier.contains(ratatui::style::Modifier::REVERSED);
+            let fg = st.fg.or(body.fg).unwrap_or(Color::Reset);
+            let bg = st.bg.unwrap_or(terminal_bg);
+            let (fg, bg) = if reversed { (bg, fg) } else { (fg, bg) };
+            let fg = if fg == Color::Reset {
+                if terminal_bg == Color::White { Color::Black } else { Color::White }
+            } else {
+                fg
+            };
+            let (a, b) = (luminance(fg), luminance(bg));
+            let ratio = (a.max(b) + 0.05) / (a.min(b) + 0.05);
+            if ratio < 4.5 {
+                failures.push(format!("{name} {meaning}: {fg:?} on {bg:?} is {ratio:.2}:1"));
+            }
+        }
+        // Body text on the selected row's background too.
+        if let Some(sel) = theme.get("selected").bg {
+            let (a, b) = (luminance(body.fg.unwrap_or(Color::White)), luminance(sel));
+            let ratio = (a.max(b) + 0.05) / (a.min(b) + 0.05);
+            if ratio < 4.5 {
+                failures.push(format!("{name} text on selected: {ratio:.2}:1"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "below WCAG AA:\n{}", failures.join("\n"));
 }
 
 #[test]
@@ -911,4 +1027,27 @@ fn item19_at_80x24_the_key_bar_shortens_and_nothing_is_cut_mid_word() {
     assert!(app.status.starts_with(shown) && app.status[shown.len()..].starts_with(' '), "cut at a word: {bar}");
     assert_eq!(super::ui::cut_at_word("one two three", 9), "one two…");
     assert_eq!(super::ui::cut_at_word("one two", 9), "one two");
+}
+
+/// Issue 10, done when: no two screen snapshots are the same, so each state
+/// is its own evidence (the theme snapshots carry their styles to differ).
+#[test]
+fn no_two_snapshots_are_identical() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui/snapshots");
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "snap") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The body, after insta's front matter.
+        let body = text.splitn(3, "---").nth(2).unwrap_or_default().to_string();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some((other, _)) = seen.iter().find(|(_, b)| *b == body) {
+            panic!("{name} is the same screen as {other}");
+        }
+        seen.push((name, body));
+    }
+    assert!(seen.len() >= 20, "{} snapshots", seen.len());
 }
