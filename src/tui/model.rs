@@ -81,8 +81,10 @@ impl Pane {
     }
 }
 
-/// Points kept per sparkline (an hour of 1-second samples).
-pub const SPARK_POINTS: usize = 3600;
+/// Points kept per sparkline: more than the widest sparkline draws (a 300-column
+/// terminal leaves about 250), and no more, so a console's memory is set when it
+/// opens and does not grow with time (4 KB a signal).
+pub const SPARK_POINTS: usize = 512;
 
 /// The trigger rule a signal is judged by, as the console draws it: the one
 /// place that knows which way a value breaches.
@@ -287,7 +289,7 @@ impl EnvView {
                 name: s.name.get_ref().clone(),
                 unit: s.unit.clone().unwrap_or_default(),
                 rule: SignalRule::for_signal(&triggers, s.name.get_ref()),
-                values: VecDeque::new(),
+                values: VecDeque::with_capacity(SPARK_POINTS),
                 latest: None,
             })
             .collect();
