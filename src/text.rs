@@ -8,6 +8,21 @@ pub fn from_to(from: Option<&str>, to: Option<&str>) -> String {
     format!("{} → {}", from.unwrap_or("?"), to.unwrap_or("?"))
 }
 
+/// How long ago `at` was, as a pane shows it: `12s ago`, `3m ago`, `2h ago`,
+/// `4d ago` (`in 5s` for a time ahead of the clock). Details and the CLI show
+/// the time itself.
+pub fn ago(now: chrono::DateTime<chrono::Utc>, at: chrono::DateTime<chrono::Utc>) -> String {
+    let s = (now - at).num_seconds();
+    let (n, ahead) = (s.unsigned_abs(), s < 0);
+    let span = match n {
+        0..60 => format!("{n}s"),
+        60..3600 => format!("{}m", n / 60),
+        3600..86_400 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if ahead { format!("in {span}") } else { format!("{span} ago") }
+}
+
 /// A duration as people read it: milliseconds under a second, else whole seconds.
 pub fn format_duration(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -129,6 +144,13 @@ mod tests {
         assert_eq!(human_ms(850), "850ms");
         assert_eq!(human_ms(72_400), "1m 12s");
         assert_eq!(took(4_040), "4.0s");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T14:02:00Z").map(|t| t.to_utc()).ok();
+        let at = |s: i64| now.map(|n| n - chrono::Duration::seconds(s));
+        if let (Some(n), Some(a), Some(b), Some(c)) = (now, at(12), at(200), at(-5)) {
+            assert_eq!((ago(n, a), ago(n, b), ago(n, c)), ("12s ago".into(), "3m ago".into(), "in 5s".into()));
+        } else {
+            panic!("bad test time");
+        }
         assert_eq!(bars(&[0.0, 0.5, 1.0], 0.0, 1.0), "▁▅█");
         assert_eq!(bars(&[3.0, 3.0], 3.0, 3.0), "▁▁");
     }

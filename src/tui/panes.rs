@@ -1,6 +1,5 @@
 //! The panes. Each draws one part of [`App`]; none does I/O.
 
-use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -287,10 +286,6 @@ fn signals(app: &App, e: &EnvView, width: usize) -> Vec<Line<'static>> {
     lines
 }
 
-fn hhmm(t: DateTime<Utc>) -> String {
-    t.format("%m-%d %H:%M").to_string()
-}
-
 /// The one deployment row serving now: the newest that did not fail with the
 /// serving version, on the serving colour when both are known. A version
 /// deployed twice is serving from one deployment, not two.
@@ -322,7 +317,7 @@ fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                     truncate(&d.version, 12),
                     d.colour.as_deref().unwrap_or("-"),
                     d.status,
-                    hhmm(d.deployed_at)
+                    crate::text::ago(app.now, d.deployed_at)
                 ),
                 style.patch(row_style(app, Pane::Deployments, i)),
             )
@@ -348,7 +343,14 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
             let sel = row_style(app, Pane::Rollbacks, i);
             vec![
                 Line::styled(
-                    format!("{mark} #{} {} {} {} {dur}", r.id, crate::rollback::from_to(r), r.rollback_type, r.status,),
+                    format!(
+                        "{mark} #{} {} {} {} {dur} {}",
+                        r.id,
+                        crate::rollback::from_to(r),
+                        r.rollback_type,
+                        r.status,
+                        crate::text::ago(app.now, r.started_at)
+                    ),
                     style.patch(sel),
                 ),
                 Line::styled(
