@@ -55,6 +55,8 @@ pub struct App {
     pub messages: std::collections::VecDeque<(DateTime<Utc>, String)>,
     /// Environment filter.
     pub filter: String,
+    /// A filter on one list pane (timeline, deployments or rollbacks).
+    pub list_filter: Option<(Pane, String)>,
     /// The clock.
     pub now: DateTime<Utc>,
     /// Set when the console should exit.
@@ -82,6 +84,7 @@ impl App {
             status_at: Utc::now(),
             messages: std::collections::VecDeque::new(),
             filter: String::new(),
+            list_filter: None,
             now: Utc::now(),
             quit: false,
             dirty: true,
@@ -92,6 +95,57 @@ impl App {
     /// The selected environment.
     pub fn env(&self) -> Option<&EnvView> {
         self.envs.get(self.selected)
+    }
+
+    /// The filter on `pane` (empty: none).
+    pub fn filter_of(&self, pane: Pane) -> &str {
+        match (pane, &self.list_filter) {
+            (Pane::Environments, _) => &self.filter,
+            (p, Some((fp, text))) if *fp == p => text,
+            _ => "",
+        }
+    }
+
+    /// Filters `pane` by `text` (empty clears it); the selection goes back to
+    /// the first row that matches.
+    pub fn set_filter(&mut self, pane: Pane, text: String) {
+        if pane == Pane::Environments {
+            self.filter = text;
+            if let Some(first) = self.visible().first() {
+                self.selected = *first;
+            }
+        } else {
+            self.list_filter = (!text.is_empty()).then_some((pane, text));
+            self.row = 0;
+        }
+    }
+
+    /// Indexes of `pane`'s rows of `e` that its filter lets through, in order.
+    pub fn shown_rows(&self, e: &EnvView, pane: Pane) -> Vec<usize> {
+        let f = self.filter_of(pane).to_lowercase();
+        let keep = |text: String| f.is_empty() || text.to_lowercase().contains(&f);
+        match pane {
+            Pane::Timeline => (0..e.timeline.len())
+                .filter(|i| {
+                    let ev = &e.timeline[*i];
+                    keep(format!("{} {} {}", ev.actor, ev.kind, ev.message))
+                })
+                .collect(),
+            Pane::Rollbacks => (0..e.rollbacks.len())
+                .filter(|i| {
+                    let r = &e.rollbacks[*i];
+                    let what = format!("#{} {} {} {}", r.id, crate::rollback::from_to(r), r.status, r.operator);
+                    keep(format!("{what} {} {}", r.reason, r.error.as_deref().unwrap_or("")))
+                })
+                .collect(),
+            Pane::Deployments => (0..e.deployments.len())
+                .filter(|i| {
+                    let d = &e.deployments[*i];
+                    keep(format!("{} {} {}", d.version, d.colour.as_deref().unwrap_or(""), d.status))
+                })
+                .collect(),
+            _ => (0..super::panes::rows_of(e, pane)).collect(),
+        }
     }
 
     /// Indexes of environments the filter lets through.
@@ -183,7 +237,9 @@ impl App {
                 Vec::new()
             }
             Msg::Paste(text) => {
-                let typed = self.popup.as_mut().is_some_and(|p| popups::paste(p, &text));
+                let mut popup = self.popup.take();
+                let typed = popup.as_mut().is_some_and(|p| popups::paste(p, self, &text));
+                self.popup = popup;
                 if !typed {
                     self.status = "pasted text ignored: no text field is open (n writes a note)".into();
                 }
@@ -375,10 +431,13 @@ impl App {
                 Vec::new()
             }
             Command::Filter => {
-                self.popup = Some(
-                    Prompt { purpose: PromptPurpose::Filter, text: popups::field::Field::with_text(&self.filter) }
-                        .into(),
-                );
+                let pane = match self.focus {
+                    p @ (Pane::Timeline | Pane::Deployments | Pane::Rollbacks) => p,
+                    _ => Pane::Environments,
+                };
+                let now = self.filter_of(pane).to_string();
+                let text = popups::field::Field::with_text(&now);
+                self.popup = Some(Prompt { purpose: PromptPurpose::Filter(pane), text }.into());
                 Vec::new()
             }
             Command::Quit => {
@@ -540,7 +599,7 @@ impl App {
     fn rows_in_focus(&self) -> usize {
         match (self.focus, self.env()) {
             (Pane::Environments, _) => self.envs.len(),
-            (pane, Some(e)) => super::panes::rows_of(e, pane),
+            (pane, Some(e)) => self.shown_rows(e, pane).len(),
             (_, None) => 0,
         }
     }

@@ -16,11 +16,11 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         (Pane::Environments, _) => (filter_note(app), environments(app, area.width.saturating_sub(2) as usize)),
         (_, None) => (String::new(), vec![Line::from("no environment in the config")]),
         (Pane::Signals, Some(e)) => (format!(": {}", e.name), signals(app, e, area.width.saturating_sub(2) as usize)),
-        (Pane::Deployments, Some(e)) => (String::new(), deployments(app, e)),
-        (Pane::Rollbacks, Some(e)) => (String::new(), rollbacks(app, e)),
+        (Pane::Deployments, Some(e)) => (list_filter_note(app, Pane::Deployments), deployments(app, e)),
+        (Pane::Rollbacks, Some(e)) => (list_filter_note(app, Pane::Rollbacks), rollbacks(app, e)),
         (Pane::Checklist, Some(e)) => (checklist_note(e), checklist(app, e)),
         (Pane::Runbook, Some(e)) => (String::new(), runbook(app, e)),
-        (Pane::Timeline, Some(e)) => (String::new(), timeline(app, e)),
+        (Pane::Timeline, Some(e)) => (list_filter_note(app, Pane::Timeline), timeline(app, e)),
     };
     // Keep the selected row in view in long lists, and say where it is when
     // the list is longer than the pane.
@@ -38,7 +38,7 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         (Some(e), p) if app.focus == p && p != Pane::Environments => {
             let (_, last) = row_lines(e, p, app.row, &heights);
             let scroll = (last + 1).saturating_sub(inner);
-            let rows = rows_of(e, p);
+            let rows = app.shown_rows(e, p).len();
             let more = drawn > inner && rows > 0;
             (scroll, if more { format!("{extra} {}/{rows}", app.row + 1) } else { extra })
         }
@@ -88,6 +88,11 @@ fn row_lines(e: &EnvView, pane: Pane, row: usize, heights: &[usize]) -> (usize, 
         }
         _ => (row, row),
     }
+}
+
+fn list_filter_note(app: &App, pane: Pane) -> String {
+    let f = app.filter_of(pane);
+    if f.is_empty() { String::new() } else { format!(" /{f}") }
 }
 
 fn filter_note(app: &App) -> String {
@@ -301,10 +306,15 @@ pub fn serving_row(e: &EnvView) -> Option<usize> {
 fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     let t = &app.theme;
     let serving = serving_row(e);
-    e.deployments
-        .iter()
+    let shown = app.shown_rows(e, Pane::Deployments);
+    if shown.is_empty() && !e.deployments.is_empty() {
+        return vec![Line::styled(format!("no deployment matches /{}", app.filter_of(Pane::Deployments)), t.dim())];
+    }
+    shown
+        .into_iter()
         .enumerate()
-        .map(|(i, d)| {
+        .map(|(row, i)| {
+            let d = &e.deployments[i];
             let style = match d.status {
                 DeploymentStatus::Failed => t.get("unhealthy"),
                 DeploymentStatus::RolledBack => t.get("warn"),
@@ -319,7 +329,7 @@ fn deployments(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                     d.status,
                     crate::text::ago(app.now, d.deployed_at)
                 ),
-                style.patch(row_style(app, Pane::Deployments, i)),
+                style.patch(row_style(app, Pane::Deployments, row)),
             )
         })
         .collect()
@@ -330,10 +340,15 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     if e.rollbacks.is_empty() {
         return vec![Line::styled("no rollbacks recorded", t.dim())];
     }
-    e.rollbacks
-        .iter()
+    let shown = app.shown_rows(e, Pane::Rollbacks);
+    if shown.is_empty() {
+        return vec![Line::styled(format!("no rollback matches /{}", app.filter_of(Pane::Rollbacks)), t.dim())];
+    }
+    shown
+        .into_iter()
         .enumerate()
-        .flat_map(|(i, r)| {
+        .flat_map(|(i, index)| {
+            let r = &e.rollbacks[index];
             let (mark, style) = match r.status {
                 RollbackStatus::Completed => ("✔", t.get("ok")),
                 RollbackStatus::Failed => ("✖", t.get("unhealthy")),
@@ -405,7 +420,11 @@ fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
     if e.timeline.is_empty() {
         return vec![Line::styled("nothing recorded yet", app.theme.dim())];
     }
-    timeline_rows(app, e).into_iter().flatten().collect()
+    let rows = timeline_rows(app, e);
+    if rows.is_empty() {
+        return vec![Line::styled(format!("no event matches /{}", app.filter_of(Pane::Timeline)), app.theme.dim())];
+    }
+    rows.into_iter().flatten().collect()
 }
 
 /// The timeline's rows, each as its lines: a note of several lines is shown as
@@ -413,7 +432,8 @@ fn timeline(app: &App, e: &EnvView) -> Vec<Line<'static>> {
 fn timeline_rows(app: &App, e: &EnvView) -> Vec<Vec<Line<'static>>> {
     let t = &app.theme;
     let mut rows = Vec::new();
-    for (i, ev) in e.timeline.iter().enumerate() {
+    for (i, index) in app.shown_rows(e, Pane::Timeline).into_iter().enumerate() {
+        let ev = &e.timeline[index];
         let at = ev.at.format("%H:%M:%S").to_string();
         let style = match ev.kind.as_str() {
             "note" => t.get("title"),

@@ -1051,3 +1051,52 @@ fn no_two_snapshots_are_identical() {
     }
     assert!(seen.len() >= 20, "{} snapshots", seen.len());
 }
+
+/// Issue 10 item 15: `/` filters the focused pane as you type (the timeline
+/// here, the environments from their pane); Enter keeps it, Esc clears it;
+/// details and the position follow the filtered rows.
+#[test]
+fn item15_slash_filters_the_focused_pane_live() {
+    let mut app = healthy_app(Theme::dark());
+    let template = app.envs[0].timeline[0].clone();
+    app.envs[0].timeline = ["health: degraded", "note: paged the owner", "health: healthy", "rollback #4 completed"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut ev = template.clone();
+            ev.id = i as i64;
+            ev.kind = "event".into();
+            ev.message = (*m).to_string();
+            ev
+        })
+        .collect();
+    app.focus = Pane::Timeline;
+    app.zoom = Some(Pane::Timeline);
+    app.update(key('/'));
+    for c in "heal".chars() {
+        app.update(key(c));
+    }
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("Notes & timeline /heal"), "{screen}");
+    assert!(screen.contains("health: degraded") && screen.contains("health: healthy"), "{screen}");
+    assert!(!screen.contains("paged the owner") && !screen.contains("rollback #4"), "filtered as typed:\n{screen}");
+    app.update(code(KeyCode::Enter));
+    app.update(key('j'));
+    app.update(code(KeyCode::Enter));
+    match &app.popup {
+        Some(Popup::Details(text)) => assert!(text.contains("health: healthy"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    app.update(code(KeyCode::Esc));
+    app.update(key('/'));
+    app.update(code(KeyCode::Esc));
+    assert!(draw(&app, 120, 40).contains("paged the owner"), "Esc clears the filter");
+
+    app.focus = Pane::Environments;
+    app.zoom = None;
+    app.update(key('/'));
+    app.update(key('s'));
+    app.update(key('e'));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("search") && !screen.contains("▶ checkout"), "{screen}");
+}

@@ -33,8 +33,10 @@ pub fn handle_key(k: KeyEvent) -> Outcome {
 /// The text of the details of what is selected in the focused pane.
 pub fn of(app: &App) -> String {
     let Some(e) = app.env() else { return "no environment".into() };
+    // The row as the pane lists it, its filter applied.
+    let row = app.shown_rows(e, app.focus).get(app.row).copied().unwrap_or(usize::MAX);
     match app.focus {
-        Pane::Rollbacks => e.rollbacks.get(app.row).map_or("no rollback selected".into(), |r| {
+        Pane::Rollbacks => e.rollbacks.get(row).map_or("no rollback selected".into(), |r| {
             format!(
                 "rollback #{}  {}\ntype {}  trigger {}  status {}\nby {}  driver {}\nstarted {}  ended {}\nreason: {}\nerror: {}",
                 r.id,
@@ -50,10 +52,10 @@ pub fn of(app: &App) -> String {
                 r.error.as_deref().unwrap_or("-")
             )
         }),
-        Pane::Timeline => e.timeline.get(app.row).map_or("no event selected".into(), |t| {
+        Pane::Timeline => e.timeline.get(row).map_or("no event selected".into(), |t| {
             format!("{}  {}  {}\n{}\n{}", ts::format(t.at), t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
         }),
-        Pane::Deployments => e.deployments.get(app.row).map_or("no deployment selected".into(), |d| {
+        Pane::Deployments => e.deployments.get(row).map_or("no deployment selected".into(), |d| {
             format!("{} {} on {}  {}  {}", d.external_id, d.version, d.colour.as_deref().unwrap_or("-"), ts::format(d.deployed_at), d.status)
         }),
         Pane::Checklist => e.checklist.get(app.row).map_or("no checklist item selected".into(), |c| {

@@ -128,12 +128,12 @@ pub fn key_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
 
 /// Pasted text into the open popup's text field; `false` when it has none.
 /// A paste is only ever text: it never presses a key, so it confirms nothing.
-pub fn paste(popup: &mut Popup, text: &str) -> bool {
+pub fn paste(popup: &mut Popup, app: &mut App, text: &str) -> bool {
     match popup {
         Popup::ConfirmRollback(p) => p.paste(text),
         Popup::Force(p) => p.paste(text),
         Popup::Note(p) => p.paste(text),
-        Popup::Prompt(p) => p.paste(text),
+        Popup::Prompt(p) => p.paste(app, text),
         Popup::CloseIncident(p) => p.paste(text),
         Popup::Help | Popup::Details(_) | Popup::ConfirmQuit | Popup::Preparing(_) | Popup::PickVersion(_) => {
             return false;

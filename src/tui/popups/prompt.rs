@@ -15,8 +15,9 @@ use crate::tui::keymap::{Key, PopupBinding, PopupKey, popup_action, popup_help_r
 pub enum PromptPurpose {
     /// Reason for skipping a runbook step.
     SkipReason,
-    /// Filter text.
-    Filter,
+    /// Filter text for a pane: the environments, the timeline, deployments or
+    /// rollbacks. Applied as it is typed.
+    Filter(crate::tui::app::Pane),
 }
 
 /// A one-line prompt and the text typed so far.
@@ -56,16 +57,16 @@ impl Prompt {
     /// Edits the text; Enter applies the filter or skips the step.
     pub fn handle_key(mut self, app: &mut App, k: KeyEvent) -> Outcome {
         match popup_action(&KEYS, &k) {
-            Some(Act::Cancel) => return Outcome::close(),
+            Some(Act::Cancel) => {
+                // Esc on a filter clears it: the whole list is back.
+                if let PromptPurpose::Filter(pane) = self.purpose {
+                    app.set_filter(pane, String::new());
+                }
+                return Outcome::close();
+            }
             Some(Act::Accept) => {
                 return match self.purpose {
-                    PromptPurpose::Filter => {
-                        app.filter = self.text.text();
-                        if let Some(first) = app.visible().first() {
-                            app.selected = *first;
-                        }
-                        Outcome::close()
-                    }
+                    PromptPurpose::Filter(_) => Outcome::close(),
                     PromptPurpose::SkipReason if self.text.is_blank() => {
                         app.status = "skipping a step needs a reason".into();
                         Outcome::close()
@@ -76,15 +77,23 @@ impl Prompt {
                     }
                 };
             }
-            Some(Act::Edit) => self.text.key(k),
+            Some(Act::Edit) => {
+                self.text.key(k);
+                if let PromptPurpose::Filter(pane) = self.purpose {
+                    app.set_filter(pane, self.text.text());
+                }
+            }
             None => {}
         }
         Outcome::stay(self)
     }
 
     /// Pasted text is typed, on one line; it never accepts.
-    pub fn paste(&mut self, text: &str) {
+    pub fn paste(&mut self, app: &mut App, text: &str) {
         self.text.paste(text);
+        if let PromptPurpose::Filter(pane) = self.purpose {
+            app.set_filter(pane, self.text.text());
+        }
     }
 
     /// Draws the prompt over `area`.
@@ -92,12 +101,13 @@ impl Prompt {
         let t = &app.theme;
         let title = match self.purpose {
             PromptPurpose::SkipReason => "Why skip this step?",
-            PromptPurpose::Filter => "Filter environments",
+            PromptPurpose::Filter(pane) => &format!("Filter: {}", pane.title()),
         };
-        let lines = vec![
-            Line::from(self.text.spans(t.get("input"), true)),
-            Line::styled("Enter accepts · Esc cancels", t.dim()),
-        ];
+        let hint = match self.purpose {
+            PromptPurpose::Filter(_) => "filters as you type · Enter keeps it · Esc clears it",
+            PromptPurpose::SkipReason => "Enter accepts · Esc cancels",
+        };
+        let lines = vec![Line::from(self.text.spans(t.get("input"), true)), Line::styled(hint, t.dim())];
         show(app, f, area, title, lines, 70);
     }
 }
