@@ -1100,3 +1100,33 @@ fn item15_slash_filters_the_focused_pane_live() {
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("search") && !screen.contains("▶ checkout"), "{screen}");
 }
+
+/// Issue 10 item 14: Enter on a rollback shows its recorded phases and
+/// evidence, with their data, oldest first.
+#[test]
+fn item14_a_rollback_s_details_show_its_phases_and_evidence() {
+    let mut app = healthy_app(Theme::dark());
+    app.envs[0].rollbacks = vec![rollback(3, "completed", None)];
+    let template = app.envs[0].timeline[0].clone();
+    let ev = |id: i64, kind: &str, message: &str, data: Option<&str>| {
+        let mut e = template.clone();
+        e.id = id;
+        e.rollback_id = Some(3);
+        e.kind = kind.into();
+        e.message = message.into();
+        e.data = data.map(str::to_string);
+        e
+    };
+    // Newest first, as the timeline holds them.
+    app.envs[0].timeline = vec![
+        ev(3, "rollback_verified", "1.4.3 current and healthy", None),
+        ev(2, "rollback_phase", "rollback #3: requesting", None),
+        ev(1, "rule_fired", "error_rate 7.2% > 5% for 2m", Some(r#"{"samples":[0.07,0.072]}"#)),
+    ];
+    app.focus = Pane::Rollbacks;
+    app.update(code(KeyCode::Enter));
+    let Some(Popup::Details(text)) = &app.popup else { panic!("{:?}", app.popup) };
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s:?} missing from {text}"));
+    assert!(at("rule_fired") < at("rollback #3: requesting") && at("requesting") < at("1.4.3 current"), "{text}");
+    assert!(text.contains(r#"{"samples":[0.07,0.072]}"#), "{text}");
+}

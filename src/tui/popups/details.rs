@@ -50,7 +50,7 @@ pub fn of(app: &App) -> String {
                 r.completed_at.map_or_else(|| "-".into(), ts::format),
                 r.reason,
                 r.error.as_deref().unwrap_or("-")
-            )
+            ) + &rollback_record(e, r.id)
         }),
         Pane::Timeline => e.timeline.get(row).map_or("no event selected".into(), |t| {
             format!("{}  {}  {}\n{}\n{}", ts::format(t.at), t.actor, t.kind, t.message, t.data.as_deref().unwrap_or(""))
@@ -97,6 +97,19 @@ pub fn of(app: &App) -> String {
             e.production
         ),
     }
+}
+
+/// What the timeline recorded of rollback `id`: its phases and evidence,
+/// oldest first, each with its data.
+fn rollback_record(e: &crate::tui::app::EnvView, id: i64) -> String {
+    let mut out = String::new();
+    for ev in e.timeline.iter().rev().filter(|ev| ev.rollback_id == Some(id)) {
+        out.push_str(&format!("\n{}  {}  {}", ts::format(ev.at), ev.kind, ev.message));
+        if let Some(data) = &ev.data {
+            out.push_str(&format!("\n    {data}"));
+        }
+    }
+    if out.is_empty() { out } else { format!("\nrecorded:{out}") }
 }
 
 /// Draws `text` over `area`.
