@@ -109,6 +109,10 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     // The incident's runbook is on screen; `s` marks its first step done.
     tmux.wait_for("○ 1. Critical: immedia", Duration::from_secs(30));
     tmux.keys(&["s"]);
+    // The step has an action (a rollback): it asks, and d records it done
+    // elsewhere (the rule already rolled back).
+    tmux.wait_for("x runs it now", Duration::from_secs(20));
+    tmux.keys(&["d"]);
     wait_until(Duration::from_secs(30), || count("SELECT count(*) FROM runbook_progress") == 1)
         .expect("step not recorded");
 

@@ -288,6 +288,7 @@ impl App {
             env.clock = s.clock;
             env.lock = s.lock;
             env.runbook = s.runbook;
+            env.runbook_actions = s.runbook_actions;
             for item in &mut env.checklist {
                 item.passed = s.checklist_passed.contains(&item.title);
             }
@@ -536,7 +537,21 @@ impl App {
                 }
                 vec![Effect::Checklist { env: env_name, item: item.title, passed: !item.passed }]
             }
-            Command::StepDone => self.step_effect(env_name, "done", None),
+            Command::StepDone => {
+                // A step with an action asks: run it now, or done elsewhere.
+                let asked = self.env().and_then(|e| {
+                    let step = e.pending_step()?;
+                    let action = e.runbook_actions.get(step).cloned().flatten()?;
+                    Some(popups::StepAction { env: env_name.clone(), step, title: e.runbook[step].0.clone(), action })
+                });
+                match asked {
+                    Some(p) if self.can_act() => {
+                        self.popup = Some(p.into());
+                        Vec::new()
+                    }
+                    _ => self.step_effect(env_name, "done", None),
+                }
+            }
             Command::StepSkip => {
                 if !self.needs_live("skip") {
                     return Vec::new();

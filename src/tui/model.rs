@@ -214,6 +214,8 @@ pub struct EnvView {
     pub checklist: Vec<ChecklistLine>,
     /// Runbook steps (title, state).
     pub runbook: Vec<(String, String)>,
+    /// What each runbook step's action does, when it has one.
+    pub runbook_actions: Vec<Option<String>>,
     /// The runbook file the environment's config names, if any.
     pub runbook_file: Option<String>,
     /// Recent timeline, newest first.
@@ -314,6 +316,7 @@ impl EnvView {
                 .map(|c| ChecklistLine { title: c.title.clone(), check: c.check, required: c.required, passed: false })
                 .collect(),
             runbook: Vec::new(),
+            runbook_actions: Vec::new(),
             runbook_file: cfg.runbook.clone(),
             timeline: Vec::new(),
             incident: None,
@@ -345,6 +348,8 @@ pub struct EnvSnapshot {
     /// Runbook steps of the open incident: title and state (`pending`,
     /// `overdue`, `done`, `skipped`, `failed`).
     pub runbook: Vec<(String, String)>,
+    /// What each runbook step's action does, when it has one.
+    pub runbook_actions: Vec<Option<String>>,
     /// Lock holder.
     pub lock: Option<LockHolder>,
     /// Signals from stored samples (review mode).
@@ -390,6 +395,13 @@ pub enum Effect {
         item: String,
         /// Ticked or unticked.
         passed: bool,
+    },
+    /// Run a runbook step's action (the operator pressed `x` for it).
+    RunStep {
+        /// Environment.
+        env: String,
+        /// Step index.
+        step: usize,
     },
     /// Record a runbook step.
     RunbookStep {

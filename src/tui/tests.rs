@@ -1130,3 +1130,30 @@ fn item14_a_rollback_s_details_show_its_phases_and_evidence() {
     assert!(at("rule_fired") < at("rollback #3: requesting") && at("requesting") < at("1.4.3 current"), "{text}");
     assert!(text.contains(r#"{"samples":[0.07,0.072]}"#), "{text}");
 }
+
+/// Issue 10 item 11: `s` on a runbook step that has an action asks: `x` runs
+/// it now, `d` records it done elsewhere, Esc does nothing; a step without an
+/// action is marked done at once.
+#[test]
+fn item11_s_on_a_step_with_an_action_asks_run_or_done_elsewhere() {
+    let mut app = degraded_app();
+    app.envs[0].runbook = vec![("Execute rollback".into(), "pending".into()), ("Verify".into(), "pending".into())];
+    app.envs[0].runbook_actions = vec![Some("rollback to the last known-good version".into()), None];
+    assert!(app.update(key('s')).is_empty(), "it only asks");
+    assert!(matches!(app.popup, Some(Popup::StepAction(_))));
+    assert!(draw(&app, 120, 40).contains("x runs it now · d records it done elsewhere"));
+    app.update(code(KeyCode::Esc));
+    assert!(app.popup.is_none() && app.status.contains("left as it was"), "{}", app.status);
+    app.update(key('s'));
+    let effects = app.update(key('x'));
+    assert!(matches!(&effects[..], [super::app::Effect::RunStep { step: 0, .. }]), "{effects:?}");
+    app.update(key('s'));
+    let effects = app.update(key('d'));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::RunbookStep { step: 0, state, .. }] if state == "done"),
+        "{effects:?}"
+    );
+    app.envs[0].runbook[0].1 = "done".into();
+    let effects = app.update(key('s'));
+    assert!(matches!(&effects[..], [super::app::Effect::RunbookStep { step: 1, .. }]), "no action: done at once");
+}

@@ -134,6 +134,7 @@ impl Worker {
             Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
             Effect::OpenIncident { env } => self.open_incident(&env),
             Effect::CloseIncident { env, id, reason } => self.close_incident(&env, id, reason.as_deref()),
+            Effect::RunStep { env, step } => self.run_step(&env, step),
             Effect::RunbookStep { env, step, state, reason } => {
                 self.runbook_step(&env, step, &state, reason.as_deref())
             }
@@ -166,7 +167,8 @@ impl Worker {
         let Some(store) = guard.as_ref() else { return Err("no store".into()) };
         let mut snaps = load_snapshots(store, &self.config, at, self.review_incident).map_err(|e| e.to_string())?;
         for snap in &mut snaps {
-            snap.runbook = self.runbook_lines(store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
+            let lines = self.runbook_lines(store, snap.incident.as_ref().map(|i| i.id), at.unwrap_or_else(Utc::now));
+            (snap.runbook, snap.runbook_actions) = lines.into_iter().map(|(t, s, a)| ((t, s), a)).unzip();
         }
         let _ = self.tx.send(Msg::Loaded(snaps));
         Ok(())
@@ -267,7 +269,13 @@ impl Worker {
         Some((name, book))
     }
 
-    fn runbook_lines(&self, store: &Store, incident: Option<i64>, now: DateTime<Utc>) -> Vec<(String, String)> {
+    /// The open incident's runbook steps: title, state and what its action does.
+    fn runbook_lines(
+        &self,
+        store: &Store,
+        incident: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, String, Option<String>)> {
         let Some(incident) = incident else { return Vec::new() };
         let Some((file, book)) = self.runbook_file(store, incident) else { return Vec::new() };
         let Ok(view) = crate::incident::runbook::view(store, incident, &file, &book, now) else { return Vec::new() };
@@ -279,9 +287,41 @@ impl Worker {
                 } else {
                     s.state.as_str()
                 };
-                (s.title, state.to_string())
+                (s.title, state.to_string(), s.action)
             })
             .collect()
+    }
+
+    /// Runs step `step`'s action, confirmed by `x` in the console, and records
+    /// the step done or failed with its output.
+    fn run_step(&self, env: &str, step: usize) -> Result<(), String> {
+        let mut store = self.store()?;
+        let env_id = self.env_id(&store, env)?;
+        let incident = store
+            .open_incident_for(env_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no open incident on {env}"))?
+            .id;
+        let no_book = || format!("incident #{incident} has no readable runbook");
+        let name = crate::incident::runbook::runbook_name(&store, &self.config, incident)
+            .map_err(|e| format!("{e:#}"))?
+            .ok_or_else(no_book)?;
+        let path = crate::incident::runbook::runbook_path(&self.config, &self.config_path, &name)
+            .map_err(|e| format!("{e:#}"))?;
+        let book = crate::incident::Runbook::load(&path).map_err(|e| format!("{e:#}"))?;
+        let dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+        let actx = crate::incident::runbook::ActionContext {
+            rt: &self.rt,
+            env: self.config.environment(env),
+            runbook_dir: &dir,
+            by: &self.operator,
+            objectives: &self.config.severities,
+        };
+        let outcome = crate::incident::runbook::run_action(&mut store, &actx, incident, &name, &book, step, true)
+            .map_err(|e| format!("{e:#}"))?;
+        let first = outcome.output.lines().next().unwrap_or_default().to_string();
+        self.done(format!("runbook step {} {}: {first}", step + 1, if outcome.ok { "done" } else { "FAILED" }));
+        Ok(())
     }
 
     fn runbook_step(&self, env: &str, step: usize, state: &str, reason: Option<&str>) -> Result<(), String> {
@@ -442,6 +482,7 @@ pub fn load_snapshots(
             lock: if at.is_none() { store.rollback_lock(id)? } else { None },
             samples,
             runbook: Vec::new(),
+            runbook_actions: Vec::new(),
         });
     }
     Ok(out)

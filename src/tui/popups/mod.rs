@@ -12,6 +12,7 @@ pub mod note;
 pub mod pick_version;
 pub mod preparing;
 pub mod prompt;
+pub mod step_action;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -28,6 +29,7 @@ pub use note::NoteEditor;
 pub use pick_version::PickVersion;
 pub use preparing::Preparing;
 pub use prompt::{Prompt, PromptPurpose};
+pub use step_action::StepAction;
 
 /// A popup over the screen.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +54,8 @@ pub enum Popup {
     Prompt(Prompt),
     /// Details of the selected item.
     Details(String),
+    /// A runbook step with an action: run it, or record it done elsewhere.
+    StepAction(StepAction),
 }
 
 /// What a key did to the open popup.
@@ -90,6 +94,7 @@ pub fn handle_key(popup: Popup, app: &mut App, k: KeyEvent) -> Outcome {
         Popup::PickVersion(p) => p.handle_key(k),
         Popup::Note(p) => p.handle_key(app, k),
         Popup::Prompt(p) => p.handle_key(app, k),
+        Popup::StepAction(p) => p.handle_key(app, k),
     }
 }
 
@@ -107,6 +112,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Popup::PickVersion(p) => p.render(app, f, area),
         Popup::Note(p) => p.render(app, f, area),
         Popup::Prompt(p) => p.render(app, f, area),
+        Popup::StepAction(p) => p.render(app, f, area),
     }
 }
 
@@ -121,6 +127,7 @@ pub fn key_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         ("Confirm rollback", confirm_rollback::key_help()),
         ("Note", note::key_help()),
         ("Filter or skip reason", prompt::key_help()),
+        ("Runbook step with an action", step_action::key_help()),
         ("Close incident", close_incident::key_help()),
         ("Quit?", confirm_quit::key_help()),
     ]
@@ -135,7 +142,12 @@ pub fn paste(popup: &mut Popup, app: &mut App, text: &str) -> bool {
         Popup::Note(p) => p.paste(text),
         Popup::Prompt(p) => p.paste(app, text),
         Popup::CloseIncident(p) => p.paste(text),
-        Popup::Help | Popup::Details(_) | Popup::ConfirmQuit | Popup::Preparing(_) | Popup::PickVersion(_) => {
+        Popup::Help
+        | Popup::Details(_)
+        | Popup::ConfirmQuit
+        | Popup::Preparing(_)
+        | Popup::PickVersion(_)
+        | Popup::StepAction(_) => {
             return false;
         }
     }
