@@ -137,3 +137,39 @@ fn item4_failed_automatic_rollback_is_not_retried_after_restart() {
     watch_until(&d, |e| e["kind"] == "rollback_failed");
     assert_eq!(d.sim.rollback_requests("checkout"), 2, "cleared: tried once more, and blocked again");
 }
+
+/// The disk fills up after the rollback request went out (every database
+/// write fails from then on): the command says what the driver reported and
+/// that the next start reconciles it; the next start records the real outcome
+/// from the service without sending anything again.
+#[test]
+fn item14_an_outcome_the_disk_could_not_take_is_reconciled_on_the_next_start() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    d.wait_health("checkout", "unhealthy");
+    let out = d
+        .cmd(&["rollback", "checkout", "--yes", "--reason", "disk fills up"])
+        .env(backout::rollback::FAULT_ENV, backout::rollback::FAULT_DB_AFTER_REQUEST)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    println!("item14: the failing command said:\n{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rollback #1 of checkout was sent and the http driver reported it completed"), "{err}");
+    assert!(err.contains("the next backout start (status, history or rollback) reconciles it"), "{err}");
+    assert!(err.contains("readonly database"), "the cause is named: {err}");
+    assert_eq!(d.sim.rollback_requests("checkout"), 1);
+    let status: String = d.db().query_row("SELECT status FROM rollbacks WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(status, "in_progress", "the write that would have ended it failed");
+
+    let (code, v) = d.json(&["history", "--env", "checkout"]);
+    assert_eq!(code, 0, "{v}");
+    let r = &v["environments"][0]["rollbacks"][0];
+    assert_eq!((r["status"].as_str(), r["target_version"].as_str()), (Some("completed"), Some("1.4.3")), "{r}");
+    let reconciled: String = d
+        .db()
+        .query_row("SELECT message FROM timeline_events WHERE kind = 'rollback_reconciled'", [], |r| r.get(0))
+        .unwrap();
+    assert!(reconciled.contains("now shows 1.4.3 current and healthy"), "{reconciled}");
+    assert_eq!(d.sim.rollback_requests("checkout"), 1, "reconciling sends nothing");
+}

@@ -237,6 +237,13 @@ impl Store {
         Ok(out)
     }
 
+    /// From now on every write through this connection fails ("attempt to
+    /// write a readonly database"); reads go on. For a damaged file, and for
+    /// tests that need a write to fail.
+    pub fn refuse_writes(&self) -> Result<()> {
+        Ok(self.conn.pragma_update(None, "query_only", true)?)
+    }
+
     /// The file this store writes.
     pub fn path(&self) -> &Path {
         &self.path
