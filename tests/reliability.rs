@@ -157,7 +157,7 @@ fn item14_an_outcome_the_disk_could_not_take_is_reconciled_on_the_next_start() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rollback #1 of checkout was sent and the http driver reported it completed"), "{err}");
     assert!(err.contains("the next backout start (status, history or rollback) reconciles it"), "{err}");
-    assert!(err.contains("readonly database"), "the cause is named: {err}");
+    assert!(err.contains("nothing was written: the database is open read-only"), "the cause is named: {err}");
     assert_eq!(d.sim.rollback_requests("checkout"), 1);
     let status: String = d.db().query_row("SELECT status FROM rollbacks WHERE id = 1", [], |r| r.get(0)).unwrap();
     assert_eq!(status, "in_progress", "the write that would have ended it failed");
@@ -172,4 +172,60 @@ fn item14_an_outcome_the_disk_could_not_take_is_reconciled_on_the_next_start() {
         .unwrap();
     assert!(reconciled.contains("now shows 1.4.3 current and healthy"), "{reconciled}");
     assert_eq!(d.sim.rollback_requests("checkout"), 1, "reconciling sends nothing");
+}
+
+/// A deliberately damaged file (one table's pages overwritten): every command
+/// that opens it names the file and how to recover it; history, incidents and
+/// export still work; a note is not saved and a rollback is refused (exit 3,
+/// nothing sent); the file is not written to at all.
+#[test]
+fn item17_a_damaged_database_is_read_only_and_says_how_to_recover() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], bad_at_once());
+    d.wait_health("checkout", "unhealthy");
+    let (code, v) = d.json(&["rollback", "checkout", "--yes", "--reason", "before the damage"]);
+    assert_eq!(code, 0, "{v}");
+    let incident = v["incident_id"].as_i64().unwrap().to_string();
+    // Enough samples for their own pages, then everything into the main file.
+    let db = d.db();
+    db.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO samples (environment_id, signal, at, value, ok) SELECT 1, 'cpu', printf('t%06d', i), i, 1 FROM n;
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .unwrap();
+    let (root, page_size): (i64, i64) = db
+        .query_row(
+            "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = 'samples'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(db);
+    let mut bytes = std::fs::read(&d.db).unwrap();
+    let at = usize::try_from((root - 1) * page_size).unwrap();
+    bytes[at..at + 64].fill(0xA5);
+    std::fs::write(&d.db, &bytes).unwrap();
+
+    let out = d.run(&["--format", "json", "history", "--env", "checkout"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let path = d.db.display().to_string();
+    assert!(err.contains(&format!("{path} is damaged (SQLite's quick_check:")), "{err}");
+    assert!(err.contains(&format!("sqlite3 {path} .recover | sqlite3 {path}.recovered")), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["environments"][0]["rollbacks"][0]["reason"], "before the damage", "history still reads");
+    for args in [vec!["incidents"], vec!["incident", "show", &incident], vec!["export", &incident, "--format", "md"]] {
+        let out = d.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+
+    let out = d.run(&["note", "--env", "checkout", "lost?"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the note was not saved: nothing was written"), "{}", stderr(&out));
+    let out = d.run(&["rollback", "checkout", "--force", "--yes", "--reason", "on a damaged file"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no rollback starts while the database cannot record it"), "{}", stderr(&out));
+    assert_eq!(d.sim.rollback_requests("checkout"), 1, "nothing was sent");
+    assert_eq!(std::fs::read(&d.db).unwrap(), bytes, "the damaged file was not written to");
 }

@@ -93,6 +93,11 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         objectives: config.severities.clone(),
     };
     let mut store = try_exit!(ctx.store());
+    // A rollback that cannot be recorded is not started (the notice above says why).
+    if store.damaged().is_some() {
+        eprintln!("backout: refused: no rollback starts while the database cannot record it; nothing was sent");
+        return Ok(Exit::Refused);
+    }
     let handle = ctx.rt.handle();
     let prepared = match crate::rollback::prepare(handle, &mut store, env, &opts) {
         Ok(Ok(p)) => p,
