@@ -357,10 +357,8 @@ fn check_once(conn: &Connection, path: &Path) -> Result<Option<String>> {
     if let Some(verdict) = checked.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(verdict);
     }
-    let unreadable = |e: rusqlite::Error| match unreadable_or(path, e) {
-        StoreError::Sqlite(e) => StoreError::Unreadable { path: path.to_path_buf(), detail: e.to_string() },
-        other => other,
-    };
+    // Only damage makes the file unreadable; a busy file is still just busy.
+    let unreadable = |e: rusqlite::Error| unreadable_or(path, e);
     let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(unreadable)?;
     let found: Vec<String> =
         stmt.query_map([], |r| r.get(0)).map_err(unreadable)?.collect::<rusqlite::Result<_>>().map_err(unreadable)?;
