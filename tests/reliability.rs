@@ -229,3 +229,54 @@ fn item17_a_damaged_database_is_read_only_and_says_how_to_recover() {
     assert_eq!(d.sim.rollback_requests("checkout"), 1, "nothing was sent");
     assert_eq!(std::fs::read(&d.db).unwrap(), bytes, "the damaged file was not written to");
 }
+
+/// `kill -9` of a `backout rollback` at a different moment in each trial
+/// (before the lock, pending, mid-request, verifying, done), then the next
+/// start (`history`) reconciles: a correct record is one completed rollback
+/// to 1.4.3 when the request reached the service, else no rollback or only
+/// failed ones, and never a lock or an unfinished row left behind.
+/// `RELIABILITY_TRIALS=100 cargo test --test reliability kill9 -- --nocapture`
+/// prints the figure RELIABILITY.md quotes.
+#[test]
+fn kill9_mid_rollback_then_the_next_start_leaves_a_correct_record() {
+    let n = trials(2);
+    let mut good = 0;
+    let mut bad = Vec::new();
+    for trial in 0..n {
+        let timings = Timings { settle: Duration::from_secs(1), ..bad_at_once() };
+        let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::BadDeploy)], timings);
+        d.wait_health("checkout", "unhealthy");
+        // Spread the kills over the first 1.5 s: a rollback here takes about that.
+        let delay = Duration::from_millis(((trial * 137) % 1500) as u64);
+        let mut child = d
+            .cmd(&["rollback", "checkout", "--yes", "--reason", "kill -9 trial"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let sent = d.sim.rollback_requests("checkout");
+        if sent == 1 {
+            d.wait_health("checkout", "healthy");
+        }
+        let (code, v) = d.json(&["history", "--env", "checkout"]);
+        let rows = v["environments"][0]["rollbacks"].as_array().cloned().unwrap_or_default();
+        let locks: i64 = d.db().query_row("SELECT count(*) FROM rollback_locks", [], |r| r.get(0)).unwrap();
+        let ok = code == 0
+            && locks == 0
+            && match sent {
+                0 => rows.iter().all(|r| r["status"] == "failed"),
+                1 => rows.len() == 1 && rows[0]["status"] == "completed" && rows[0]["target_version"] == "1.4.3",
+                _ => false,
+            };
+        if ok {
+            good += 1;
+        } else {
+            bad.push(format!("trial {trial} (kill after {delay:?}): {sent} requests, {locks} locks, rows {rows:?}"));
+        }
+    }
+    println!("kill9: a correct record after the next start in {good} of {n}");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
