@@ -118,6 +118,9 @@ fn item4_failed_automatic_rollback_is_not_retried_after_restart() {
         assert_eq!(d.sim.rollback_requests("checkout"), 1, "run {run} sent no request");
     }
 
+    let (_, s) = d.json(&["status", "--env", "checkout"]);
+    assert_eq!(s["environments"][0]["automatic_block"]["rollback_id"], 1, "status shows the block: {s}");
+
     let out = d.run(&["unblock", "--env", "checkout"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("may run again"));
