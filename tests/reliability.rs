@@ -245,6 +245,7 @@ fn kill9_mid_rollback_then_the_next_start_leaves_a_correct_record() {
     let n = trials(2);
     let mut good = 0;
     let mut reached = 0;
+    let mut reconciled = 0;
     let mut bad = Vec::new();
     for trial in 0..n {
         let timings = Timings { settle: Duration::from_secs(1), ..bad_at_once() };
@@ -269,6 +270,11 @@ fn kill9_mid_rollback_then_the_next_start_leaves_a_correct_record() {
         let (code, v) = d.json(&["history", "--env", "checkout"]);
         let rows = v["environments"][0]["rollbacks"].as_array().cloned().unwrap_or_default();
         let locks: i64 = d.db().query_row("SELECT count(*) FROM rollback_locks", [], |r| r.get(0)).unwrap();
+        let ended_by_next_start: i64 = d
+            .db()
+            .query_row("SELECT count(*) FROM timeline_events WHERE kind = 'rollback_reconciled'", [], |r| r.get(0))
+            .unwrap();
+        reconciled += usize::from(ended_by_next_start > 0);
         let ok = code == 0
             && locks == 0
             && match sent {
@@ -283,7 +289,8 @@ fn kill9_mid_rollback_then_the_next_start_leaves_a_correct_record() {
         }
     }
     println!(
-        "kill9: a correct record after the next start in {good} of {n} (the request had reached the service in {reached})"
+        "kill9: a correct record after the next start in {good} of {n} (the request had reached the service in \
+         {reached}; the next start reconciled an unfinished rollback in {reconciled})"
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
