@@ -26,11 +26,20 @@ pub(super) fn run(ctx: &Context, env: Option<&str>, limit: usize) -> Result<Exit
     let readings = super::status::read_all(ctx, &envs);
     let mut out = Vec::new();
     for (env, (status, _)) in envs.iter().zip(readings) {
-        let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-        if let Ok(s) = &status {
-            store.sync_deployments(env_id, &s.deployment_history)?;
-        }
-        crate::rollback::reconcile(ctx.rt.handle(), &mut store, env, env_id)?;
+        // A damaged file is only read: show what it holds, record nothing.
+        let env_id = if store.damaged().is_some() {
+            match store.environment_id(env.name())? {
+                Some(id) => id,
+                None => continue,
+            }
+        } else {
+            let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+            if let Ok(s) = &status {
+                store.sync_deployments(env_id, &s.deployment_history)?;
+            }
+            crate::rollback::reconcile(ctx.rt.handle(), &mut store, env, env_id)?;
+            env_id
+        };
         let mut deployments = store.deployments(env_id)?;
         deployments.reverse();
         deployments.truncate(limit);

@@ -147,11 +147,15 @@ impl Context {
     /// Opens the database.
     pub fn store(&self) -> std::result::Result<Store, Exit> {
         let path = crate::store::resolve_path(self.db_flag.as_deref());
-        Store::open(&path).map_err(|e| {
+        let store = Store::open(&path).map_err(|e| {
             eprintln!("backout: {}: {e}", path.display());
             // Locked by another process: nothing was done, and trying again is safe.
             if e.is_busy() { Exit::Refused } else { Exit::Failed }
-        })
+        })?;
+        if let Some(notice) = store.damage_notice() {
+            eprintln!("backout: warning: {notice}");
+        }
+        Ok(store)
     }
 }
 

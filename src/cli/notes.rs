@@ -43,7 +43,13 @@ pub(super) fn note(ctx: &Context, incident: Option<i64>, env: Option<&str>, text
         Ok(c) => c.operator(),
         Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
     };
-    let saved = store.add_note(incident_id, env_id, &author, text)?;
+    let saved = match store.add_note(incident_id, env_id, &author, text) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("backout: the note was not saved: {e}");
+            return Ok(Exit::Failed);
+        }
+    };
     match ctx.format {
         Format::Json => output::json(&saved),
         Format::Table => match saved.incident_id {

@@ -93,6 +93,11 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         objectives: config.severities.clone(),
     };
     let mut store = try_exit!(ctx.store());
+    // A rollback that cannot be recorded is not started (the notice above says why).
+    if store.damaged().is_some() {
+        eprintln!("backout: refused: no rollback starts while the database cannot record it; nothing was sent");
+        return Ok(Exit::Refused);
+    }
     let handle = ctx.rt.handle();
     let prepared = match crate::rollback::prepare(handle, &mut store, env, &opts) {
         Ok(Ok(p)) => p,
@@ -128,9 +133,15 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     let prepared_env_id = prepared.environment_id;
     let (serving_colour, target_colour) =
         (prepared.colour.clone(), prepared.target.as_ref().and_then(|t| t.colour.clone()));
-    let row = match crate::rollback::execute(handle, &mut store, prepared, &opts)? {
-        Ok(row) => row,
-        Err(r) => return Ok(refuse(ctx, &r)),
+    let row = match crate::rollback::execute(handle, &mut store, prepared, &opts) {
+        Ok(Ok(row)) => row,
+        Ok(Err(r)) => return Ok(refuse(ctx, &r)),
+        // The error says what happened and what to do (a write after the
+        // request failed: the next start reconciles it): a sentence, not a trace.
+        Err(e) => {
+            eprintln!("backout: {e:#}");
+            return Ok(Exit::Failed);
+        }
     };
     let notifier = crate::notify::Notifier::from_config(&config.notifications);
     let completed = row.status == RollbackStatus::Completed;

@@ -26,6 +26,8 @@ pub struct EnvironmentStatus {
     last_deployment: Option<crate::store::DeploymentRow>,
     rollback_in_flight: Option<crate::store::LockHolder>,
     reconciled: Vec<i64>,
+    /// A failed automatic rollback that is not retried on its own.
+    automatic_block: Option<crate::store::AutomaticBlock>,
 }
 
 type Reading = (Result<DeploymentStatusReport, CallError>, Result<HealthReport, CallError>);
@@ -62,11 +64,16 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
     let readings = read_all(ctx, &envs);
     let mut rows = Vec::new();
     for (env, (status, health)) in envs.iter().zip(readings) {
-        let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
-        if let Ok(s) = &status {
-            store.sync_deployments(env_id, &s.deployment_history)?;
-        }
-        let reconciled = crate::rollback::reconcile(ctx.rt.handle(), &mut store, env, env_id)?;
+        // A damaged file is only read: report what it holds, record nothing.
+        let (env_id, reconciled) = if store.damaged().is_some() {
+            (store.environment_id(env.name())?.unwrap_or_default(), Vec::new())
+        } else {
+            let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
+            if let Ok(s) = &status {
+                store.sync_deployments(env_id, &s.deployment_history)?;
+            }
+            (env_id, crate::rollback::reconcile(ctx.rt.handle(), &mut store, env, env_id)?)
+        };
         let error = match (&status, &health) {
             (Err(e), _) => Some(format!("status: {e}")),
             (_, Err(e)) => Some(format!("health: {e}")),
@@ -91,6 +98,7 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
             last_deployment: store.deployments(env_id)?.pop(),
             rollback_in_flight: store.rollback_lock(env_id)?,
             reconciled: reconciled.iter().map(|r| r.id).collect(),
+            automatic_block: store.automatic_block(env_id)?,
         });
     }
     let all_read = rows.iter().all(|r| r.error.is_none());
@@ -122,6 +130,15 @@ pub(super) fn run(ctx: &Context, env: Option<&str>) -> Result<Exit> {
                 )
             );
             for r in &rows {
+                if let Some(b) = &r.automatic_block {
+                    println!(
+                        "note: automatic rollback {} of {} failed (rollback #{}) and is not retried on its own; `backout unblock --env {}` lets it run again",
+                        b.from_to(),
+                        r.name,
+                        b.rollback_id,
+                        r.name
+                    );
+                }
                 for id in &r.reconciled {
                     println!(
                         "note: rollback #{id} of {} was left unfinished by a process that stopped; it has been reconciled (see `backout history`)",

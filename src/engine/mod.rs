@@ -174,11 +174,22 @@ pub async fn run(
             let ids = config
                 .environments
                 .iter()
-                .map(|env| store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref()))
+                .map(|env| match store.damaged() {
+                    // Read only: an environment the file never saw gets no row (and no id).
+                    Some(_) => store.environment_id(env.name()).map(Option::unwrap_or_default),
+                    None => store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref()),
+                })
                 .collect::<std::result::Result<Vec<i64>, _>>()?;
             Ok((store, ids))
         })
         .await??
+    };
+    // A damaged file records nothing, and without a record no rollback starts:
+    // watch and say what would be done, as a read-only console does.
+    let damage = store.damage_notice();
+    let opts = match damage {
+        Some(_) => EngineOptions { dry_run: true, persist: false, check_incidents: false, ..opts },
+        None => opts,
     };
     let mut envs: Vec<EnvState> =
         config.environments.iter().zip(ids).map(|(env, id)| EnvState::new(id, env.clone(), &opts)).collect();
@@ -201,6 +212,9 @@ pub async fn run(
     spawn_pollers(&config, &opts, &inbox, &stop_rx, &mut pollers);
     for env in &envs {
         shared.publish(EngineEvent::now(&env.name, env.describe(), Happened::Watching));
+    }
+    if let Some(notice) = damage {
+        shared.emit_global(Happened::StoreError, format!("{notice}; watching only (dry run)"));
     }
 
     let mut rollbacks = JoinSet::new();

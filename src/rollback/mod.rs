@@ -419,8 +419,7 @@ pub fn execute_with_phases(
         return Ok(Err(Refusal::Changed(changed)));
     }
     let incident_id = file_under_incident(store, &prepared, opts, &row)?;
-    let milestone_actor = opts.operator.clone();
-    store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted, row.started_at, &milestone_actor)?;
+    store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted, row.started_at, &opts.operator)?;
     if let Some(evidence) = &opts.evidence {
         store.append_event(&NewEvent {
             at: Utc::now(),
@@ -469,7 +468,54 @@ pub fn execute_with_phases(
         };
         rt.block_on(prepared.driver.roll_back(&req, &mut on_phase))
     };
-    let finished = match outcome {
+    if std::env::var(FAULT_ENV).is_ok_and(|v| v == FAULT_DB_AFTER_REQUEST) {
+        store.refuse_writes()?;
+    }
+    let driver_said = match &outcome {
+        Ok(report) => format!("completed ({}; {})", report.answer, report.verified),
+        Err(failure) => format!("failed ({})", failure.message),
+    };
+    let finished = match record_outcome(store, outcome, &row, (env_id, incident_id), opts) {
+        Ok(Ok(done)) => done,
+        Ok(Err(refusal)) => return Ok(Err(refusal)),
+        // The request went out: what the driver saw must not be lost with the
+        // write. The row stays in_progress under this process's lock, which is
+        // exactly what the next start reconciles from the service's status.
+        Err(e) => {
+            return Err(e.wrap_err(format!(
+                "rollback #{} of {} was sent and the {} driver reported it {driver_said}, but recording that in \
+                 {} failed, so the record still says in_progress. It is not lost: the next backout start (status, \
+                 history or rollback) reconciles it from the service's own status once this process has exited. \
+                 Make the database writable first (free disk space, check its permissions)",
+                row.id,
+                prepared.environment,
+                row.driver,
+                store.path().display()
+            )));
+        }
+    };
+    if let Some(e) = phase_errors.into_iter().next() {
+        return Err(e).wrap_err("recording a rollback phase");
+    }
+    Ok(Ok(finished))
+}
+
+/// Set to [`FAULT_DB_AFTER_REQUEST`] (tests only), every database write after
+/// the rollback request fails, as on a full disk.
+pub const FAULT_ENV: &str = "BACKOUT_FAULT";
+/// See [`FAULT_ENV`].
+pub const FAULT_DB_AFTER_REQUEST: &str = "db-write-after-request";
+
+/// Records what the driver reported for `row`: completed (verified, its flag,
+/// the milestone) or failed; a stale plan the service refused is a refusal.
+fn record_outcome(
+    store: &mut Store,
+    outcome: std::result::Result<crate::drivers::DriverReport, crate::drivers::DriverFailure>,
+    row: &RollbackRow,
+    (env_id, incident_id): (i64, i64),
+    opts: &RollbackOptions,
+) -> Result<std::result::Result<RollbackRow, Refusal>> {
+    Ok(Ok(match outcome {
         Ok(report) => {
             store.append_event(&NewEvent {
                 at: Utc::now(),
@@ -487,12 +533,7 @@ pub fn execute_with_phases(
             let done = store.finish_rollback(row.id, RollbackStatus::Completed, None, &opts.operator)?;
             // Mitigated: the driver saw the target serving and healthy, just now.
             if let Some(at) = done.completed_at {
-                store.set_milestone(
-                    incident_id,
-                    crate::incident::Milestone::RollbackCompleted,
-                    at,
-                    &milestone_actor,
-                )?;
+                store.set_milestone(incident_id, crate::incident::Milestone::RollbackCompleted, at, &opts.operator)?;
             }
             done
         }
@@ -511,11 +552,7 @@ pub fn execute_with_phases(
             return Ok(Err(Refusal::Driver(failure.message)));
         }
         Err(failure) => store.fail_rollback_after_request(row.id, &failure.message, &opts.operator)?,
-    };
-    if let Some(e) = phase_errors.into_iter().next() {
-        return Err(e).wrap_err("recording a rollback phase");
-    }
-    Ok(Ok(finished))
+    }))
 }
 
 /// The record `prepared` begins as, run with `opts`.

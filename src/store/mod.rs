@@ -54,6 +54,13 @@ pub enum StoreError {
     Migration(String),
     /// The folder could not be created.
     Io(std::io::Error),
+    /// The file is damaged past reading (not a database, a broken schema).
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -76,9 +83,24 @@ impl std::fmt::Display for StoreError {
                  try again in a moment, or find the process holding it (`fuser FILE`)",
                 BUSY_TIMEOUT.as_secs()
             ),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ReadOnly => {
+                write!(
+                    f,
+                    "nothing was written: the database is open read-only (it failed SQLite's integrity check \
+                     when opened, or the file or its folder is not writable); recover or fix it, or pass --db \
+                     to use another file"
+                )
+            }
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
             StoreError::Migration(e) => write!(f, "could not upgrade the database: {e}"),
             StoreError::Io(e) => write!(f, "could not create the database folder: {e}"),
+            StoreError::Unreadable { path, detail } => write!(
+                f,
+                "{} cannot be read as a SQLite database ({detail}); recover what it holds with \
+                 `sqlite3 {} .recover | sqlite3 recovered.db`, then pass --db recovered.db",
+                path.display(),
+                path.display()
+            ),
         }
     }
 }
@@ -114,6 +136,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// What SQLite's `quick_check` found wrong with the file, when it did: the
+    /// store then only reads.
+    damaged: Option<String>,
 }
 
 /// A stored value that does not mean anything to this backout.
@@ -204,19 +229,46 @@ impl Store {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(10 * attempt));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(unreadable_or(path, e)),
             }
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let damaged = check_once(&conn, path)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let found = usize::try_from(found).unwrap_or(0);
         let known = schema::latest_version();
         if found > known {
             return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
         }
-        migrate(&mut conn)?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        if damaged.is_some() {
+            // Writing to a damaged file can spread the damage: read what can be
+            // read (history, incidents, review) and write nothing, not even a
+            // migration.
+            conn.pragma_update(None, "query_only", true)?;
+        } else {
+            migrate(&mut conn)?;
+        }
+        Ok(Store { conn, path: path.to_path_buf(), damaged })
+    }
+
+    /// What SQLite's `quick_check` found wrong with the file when this process
+    /// first opened it, if anything. A damaged store refuses every write.
+    pub fn damaged(&self) -> Option<&str> {
+        self.damaged.as_deref()
+    }
+
+    /// What to tell a person about a damaged file: which file, what is wrong,
+    /// what still works and how to recover.
+    pub fn damage_notice(&self) -> Option<String> {
+        let detail = self.damaged.as_deref()?;
+        let p = self.path.display();
+        Some(format!(
+            "{p} is damaged (SQLite's quick_check: {detail}). backout only reads it now: history, incidents, \
+             export and review work, but nothing new is recorded and no rollback starts. To recover, stop every \
+             backout using it, run `sqlite3 {p} .recover | sqlite3 {p}.recovered`, check the copy, and pass \
+             --db {p}.recovered (or move it into place)"
+        ))
     }
 
     /// How long a write waits for another process's write lock ([`BUSY_TIMEOUT`] when opened).
@@ -235,6 +287,13 @@ impl Store {
         let out = out?;
         reset?;
         Ok(out)
+    }
+
+    /// From now on every write through this connection fails ("attempt to
+    /// write a readonly database"); reads go on. For a damaged file, and for
+    /// tests that need a write to fail.
+    pub fn refuse_writes(&self) -> Result<()> {
+        Ok(self.conn.pragma_update(None, "query_only", true)?)
     }
 
     /// The file this store writes.
@@ -269,6 +328,45 @@ impl Store {
         let answer: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(answer == "ok")
     }
+}
+
+/// A file SQLite cannot read at all is [`StoreError::Unreadable`], with the
+/// way to recover; any other error is itself.
+fn unreadable_or(path: &Path, e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+        {
+            StoreError::Unreadable { path: path.to_path_buf(), detail: e.to_string() }
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Files this process has checked, with what was found: `quick_check` reads
+/// the whole file, so the engine's and console's further connections reuse
+/// the first verdict instead of reading it again.
+static CHECKED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>> =
+    std::sync::OnceLock::new();
+
+/// Runs `PRAGMA quick_check` once per file per process: `None` when the file
+/// is sound, else what is wrong. A file SQLite cannot even read is an error.
+fn check_once(conn: &Connection, path: &Path) -> Result<Option<String>> {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let checked = CHECKED.get_or_init(Default::default);
+    if let Some(verdict) = checked.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(verdict);
+    }
+    // Only damage makes the file unreadable; a busy file is still just busy.
+    let unreadable = |e: rusqlite::Error| unreadable_or(path, e);
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(unreadable)?;
+    let found: Vec<String> =
+        stmt.query_map([], |r| r.get(0)).map_err(unreadable)?.collect::<rusqlite::Result<_>>().map_err(unreadable)?;
+    let verdict = (found != ["ok"]).then(|| found.join("; "));
+    if let Ok(mut m) = checked.lock() {
+        m.insert(key, verdict.clone());
+    }
+    Ok(verdict)
 }
 
 /// Brings the schema up to date. Two processes opening a new file at once may

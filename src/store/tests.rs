@@ -375,3 +375,15 @@ fn item4_cooldown_is_shared_by_every_engine_on_one_database() {
     assert!(b.automatic_refusal(&automatic(env, None, 0)).unwrap().is_none(), "a zero cooldown has passed");
     b.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().expect("a person may roll back in cooldown");
 }
+
+/// A file that is not a database at all cannot be read even read-only: the
+/// error names the file and how to recover what it holds.
+#[test]
+fn item17_a_file_sqlite_cannot_read_is_refused_with_the_way_to_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    std::fs::write(&path, vec![0x5Au8; 8192]).unwrap();
+    let err = Store::open(&path).err().unwrap().to_string();
+    assert!(err.contains(&format!("{} cannot be read as a SQLite database", path.display())), "{err}");
+    assert!(err.contains(".recover | sqlite3 recovered.db"), "{err}");
+}
