@@ -43,11 +43,12 @@ impl Store {
                  WHERE deployments.status <> excluded.status OR deployments.version <> excluded.version",
             )?;
             for d in history {
+                // Bounded here too, whoever built the record: a stored string never breaks a reader.
                 upsert.execute(params![
                     env_id,
-                    d.id,
-                    d.version,
-                    d.environment,
+                    super::clip(&d.id, super::MAX_NAME),
+                    super::clip(&d.version, super::MAX_NAME),
+                    d.environment.as_deref().map(|c| super::clip(c, super::MAX_NAME)),
                     ts(d.deployed_at),
                     d.status.as_str(),
                     now

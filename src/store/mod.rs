@@ -114,6 +114,21 @@ impl StoreError {
     }
 }
 
+/// Longest version, colour or id stored; a longer one is cut, its full length noted.
+pub const MAX_NAME: usize = crate::text::MAX_SERVICE_TEXT;
+/// Longest error stored with a rollback.
+pub const MAX_ERROR: usize = 4096;
+
+/// `text` as stored: at most `max` characters, a longer one cut with its full
+/// length noted (`…[100000 chars]`).
+pub(crate) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().nth(max).is_none() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(crate::text::bounded(text, max))
+    }
+}
+
 /// How long a write waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -229,8 +229,8 @@ impl Store {
                     new.environment_id,
                     new.incident_id,
                     new.deployment_id,
-                    new.from_version,
-                    new.target_version,
+                    new.from_version.as_deref().map(|v| super::clip(v, super::MAX_NAME)),
+                    new.target_version.as_deref().map(|v| super::clip(v, super::MAX_NAME)),
                     new.rollback_type.as_str(),
                     new.trigger.as_str(),
                     new.operator,
@@ -341,6 +341,8 @@ impl Store {
         actor: &str,
         block: bool,
     ) -> Result<RollbackRow> {
+        let error = error.map(|e| super::clip(e, super::MAX_ERROR));
+        let error = error.as_deref();
         self.durably(|conn| {
             let now = Utc::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -387,3 +387,15 @@ fn item17_a_file_sqlite_cannot_read_is_refused_with_the_way_to_recover() {
     assert!(err.contains(&format!("{} cannot be read as a SQLite database", path.display())), "{err}");
     assert!(err.contains(".recover | sqlite3 recovered.db"), "{err}");
 }
+
+/// Issue 9 item 7: whatever a caller hands the store, a version or an error
+/// is kept bounded, its full length noted.
+#[test]
+fn item7_stored_versions_and_errors_are_bounded() {
+    let long = "9".repeat(100_000);
+    assert_eq!(super::clip("1.4.2", super::MAX_NAME), "1.4.2");
+    let kept = super::clip(&long, super::MAX_NAME);
+    assert_eq!(kept.chars().count(), super::MAX_NAME + "…[100000 chars]".chars().count());
+    assert!(kept.ends_with("…[100000 chars]"));
+    assert!(super::clip(&long, super::MAX_ERROR).starts_with(&"9".repeat(super::MAX_ERROR)));
+}
