@@ -114,8 +114,10 @@ impl StoreError {
     }
 }
 
-/// Longest version, colour or id stored; a longer one is cut, its full length noted.
-pub const MAX_NAME: usize = crate::text::MAX_SERVICE_TEXT;
+/// Longest version, colour or id stored; a longer one is cut, its full length
+/// noted. Room is left for the mark of text already cut where it came in, so
+/// that cut (and its length) is kept, not cut again.
+pub const MAX_NAME: usize = crate::text::MAX_SERVICE_TEXT + 32;
 /// Longest error stored with a rollback.
 pub const MAX_ERROR: usize = 4096;
 
