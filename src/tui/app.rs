@@ -74,7 +74,17 @@ impl App {
             mode,
             theme,
             keymap,
-            envs: config.environments.iter().map(EnvView::new).collect(),
+            envs: config
+                .environments
+                .iter()
+                .map(|cfg| {
+                    let mut env = EnvView::new(cfg);
+                    for s in env.signals.iter_mut().filter(|s| s.every.is_zero()) {
+                        s.every = config.poll_interval.get();
+                    }
+                    env
+                })
+                .collect(),
             selected: 0,
             focus: Pane::Environments,
             row: 0,

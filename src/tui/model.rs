@@ -157,6 +157,8 @@ pub struct SignalView {
     pub values: VecDeque<f64>,
     /// Newest sample.
     pub latest: Option<Sample>,
+    /// How often it is polled, so a sparkline can say what span it covers.
+    pub every: std::time::Duration,
 }
 
 /// One checklist item as drawn.
@@ -293,6 +295,8 @@ impl EnvView {
                 rule: SignalRule::for_signal(&triggers, s.name.get_ref()),
                 values: VecDeque::with_capacity(SPARK_POINTS),
                 latest: None,
+                // The global poll interval is filled in by the console when the signal has none.
+                every: s.interval.as_ref().map_or(std::time::Duration::ZERO, |i| i.get()),
             })
             .collect();
         EnvView {

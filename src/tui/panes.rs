@@ -15,7 +15,10 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
     let (extra, lines) = match (pane, env) {
         (Pane::Environments, _) => (filter_note(app), environments(app, area.width.saturating_sub(2) as usize)),
         (_, None) => (String::new(), vec![Line::from("no environment in the config")]),
-        (Pane::Signals, Some(e)) => (format!(": {}", e.name), signals(app, e, area.width.saturating_sub(2) as usize)),
+        (Pane::Signals, Some(e)) => {
+            let width = area.width.saturating_sub(2) as usize;
+            (format!(": {}{}", e.name, span_label(e, width)), signals(app, e, width))
+        }
         (Pane::Deployments, Some(e)) => (list_filter_note(app, Pane::Deployments), deployments(app, e)),
         (Pane::Rollbacks, Some(e)) => (list_filter_note(app, Pane::Rollbacks), rollbacks(app, e)),
         (Pane::Checklist, Some(e)) => (checklist_note(e), checklist(app, e)),
@@ -219,6 +222,21 @@ fn sparkline_spans(
         spans.push(Span::styled(run, run_style.unwrap_or_default()));
     }
     spans
+}
+
+/// The span a sparkline of `width` cells covers, as the pane's title says it
+/// (` · -4m … now`): the points that fit times the most frequent poll.
+fn span_label(e: &EnvView, width: usize) -> String {
+    let Some(every) = e.signals.iter().map(|s| s.every).filter(|d| !d.is_zero()).min() else {
+        return String::new();
+    };
+    // The label before each sparkline takes 38 cells.
+    let points = width.saturating_sub(38).min(super::app::SPARK_POINTS) as u32;
+    if points == 0 {
+        return String::new();
+    }
+    let span = crate::text::format_duration(every * points);
+    format!(" · -{} … now", span.split(' ').next().unwrap_or(&span))
 }
 
 /// A rule as its signal's label shows it, in the signal's unit.

@@ -1157,3 +1157,20 @@ fn item11_s_on_a_step_with_an_action_asks_run_or_done_elsewhere() {
     let effects = app.update(key('s'));
     assert!(matches!(&effects[..], [super::app::Effect::RunbookStep { step: 1, .. }]), "no action: done at once");
 }
+
+/// Issue 10 item 2: the signals pane says what span its sparklines cover,
+/// from the points that fit and the poll interval.
+#[test]
+fn item2_the_sparklines_say_what_span_they_cover() {
+    let app = healthy_app(Theme::dark());
+    let interval = config().poll_interval.get();
+    let title = |w: u16| draw(&app, w, 40).lines().nth(1).unwrap_or_default().to_string();
+    // 120 columns: 84 inside the pane, 38 of labels, 46 points.
+    let want = crate::text::format_duration(interval * 46);
+    assert!(
+        title(120).contains(&format!("Signals: checkout · -{} … now", want.split(' ').next().unwrap_or(&want))),
+        "{}",
+        title(120)
+    );
+    assert_ne!(title(120), title(200), "a wider pane covers a longer span");
+}
