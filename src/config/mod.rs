@@ -33,6 +33,10 @@ pub struct Config {
     /// Theme name (`dark`, `light`, `high-contrast`) or a path to a theme file.
     #[serde(default = "defaults::theme")]
     pub theme: String,
+    /// The console takes mouse clicks and the wheel (off: the terminal keeps
+    /// its own selection by mouse).
+    #[serde(default = "defaults::yes")]
+    pub mouse: bool,
     /// Folder holding runbook files, relative to the config file.
     #[serde(default)]
     pub runbooks_dir: Option<String>,

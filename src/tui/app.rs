@@ -2,7 +2,7 @@
 //! anything that needs I/O leaves as an [`Effect`] for a worker.
 
 use chrono::{DateTime, Utc};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind};
 
 use super::keymap::{Command, Keymap};
 use super::popups::{
@@ -246,6 +246,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Mouse { kind, column, row, screen } => {
+                self.on_mouse(kind, column, row, screen);
+                Vec::new()
+            }
             Msg::Paste(text) => {
                 let mut popup = self.popup.take();
                 let typed = popup.as_mut().is_some_and(|p| popups::paste(p, self, &text));
@@ -346,6 +350,46 @@ impl App {
         if let Some(ev) = events.get(i) {
             let at = crate::domain::ts::format(ev.at);
             self.status = format!("{} / {}  {at}  {}: {}", i + 1, events.len(), ev.actor, ev.message);
+        }
+    }
+
+    /// A click focuses the pane under the pointer and selects the row there;
+    /// the wheel moves the selection of the focused pane. Ignored while a box
+    /// is open: a click never answers a question.
+    fn on_mouse(&mut self, kind: MouseEventKind, column: u16, row: u16, screen: ratatui::layout::Rect) {
+        if self.popup.is_some() {
+            return;
+        }
+        match kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                let pos = ratatui::layout::Position { x: column, y: row };
+                let Some((pane, area)) = super::ui::pane_areas(self, screen).into_iter().find(|(_, a)| a.contains(pos))
+                else {
+                    return;
+                };
+                let at = super::panes::row_at(self, pane, area, row);
+                if pane != self.focus {
+                    self.focus = pane;
+                    self.row = 0;
+                }
+                match (pane, at) {
+                    (Pane::Environments, Some(i)) => {
+                        if let Some(env) = self.visible().get(i) {
+                            self.selected = *env;
+                            self.row = 0;
+                        }
+                    }
+                    (_, Some(i)) if i < self.rows_in_focus() => self.row = i,
+                    _ => {}
+                }
+            }
+            MouseEventKind::ScrollDown => {
+                self.on_command(Command::Down);
+            }
+            MouseEventKind::ScrollUp => {
+                self.on_command(Command::Up);
+            }
+            _ => self.dirty = false,
         }
     }
 

@@ -62,7 +62,7 @@ pub fn run_console(rt: &tokio::runtime::Runtime, opts: ConsoleOptions) -> Result
     // panic message prints; color-eyre's hook was installed first, in main.
     let mut terminal = ratatui::init();
     // A paste arrives as one text event, never as keys: a newline in it cannot press Enter.
-    let paste = BracketedPaste::enable();
+    let paste = BracketedPaste::enable(opts.config.mouse);
     let result = rt.block_on(event_loop(&mut terminal, opts, theme, keymap));
     drop(paste);
     ratatui::restore();
@@ -102,19 +102,28 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Bracketed paste for as long as the console runs; switched off again on
-/// every exit, a panic's unwinding included.
-struct BracketedPaste;
+/// Bracketed paste (and mouse reporting, unless `mouse = false`) for as long
+/// as the console runs; switched off again on every exit, a panic's unwinding
+/// included.
+struct BracketedPaste {
+    mouse: bool,
+}
 
 impl BracketedPaste {
-    fn enable() -> Self {
+    fn enable(mouse: bool) -> Self {
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
-        BracketedPaste
+        if mouse {
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+        }
+        BracketedPaste { mouse }
     }
 }
 
 impl Drop for BracketedPaste {
     fn drop(&mut self) {
+        if self.mouse {
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        }
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     }
 }
@@ -202,6 +211,11 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
                 Some(Ok(Event::Resize(_, _))) => Msg::Resize,
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
+                Some(Ok(Event::Mouse(m))) => {
+                    let size = terminal.size().unwrap_or_default();
+                    let screen = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    Msg::Mouse { kind: m.kind, column: m.column, row: m.row, screen }
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
                 None => break,

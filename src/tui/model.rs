@@ -474,6 +474,17 @@ pub enum Msg {
         /// The plan, or why there is none.
         plan: Result<String, RefusedPlan>,
     },
+    /// A mouse click or wheel turn, with the screen it happened on.
+    Mouse {
+        /// What the mouse did.
+        kind: ratatui::crossterm::event::MouseEventKind,
+        /// Column.
+        column: u16,
+        /// Row.
+        row: u16,
+        /// The whole terminal, to find the pane under the pointer.
+        screen: ratatui::layout::Rect,
+    },
     /// Text pasted into the terminal (bracketed paste): only ever text in a
     /// field, never a key, so a pasted newline confirms nothing.
     Paste(String),

@@ -37,26 +37,71 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         _ => Vec::new(),
     };
     let drawn = if heights.is_empty() { lines.len() } else { heights.iter().sum() };
-    let (scroll, extra) = match (env, pane) {
+    let scroll = scroll_of(app, pane, inner, &heights);
+    let extra = match (env, pane) {
         (Some(e), p) if app.focus == p && p != Pane::Environments => {
-            let (_, last) = row_lines(e, p, app.row, &heights);
-            let scroll = (last + 1).saturating_sub(inner);
             let rows = app.shown_rows(e, p).len();
             let more = drawn > inner && rows > 0;
-            (scroll, if more { format!("{extra} {}/{rows}", app.row + 1) } else { extra })
+            if more { format!("{extra} {}/{rows}", app.row + 1) } else { extra }
         }
         (_, Pane::Environments) => {
             let pos = app.visible().iter().position(|i| *i == app.selected).unwrap_or(0);
-            // Two lines per environment.
-            let scroll = (pos * 2 + 2).saturating_sub(inner);
             let more = lines.len() > inner;
-            (scroll, if more { format!("{extra} {}/{}", pos + 1, app.visible().len()) } else { extra })
+            if more { format!("{extra} {}/{}", pos + 1, app.visible().len()) } else { extra }
         }
-        _ => (0, extra),
+        _ => extra,
     };
     let p = Paragraph::new(lines).block(pane_block(app, pane, &extra)).scroll((scroll as u16, 0));
     let p = if pane == Pane::Timeline { p.wrap(WRAP) } else { p };
     f.render_widget(p, area);
+}
+
+/// Lines a pane of `inner` rows is scrolled by: enough to show the selected
+/// row. Only the focused pane (and the environment list) scrolls.
+fn scroll_of(app: &App, pane: Pane, inner: usize, heights: &[usize]) -> usize {
+    match (app.env(), pane) {
+        (_, Pane::Environments) => {
+            let pos = app.visible().iter().position(|i| *i == app.selected).unwrap_or(0);
+            // Two lines per environment.
+            (pos * 2 + 2).saturating_sub(inner)
+        }
+        (Some(e), p) if app.focus == p => (row_lines(e, p, app.row, heights).1 + 1).saturating_sub(inner),
+        _ => 0,
+    }
+}
+
+/// The row of `pane` drawn on screen line `y` of `area` (a mouse click), as the
+/// pane is drawn now.
+pub fn row_at(app: &App, pane: Pane, area: Rect, y: u16) -> Option<usize> {
+    if y <= area.y || y + 1 >= area.y + area.height {
+        return None;
+    }
+    let inner = area.height.saturating_sub(2) as usize;
+    let heights: Vec<usize> = match (app.env(), pane) {
+        (Some(e), Pane::Timeline) => timeline_rows(app, e)
+            .into_iter()
+            .map(|row| Paragraph::new(row).wrap(WRAP).line_count(area.width.saturating_sub(2)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let line = usize::from(y - area.y - 1) + scroll_of(app, pane, inner, &heights);
+    match pane {
+        Pane::Environments => Some(line / 2),
+        Pane::Rollbacks => Some(line / 2),
+        Pane::Timeline => {
+            let mut start = 0;
+            heights.iter().position(|h| {
+                start += h;
+                line < start
+            })
+        }
+        Pane::Signals => {
+            let e = app.env()?;
+            let above = usize::from(e.in_flight.is_some()) + usize::from(e.proposal.is_some()) + usize::from(e.stale);
+            line.checked_sub(above)
+        }
+        _ => Some(line),
+    }
 }
 
 /// How the timeline wraps its long lines.

@@ -1174,3 +1174,30 @@ fn item2_the_sparklines_say_what_span_they_cover() {
     );
     assert_ne!(title(120), title(200), "a wider pane covers a longer span");
 }
+
+/// Issue 10 item 16: a click focuses the pane under the pointer and selects
+/// the row there; the wheel moves the selection; with a box open a click does
+/// nothing.
+#[test]
+fn item16_a_click_focuses_and_selects_and_the_wheel_scrolls() {
+    use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+    let mut app = healthy_app(Theme::dark());
+    let again = app.envs[0].deployments[0].clone();
+    app.envs[0].deployments.push(again);
+    let screen = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let click = |app: &mut App, pane: Pane, line: u16| {
+        let area = super::ui::pane_areas(app, screen).into_iter().find(|(p, _)| *p == pane).unwrap().1;
+        let kind = MouseEventKind::Down(MouseButton::Left);
+        app.update(Msg::Mouse { kind, column: area.x + 2, row: area.y + 1 + line, screen })
+    };
+    click(&mut app, Pane::Environments, 2);
+    assert_eq!((app.focus, app.selected), (Pane::Environments, 1), "the second environment's first line");
+    click(&mut app, Pane::Environments, 0);
+    click(&mut app, Pane::Deployments, 1);
+    assert_eq!((app.focus, app.row), (Pane::Deployments, 1));
+    app.update(Msg::Mouse { kind: MouseEventKind::ScrollUp, column: 0, row: 0, screen });
+    assert_eq!(app.row, 0, "the wheel moves the selection");
+    app.update(key('?'));
+    click(&mut app, Pane::Timeline, 0);
+    assert_eq!(app.focus, Pane::Deployments, "a click never acts through a box");
+}

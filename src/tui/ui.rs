@@ -27,37 +27,52 @@ pub fn render(app: &App, f: &mut Frame) {
         f.render_widget(Paragraph::new(msg).style(app.theme.get("warn")).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [header, body, status] =
+    let [header, _, status] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(10), Constraint::Length(1)]).areas(area);
     header_line(app, f, header);
     status_line(app, f, status);
-    match app.zoom {
-        Some(p) => panes::render_pane(app, f, body, p),
-        None => body_layout(app, f, body),
-    }
+    body_layout(app, f, area);
     popups::render(app, f, area);
 }
 
 fn body_layout(app: &App, f: &mut Frame, area: Rect) {
+    for (pane, rect) in pane_areas(app, area) {
+        panes::render_pane(app, f, rect, pane);
+    }
+}
+
+/// Where each pane is drawn on a screen of `screen` (the whole terminal):
+/// the one layout drawing and mouse clicks share.
+pub fn pane_areas(app: &App, screen: Rect) -> Vec<(Pane, Rect)> {
+    if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
+        return Vec::new();
+    }
+    let [_, area, _] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(10), Constraint::Length(1)]).areas(screen);
+    if let Some(p) = app.zoom {
+        return vec![(p, area)];
+    }
     let compact = area.height < 30;
     let list_width = if area.width >= 110 { 34 } else { 26 };
     let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(40)]).areas(area);
-    panes::render_pane(app, f, left, Pane::Environments);
     let wanted = app.env().map_or(3, |e| e.signals.len() as u16 + 4);
     let signals_height = if compact { wanted.min(8) } else { wanted.min(17) };
     let [signals, history, bottom] =
         Layout::vertical([Constraint::Length(signals_height), Constraint::Percentage(40), Constraint::Percentage(60)])
             .areas(right);
-    panes::render_pane(app, f, signals, Pane::Signals);
     let [deps, rbs] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(history);
-    panes::render_pane(app, f, deps, Pane::Deployments);
-    panes::render_pane(app, f, rbs, Pane::Rollbacks);
     let [check, run, notes] =
         Layout::horizontal([Constraint::Percentage(33), Constraint::Percentage(27), Constraint::Percentage(40)])
             .areas(bottom);
-    panes::render_pane(app, f, check, Pane::Checklist);
-    panes::render_pane(app, f, run, Pane::Runbook);
-    panes::render_pane(app, f, notes, Pane::Timeline);
+    vec![
+        (Pane::Environments, left),
+        (Pane::Signals, signals),
+        (Pane::Deployments, deps),
+        (Pane::Rollbacks, rbs),
+        (Pane::Checklist, check),
+        (Pane::Runbook, run),
+        (Pane::Timeline, notes),
+    ]
 }
 
 /// `mm:ss`, or `h:mm:ss` past an hour.
