@@ -13,7 +13,10 @@ use crate::domain::{CheckKind, DeploymentStatus, Health, RollbackStatus};
 pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
     let env = app.env();
     let (extra, lines) = match (pane, env) {
-        (Pane::Environments, _) => (filter_note(app), environments(app, area.width.saturating_sub(2) as usize)),
+        (Pane::Environments, _) => {
+            let detail = env_detail(app, area);
+            (filter_note(app), environments(app, area.width.saturating_sub(2) as usize, detail))
+        }
         (_, None) => (String::new(), vec![Line::from("no environment in the config")]),
         (Pane::Signals, Some(e)) => {
             let width = area.width.saturating_sub(2) as usize;
@@ -37,7 +40,7 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         _ => Vec::new(),
     };
     let drawn = if heights.is_empty() { lines.len() } else { heights.iter().sum() };
-    let scroll = scroll_of(app, pane, inner, &heights);
+    let scroll = scroll_of(app, pane, area, &heights);
     let extra = match (env, pane) {
         (Some(e), p) if app.focus == p && p != Pane::Environments => {
             let rows = app.shown_rows(e, p).len();
@@ -58,12 +61,13 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
 
 /// Lines a pane of `inner` rows is scrolled by: enough to show the selected
 /// row. Only the focused pane (and the environment list) scrolls.
-fn scroll_of(app: &App, pane: Pane, inner: usize, heights: &[usize]) -> usize {
+fn scroll_of(app: &App, pane: Pane, area: Rect, heights: &[usize]) -> usize {
+    let inner = area.height.saturating_sub(2) as usize;
     match (app.env(), pane) {
         (_, Pane::Environments) => {
             let pos = app.visible().iter().position(|i| *i == app.selected).unwrap_or(0);
-            // Two lines per environment.
-            (pos * 2 + 2).saturating_sub(inner)
+            let end: usize = env_heights(app, env_detail(app, area)).iter().take(pos + 1).sum();
+            end.saturating_sub(inner)
         }
         (Some(e), p) if app.focus == p => (row_lines(e, p, app.row, heights).1 + 1).saturating_sub(inner),
         _ => 0,
@@ -76,7 +80,6 @@ pub fn row_at(app: &App, pane: Pane, area: Rect, y: u16) -> Option<usize> {
     if y <= area.y || y + 1 >= area.y + area.height {
         return None;
     }
-    let inner = area.height.saturating_sub(2) as usize;
     let heights: Vec<usize> = match (app.env(), pane) {
         (Some(e), Pane::Timeline) => timeline_rows(app, e)
             .into_iter()
@@ -84,17 +87,18 @@ pub fn row_at(app: &App, pane: Pane, area: Rect, y: u16) -> Option<usize> {
             .collect(),
         _ => Vec::new(),
     };
-    let line = usize::from(y - area.y - 1) + scroll_of(app, pane, inner, &heights);
+    let line = usize::from(y - area.y - 1) + scroll_of(app, pane, area, &heights);
+    let first_line_at = |heights: &[usize]| {
+        let mut start = 0;
+        heights.iter().position(|h| {
+            start += h;
+            line < start
+        })
+    };
     match pane {
-        Pane::Environments => Some(line / 2),
+        Pane::Environments => first_line_at(&env_heights(app, env_detail(app, area))),
         Pane::Rollbacks => Some(line / 2),
-        Pane::Timeline => {
-            let mut start = 0;
-            heights.iter().position(|h| {
-                start += h;
-                line < start
-            })
-        }
+        Pane::Timeline => first_line_at(&heights),
         Pane::Signals => {
             let e = app.env()?;
             let above = usize::from(e.in_flight.is_some()) + usize::from(e.proposal.is_some()) + usize::from(e.stale);
@@ -163,7 +167,48 @@ pub fn badge(h: Option<Health>, stale: bool) -> &'static str {
     }
 }
 
-fn environments(app: &App, width: usize) -> Vec<Line<'static>> {
+/// Whether the environment list has room for a line of readings per
+/// environment: a wide list (a wide terminal) tall enough for them uses the
+/// space rather than leaving it empty; a narrow one would only cut them.
+fn env_detail(app: &App, area: Rect) -> bool {
+    area.width >= 48 && usize::from(area.height.saturating_sub(2)) >= app.visible().len() * 4
+}
+
+/// Lines each visible environment takes in the list, in order.
+fn env_heights(app: &App, detail: bool) -> Vec<usize> {
+    app.visible()
+        .into_iter()
+        .map(|i| {
+            let e = &app.envs[i];
+            2 + usize::from(detail)
+                + usize::from(e.in_flight.is_some() || e.lock.is_some())
+                + usize::from(e.proposal.is_some())
+        })
+        .collect()
+}
+
+/// The readings line of a tall environment list: each signal's latest value,
+/// a failed reading marked, and the open incident.
+fn readings(e: &EnvView, width: usize) -> String {
+    let mut parts: Vec<String> = e
+        .signals
+        .iter()
+        .filter(|s| s.name != "health")
+        .filter_map(|s| {
+            let l = s.latest.as_ref()?;
+            Some(match (l.ok, l.value) {
+                (true, Some(v)) => format!("{} {}", s.name, fmt_value(v, &s.unit)),
+                _ => format!("{} {FAILED_MARK}", s.name),
+            })
+        })
+        .collect();
+    if let Some(i) = &e.incident {
+        parts.insert(0, format!("incident #{}", i.id));
+    }
+    truncate(&format!("    {}", parts.join(" · ")), width.max(2))
+}
+
+fn environments(app: &App, width: usize, detail: bool) -> Vec<Line<'static>> {
     let name_width = width.saturating_sub(14).clamp(6, 30);
     let t = &app.theme;
     let mut lines = Vec::new();
@@ -183,6 +228,9 @@ fn environments(app: &App, width: usize) -> Vec<Line<'static>> {
             Span::styled(format!("    {}{colour}", e.version.as_deref().unwrap_or("?")), t.dim()),
             Span::styled(format!("  {auto}"), if e.automatic { t.get("ok") } else { t.dim() }),
         ]));
+        if detail {
+            lines.push(Line::styled(readings(e, width), t.dim()));
+        }
         if let Some(f) = &e.in_flight {
             lines.push(Line::styled(format!("  ⟲ {} {}", f.phase, clock(app.now - f.since)), t.get("warn")));
         } else if let Some(h) = &e.lock {

@@ -1201,3 +1201,20 @@ fn item16_a_click_focuses_and_selects_and_the_wheel_scrolls() {
     click(&mut app, Pane::Timeline, 0);
     assert_eq!(app.focus, Pane::Deployments, "a click never acts through a box");
 }
+
+/// Issue 10 item 19: a tall environment list uses its space for each
+/// environment's readings; a short one keeps two lines each.
+#[test]
+fn item19_a_tall_environment_list_shows_readings() {
+    let mut app = degraded_app();
+    let tall = draw(&app, 200, 50);
+    assert!(tall.contains("error_rate 7.8% · latency 3.90s · cpu 30."), "{tall}");
+    let small = draw(&app, 80, 24);
+    assert!(!small.contains("error_rate 7.8% ·"), "{small}");
+    // A click on the second environment's line still selects it.
+    let screen = ratatui::layout::Rect::new(0, 0, 200, 50);
+    let area = super::ui::pane_areas(&app, screen)[0].1;
+    let kind = ratatui::crossterm::event::MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left);
+    app.update(Msg::Mouse { kind, column: area.x + 2, row: area.y + 4, screen });
+    assert_eq!(app.selected, 1, "three lines per environment when tall");
+}

@@ -53,7 +53,14 @@ pub fn pane_areas(app: &App, screen: Rect) -> Vec<(Pane, Rect)> {
         return vec![(p, area)];
     }
     let compact = area.height < 30;
-    let list_width = if area.width >= 110 { 34 } else { 26 };
+    // A wide terminal gives the environment list room for its readings.
+    let list_width = if area.width >= 180 {
+        48
+    } else if area.width >= 110 {
+        34
+    } else {
+        26
+    };
     let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(40)]).areas(area);
     let wanted = app.env().map_or(3, |e| e.signals.len() as u16 + 4);
     let signals_height = if compact { wanted.min(8) } else { wanted.min(17) };
