@@ -392,3 +392,36 @@ mod tests {
         assert_eq!(rows[0], ("j/↓".to_string(), "move down"));
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    /// README's key table names every action of the keymap, with its default
+    /// keys, so the documentation cannot fall behind the `?` help.
+    #[test]
+    fn readme_keys_table_lists_every_action_and_its_keys() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("### Keys").unwrap_or(0);
+        let end = readme[start..].find("### Themes").map_or(readme.len(), |e| start + e);
+        let table = &readme[start..end];
+        let mut missing = Vec::new();
+        for (key, command, _) in DEFAULTS {
+            let row = table.lines().find(|l| l.contains(&format!("`{}`", command.name())));
+            match row {
+                None => missing.push(format!("no row for `{}`", command.name())),
+                Some(row) => {
+                    let label = match key.label().as_str() {
+                        "S-Tab" => "Shift-Tab".to_string(),
+                        "C-s" => "Ctrl-S".to_string(),
+                        other => other.to_string(),
+                    };
+                    if !row.contains(&format!("`{label}`")) {
+                        missing.push(format!("`{}` row lacks key `{label}`", command.name()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "README's keys table: {}", missing.join("; "));
+    }
+}
