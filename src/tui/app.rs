@@ -133,7 +133,11 @@ impl App {
     /// Indexes of `pane`'s rows of `e` that its filter lets through, in order.
     pub fn shown_rows(&self, e: &EnvView, pane: Pane) -> Vec<usize> {
         let f = self.filter_of(pane).to_lowercase();
-        let keep = |text: String| f.is_empty() || text.to_lowercase().contains(&f);
+        if f.is_empty() {
+            // No filter (the usual case, every frame): nothing to format.
+            return (0..super::panes::rows_of(e, pane)).collect();
+        }
+        let keep = |text: String| text.to_lowercase().contains(&f);
         match pane {
             Pane::Timeline => (0..e.timeline.len())
                 .filter(|i| {

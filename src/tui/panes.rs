@@ -33,8 +33,9 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
     let inner = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2);
     // The timeline wraps: its rows' heights are measured as drawn.
+    // Measured only when it scrolls (focused): an idle console draws often.
     let heights: Vec<usize> = match (env, pane) {
-        (Some(e), Pane::Timeline) => {
+        (Some(e), Pane::Timeline) if app.focus == Pane::Timeline => {
             timeline_rows(app, e).into_iter().map(|row| Paragraph::new(row).wrap(WRAP).line_count(width)).collect()
         }
         _ => Vec::new(),
