@@ -53,6 +53,17 @@ impl Drop for Tmux {
     }
 }
 
+/// The real console on `d`'s config and database, in a tmux session named after `what`.
+fn console(d: &Drill, what: &str) -> Tmux {
+    let cmd = format!(
+        "env USER=tester {} --config {} --db {} console",
+        env!("CARGO_BIN_EXE_backout"),
+        shell_quote(d.config.to_str().unwrap()),
+        shell_quote(d.db.to_str().unwrap())
+    );
+    Tmux::start(&format!("backout-{what}-{}", std::process::id()), &cmd)
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
@@ -69,13 +80,7 @@ fn console_shows_automatic_rollback_and_records_note_and_checklist() {
     );
     let text = format!("runbooks_dir = {:?}\n{text}", runbooks.to_str().unwrap());
     std::fs::write(&d.config, text).unwrap();
-    let cmd = format!(
-        "env USER=tester {} --config {} --db {} console",
-        env!("CARGO_BIN_EXE_backout"),
-        shell_quote(d.config.to_str().unwrap()),
-        shell_quote(d.db.to_str().unwrap())
-    );
-    let tmux = Tmux::start(&format!("backout-e2e-{}", std::process::id()), &cmd);
+    let tmux = console(&d, "e2e");
     tmux.wait_for("Environments", Duration::from_secs(30));
     // The bad release is detected and rolled back on its own.
     let screen = tmux.wait_for("2.0.0-bad → 1.4.3", Duration::from_secs(90));
@@ -242,13 +247,7 @@ impl Tmux {
 fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_nothing() {
     let d =
         Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
-    let cmd = format!(
-        "env USER=tester {} --config {} --db {} console",
-        env!("CARGO_BIN_EXE_backout"),
-        shell_quote(d.config.to_str().unwrap()),
-        shell_quote(d.db.to_str().unwrap())
-    );
-    let tmux = Tmux::start(&format!("backout-force-{}", std::process::id()), &cmd);
+    let tmux = console(&d, "force");
     tmux.wait_for("✔ healthy", Duration::from_secs(30));
     tmux.keys(&["r"]);
     tmux.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
@@ -276,13 +275,7 @@ fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_noth
 fn item1_a_flapping_health_check_shows_its_failures_in_the_sparkline() {
     let timings = Timings { flap_period: Duration::from_secs(2), ..Timings::default() };
     let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::Flapping)], timings);
-    let cmd = format!(
-        "env USER=tester {} --config {} --db {} console",
-        env!("CARGO_BIN_EXE_backout"),
-        shell_quote(d.config.to_str().unwrap()),
-        shell_quote(d.db.to_str().unwrap())
-    );
-    let tmux = Tmux::start(&format!("backout-flap-{}", std::process::id()), &cmd);
+    let tmux = console(&d, "flap");
     tmux.wait_for("Environments", Duration::from_secs(30));
     let mut last = String::new();
     let seen = wait_until(Duration::from_secs(40), || {
@@ -303,13 +296,7 @@ fn item1_a_flapping_health_check_shows_its_failures_in_the_sparkline() {
 fn item13_scrolling_the_timeline_reaches_its_first_event() {
     let timings = Timings { flap_period: Duration::from_secs(1), ..Timings::default() };
     let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::Flapping)], timings);
-    let cmd = format!(
-        "env USER=tester {} --config {} --db {} console",
-        env!("CARGO_BIN_EXE_backout"),
-        shell_quote(d.config.to_str().unwrap()),
-        shell_quote(d.db.to_str().unwrap())
-    );
-    let tmux = Tmux::start(&format!("backout-scroll-{}", std::process::id()), &cmd);
+    let tmux = console(&d, "scroll");
     tmux.wait_for("Environments", Duration::from_secs(30));
     let count = || d.db().query_row("SELECT count(*) FROM timeline_events", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
     wait_until(Duration::from_secs(60), || count() >= 30).expect("the timeline never grew past 30 events");
@@ -339,13 +326,7 @@ fn item6_the_picker_starts_on_a_good_version_after_an_automatic_rollback() {
     let d = Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::Standard, Scenario::BadDeploy)], timings);
     let text = std::fs::read_to_string(&d.config).unwrap().replace("auto_rollback = false", "auto_rollback = true");
     std::fs::write(&d.config, text).unwrap();
-    let cmd = format!(
-        "env USER=tester {} --config {} --db {} console",
-        env!("CARGO_BIN_EXE_backout"),
-        shell_quote(d.config.to_str().unwrap()),
-        shell_quote(d.db.to_str().unwrap())
-    );
-    let tmux = Tmux::start(&format!("backout-pick-{}", std::process::id()), &cmd);
+    let tmux = console(&d, "pick");
     tmux.wait_for("Environments", Duration::from_secs(30));
     let completed = || {
         d.db()

@@ -251,7 +251,10 @@ impl App {
                 Vec::new()
             }
             Msg::Mouse { kind, column, row, screen } => {
-                self.on_mouse(kind, column, row, screen);
+                // A move or a release changes nothing: it must not cost a
+                // frame, nor cancel one an earlier message of the batch asked for.
+                let changed = self.on_mouse(kind, column, row, screen);
+                self.dirty = was_dirty || changed;
                 Vec::new()
             }
             Msg::Paste(text) => {
@@ -359,17 +362,17 @@ impl App {
 
     /// A click focuses the pane under the pointer and selects the row there;
     /// the wheel moves the selection of the focused pane. Ignored while a box
-    /// is open: a click never answers a question.
-    fn on_mouse(&mut self, kind: MouseEventKind, column: u16, row: u16, screen: ratatui::layout::Rect) {
+    /// is open: a click never answers a question. Says whether it changed anything.
+    fn on_mouse(&mut self, kind: MouseEventKind, column: u16, row: u16, screen: ratatui::layout::Rect) -> bool {
         if self.popup.is_some() {
-            return;
+            return false;
         }
         match kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 let pos = ratatui::layout::Position { x: column, y: row };
                 let Some((pane, area)) = super::ui::pane_areas(self, screen).into_iter().find(|(_, a)| a.contains(pos))
                 else {
-                    return;
+                    return false;
                 };
                 let at = super::panes::row_at(self, pane, area, row);
                 if pane != self.focus {
@@ -393,8 +396,9 @@ impl App {
             MouseEventKind::ScrollUp => {
                 self.on_command(Command::Up);
             }
-            _ => self.dirty = false,
+            _ => return false,
         }
+        true
     }
 
     fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {

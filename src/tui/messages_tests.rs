@@ -31,17 +31,7 @@ fn runbook_messages_match_the_screen() {
     assert!(app.status.contains("no open incident: i opens one"), "{}", app.status);
     // An incident open on an environment with no runbook configured: the pane and
     // the keys say that, and how to add one, never "no open incident".
-    app.envs[0].incident = Some(IncidentRow {
-        id: 9,
-        environment: Some("checkout".into()),
-        title: "t".into(),
-        severity: Some(Severity::Critical),
-        status: IncidentStatus::Open,
-        drill: false,
-        opened_by: "rule".into(),
-        opened_at: at("2026-11-21T14:00:30.000Z"),
-        closed_at: None,
-    });
+    app.envs[0].incident = Some(open_incident(9, "checkout", "2026-11-21T14:00:30.000Z"));
     app.update(key('S'));
     assert!(app.popup.is_none(), "no step to skip, so no reason is asked for");
     assert!(app.status.contains("checkout has no runbook configured: add `runbook"), "{}", app.status);

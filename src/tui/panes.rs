@@ -370,8 +370,9 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
     let values = &values[values.len().saturating_sub(room)..];
     let mut spans = vec![Span::styled(label, style), Span::raw(" ")];
     spans.extend(sparkline_spans(app, values, room, s.rule, stale));
+    // Counted over the span the row had room for, so a long failure text that
+    // leaves no room for bars still says how many failed.
     if failed > 0 {
-        let failed = values.iter().filter(|v| !v.is_finite()).count();
         spans.push(Span::styled(format!(" {FAILED_MARK}{failed:<4}"), t.get("unhealthy")));
     }
     Line::from(spans)

@@ -261,12 +261,32 @@ impl Worker {
         Ok(())
     }
 
-    /// The open incident's runbook, or nothing when there is none or it cannot be read.
-    fn runbook_file(&self, store: &Store, incident: i64) -> Option<(String, crate::incident::Runbook)> {
+    /// The open incident's runbook (its name, file and steps), or nothing when
+    /// there is none or it cannot be read.
+    fn runbook_file(&self, store: &Store, incident: i64) -> Option<(String, PathBuf, crate::incident::Runbook)> {
         let name = crate::incident::runbook::runbook_name(store, &self.config, incident).ok()??;
         let path = crate::incident::runbook::runbook_path(&self.config, &self.config_path, &name).ok()?;
         let book = crate::incident::Runbook::load(&path).ok()?;
-        Some((name, book))
+        Some((name, path, book))
+    }
+
+    /// The environment's open incident and its readable runbook, for a step to
+    /// be recorded or run; an error says which is missing.
+    fn incident_runbook(
+        &self,
+        store: &Store,
+        env: &str,
+    ) -> Result<(i64, String, PathBuf, crate::incident::Runbook), String> {
+        let env_id = self.env_id(store, env)?;
+        let incident = store
+            .open_incident_for(env_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no open incident on {env}"))?
+            .id;
+        let (file, path, book) = self.runbook_file(store, incident).ok_or_else(|| {
+            format!("incident #{incident} has no readable runbook (see `runbook` and `runbooks_dir` in the config)")
+        })?;
+        Ok((incident, file, path, book))
     }
 
     /// The open incident's runbook steps: title, state and what its action does.
@@ -277,7 +297,7 @@ impl Worker {
         now: DateTime<Utc>,
     ) -> Vec<(String, String, Option<String>)> {
         let Some(incident) = incident else { return Vec::new() };
-        let Some((file, book)) = self.runbook_file(store, incident) else { return Vec::new() };
+        let Some((file, _, book)) = self.runbook_file(store, incident) else { return Vec::new() };
         let Ok(view) = crate::incident::runbook::view(store, incident, &file, &book, now) else { return Vec::new() };
         view.steps
             .into_iter()
@@ -296,19 +316,7 @@ impl Worker {
     /// the step done or failed with its output.
     fn run_step(&self, env: &str, step: usize) -> Result<(), String> {
         let mut store = self.store()?;
-        let env_id = self.env_id(&store, env)?;
-        let incident = store
-            .open_incident_for(env_id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no open incident on {env}"))?
-            .id;
-        let no_book = || format!("incident #{incident} has no readable runbook");
-        let name = crate::incident::runbook::runbook_name(&store, &self.config, incident)
-            .map_err(|e| format!("{e:#}"))?
-            .ok_or_else(no_book)?;
-        let path = crate::incident::runbook::runbook_path(&self.config, &self.config_path, &name)
-            .map_err(|e| format!("{e:#}"))?;
-        let book = crate::incident::Runbook::load(&path).map_err(|e| format!("{e:#}"))?;
+        let (incident, name, path, book) = self.incident_runbook(&store, env)?;
         let dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
         let actx = crate::incident::runbook::ActionContext {
             rt: &self.rt,
@@ -326,15 +334,7 @@ impl Worker {
 
     fn runbook_step(&self, env: &str, step: usize, state: &str, reason: Option<&str>) -> Result<(), String> {
         let mut store = self.store()?;
-        let env_id = self.env_id(&store, env)?;
-        let incident = store
-            .open_incident_for(env_id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no open incident on {env}"))?
-            .id;
-        let (file, book) = self.runbook_file(&store, incident).ok_or_else(|| {
-            format!("incident #{incident} has no readable runbook (see `runbook` and `runbooks_dir` in the config)")
-        })?;
+        let (incident, file, _, book) = self.incident_runbook(&store, env)?;
         let how = match (state, reason) {
             ("skipped", Some(r)) => crate::incident::runbook::StepMark::Skipped(r),
             _ => crate::incident::runbook::StepMark::Done,
@@ -345,9 +345,6 @@ impl Worker {
         Ok(())
     }
 
-    /// `i`: closes the environment's open incident (recording `resolved`), or
-    /// opens one with the environment's severity and objective, detected now by
-    /// the operator, like every other incident.
     /// Closes incident `id`, asked about on screen; a reason for closing it
     /// before it validated is a note on its timeline, written first.
     fn close_incident(&self, env: &str, id: i64, reason: Option<&str>) -> Result<(), String> {
@@ -364,6 +361,8 @@ impl Worker {
         Ok(())
     }
 
+    /// `i` with no incident open: opens one with the environment's severity and
+    /// objective, detected now by the operator, like every other incident.
     fn open_incident(&self, env: &str) -> Result<(), String> {
         let cfg = self.config.environment(env).ok_or_else(|| format!("no environment {env}"))?;
         let mut store = self.store()?;
