@@ -14,6 +14,17 @@ fn cpu_ticks(pid: u32) -> u64 {
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
+/// Resident set size of `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -68,9 +79,27 @@ fn main() {
     .unwrap();
     let secs: u64 = std::env::var("BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let (c0, t0) = (cpu_ticks(pid), Instant::now());
-    std::thread::sleep(Duration::from_secs(secs));
+    // Resident memory once a minute (and at the end), so that a long run
+    // (`BENCH_IDLE_SECS=3600`) shows whether the console grows.
+    let mut rss = Vec::new();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        let left = Duration::from_secs(secs).saturating_sub(t0.elapsed());
+        std::thread::sleep(left.min(Duration::from_secs(60)));
+        rss.push((t0.elapsed().as_secs(), rss_kib(pid)));
+    }
     let cpu = (cpu_ticks(pid) - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0;
     println!("console idle for {secs}s (3 environments, 18 signals polled once a second): CPU {cpu:.2}% of one core");
+    if let (Some(first), Some(last)) = (rss.first(), rss.last()) {
+        let peak = rss.iter().map(|r| r.1).max().unwrap_or(0);
+        println!(
+            "resident memory: {:.1} MB after {}s, {:.1} MB after {}s, peak {:.1} MB",
+            first.1 as f64 / 1024.0,
+            first.0,
+            last.1 as f64 / 1024.0,
+            last.0,
+            peak as f64 / 1024.0
+        );
+    }
     let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
     let _ = sim.kill();
     let _ = sim.wait();

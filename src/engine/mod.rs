@@ -343,48 +343,59 @@ fn spawn_pollers(
     let permits = Arc::new(Semaphore::new(opts.max_concurrent_requests.max(1)));
     let pages = Arc::new(sources::ScrapeCache::default());
     for (e, env) in config.environments.iter().enumerate() {
-        let mut pollers: Vec<(Option<usize>, SignalPoller, Duration)> = env
-            .effective_signals()
-            .iter()
-            .enumerate()
-            .map(|(s, sig)| {
-                let every = sig.interval.unwrap_or(config.poll_interval).get();
-                // A page is reused for up to half the interval, so a signal never
-                // sees the same scrape twice and rates stay between real scrapes.
-                let poller = SignalPoller::new(env, sig, http.clone()).with_cache(Arc::clone(&pages), every / 2);
-                (Some(s), poller, every)
-            })
-            .collect();
+        // Signals read from one page at one interval are polled by one task, one
+        // after another: the first scrapes the page, the others reuse it. (One
+        // task per signal scraped each page about twice a second and woke the
+        // runtime once per signal.)
+        let mut groups: Vec<PollGroup> = Vec::new();
+        for (s, sig) in env.effective_signals().iter().enumerate() {
+            let every = sig.interval.unwrap_or(config.poll_interval).get();
+            // A page is reused for up to half the interval, so a signal never
+            // sees the same scrape twice and rates stay between real scrapes.
+            let poller = SignalPoller::new(env, sig, http.clone()).with_cache(Arc::clone(&pages), every / 2);
+            let page = poller.page().map(str::to_string);
+            match groups.iter_mut().find(|(p, ev, _)| page.is_some() && *p == page && *ev == every) {
+                Some((_, _, members)) => members.push((Some(s), poller)),
+                None => groups.push((page, every, vec![(Some(s), poller)])),
+            }
+        }
         // Every environment's deployment status is followed, rules or not: it
         // tells the engine which version is serving and feeds the history.
-        pollers.push((None, SignalPoller::status(env, http.clone()), config.poll_interval.get()));
-        for (signal, mut poller, every) in pollers {
+        groups.push((None, config.poll_interval.get(), vec![(None, SignalPoller::status(env, http.clone()))]));
+        for (_, every, mut members) in groups {
             let inbox = inbox.clone();
             let mut stop = stop.clone();
             let permits = Arc::clone(&permits);
             let jitter = opts.jitter.clamp(0.0, 0.5);
+            let first = members.first().and_then(|m| m.0);
             set.spawn(async move {
                 // Spread the first polls so a thousand signals do not fire at once.
-                let mut delay = every.mul_f64(fastrand_unit(e, signal));
+                let mut delay = every.mul_f64(fastrand_unit(e, first));
                 loop {
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = stop.changed() => return,
                     }
-                    let poll = {
-                        let Ok(_permit) = permits.acquire().await else { return };
-                        poller.poll().await
-                    };
-                    if inbox.send(Msg::Polled { env: e, signal, poll }).is_err() {
-                        return;
+                    for (signal, poller) in &mut members {
+                        let poll = {
+                            let Ok(_permit) = permits.acquire().await else { return };
+                            poller.poll().await
+                        };
+                        if inbox.send(Msg::Polled { env: e, signal: *signal, poll }).is_err() {
+                            return;
+                        }
                     }
-                    let spread = 1.0 + jitter * (2.0 * fastrand_unit(e, signal) - 1.0);
+                    let spread = 1.0 + jitter * (2.0 * fastrand_unit(e, first) - 1.0);
                     delay = every.mul_f64(spread.max(0.05));
                 }
             });
         }
     }
 }
+
+/// Signals polled by one task: the page they share (if any), their interval,
+/// and each signal's index (`None` for the status poller) with its poller.
+type PollGroup = (Option<String>, Duration, Vec<(Option<usize>, SignalPoller)>);
 
 /// A cheap pseudo-random number in [0, 1), good enough to spread polls.
 fn fastrand_unit(a: usize, b: Option<usize>) -> f64 {

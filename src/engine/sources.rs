@@ -110,6 +110,15 @@ impl SignalPoller {
         self
     }
 
+    /// The page this poller scrapes when it shares scrapes with others (an
+    /// exposition page), else `None`.
+    pub fn page(&self) -> Option<&str> {
+        match (&self.kind, &self.cache) {
+            (Kind::Exposition { url, .. }, Some(_)) => Some(url),
+            _ => None,
+        }
+    }
+
     /// A poller of the playbook status endpoint, which every environment has.
     pub fn status(env: &EnvironmentConfig, http: reqwest::Client) -> Self {
         let timeout = env.timeout.get();

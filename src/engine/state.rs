@@ -87,7 +87,14 @@ pub(super) struct EnvState {
     failed_from: Option<String>,
     proposal: Option<Proposal>,
     automatic: bool,
+    /// The deployment history last handed to the store, and when: a status poll
+    /// that brings the same history writes nothing (it is written again after
+    /// [`RESYNC`] in case a write was lost).
+    synced: Option<(Vec<crate::playbook::DeploymentRecord>, Instant)>,
 }
+
+/// How long an unchanged deployment history goes without being written again.
+const RESYNC: Duration = Duration::from_secs(60);
 
 impl EnvState {
     pub(super) fn new(id: i64, cfg: EnvironmentConfig, opts: &EngineOptions) -> Self {
@@ -115,6 +122,7 @@ impl EnvState {
             settled_on: None,
             failed_from: None,
             proposal: None,
+            synced: None,
         }
     }
 
@@ -143,7 +151,12 @@ impl EnvState {
         rb: &mut JoinSet<(usize, RollbackOutcome)>,
     ) {
         if let Some(status) = &poll.status {
-            sh.writer.send(StoreCmd::Sync(self.id, status.deployment_history.clone()));
+            let same =
+                self.synced.as_ref().is_some_and(|(h, at)| *h == status.deployment_history && at.elapsed() < RESYNC);
+            if !same {
+                sh.writer.send(StoreCmd::Sync(self.id, status.deployment_history.clone()));
+                self.synced = Some((status.deployment_history.clone(), Instant::now()));
+            }
         }
         if let Some(v) = &poll.version {
             self.on_version(v, poll.status.as_ref(), sh);

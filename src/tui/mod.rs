@@ -18,8 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr};
-use crossterm::event::{Event, EventStream, KeyEventKind};
-use futures_util::StreamExt;
+use crossterm::event::{Event, KeyEventKind};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
@@ -183,22 +182,21 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         worker.handle(Effect::Refresh { at: None });
     }
 
-    let mut events = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut input = terminal_input();
+    // Data (engine events, the clock) is taken in once a FRAME and drawn then;
+    // keys and resizes are drawn at once. Between frames an idle console sleeps:
+    // nothing but a key, a worker's answer or the next frame wakes it.
+    const FRAME: Duration = Duration::from_millis(500);
+    let mut frame = tokio::time::interval(FRAME);
+    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Other processes' writes (a CLI rollback, a note) are picked up this often;
     // this console's own actions refresh at once.
     let mut refresh = tokio::time::interval(Duration::from_secs(5));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let panic_for_test = std::env::var_os(PANIC_FOR_TEST).is_some();
     let mut frames = 0u64;
-    // Data arriving from pollers is drawn at most every FRAME; keys and resizes
-    // are drawn at once. An idle console then costs a few frames a second.
-    const FRAME: Duration = Duration::from_millis(500);
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
-    let mut urgent = true;
     loop {
-        if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
-            last_draw = tokio::time::Instant::now();
-            urgent = false;
+        if app.dirty {
             terminal.draw(|f| ui::render(&app, f)).wrap_err("drawing the console")?;
             app.dirty = false;
             frames += 1;
@@ -206,39 +204,30 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
                 panic!("{PANIC_FOR_TEST} is set: panicking after the first frame to test terminal restore");
             }
         }
-        let msg = tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Some(Ok(Event::Resize(_, _))) => Msg::Resize,
-                Some(Ok(Event::Paste(text))) => Msg::Paste(text),
-                Some(Ok(Event::Mouse(m))) => {
-                    let size = terminal.size().unwrap_or_default();
-                    let screen = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-                    Msg::Mouse { kind: m.kind, column: m.column, row: m.row, screen }
-                }
-                Some(Ok(_)) => continue,
+        let mut batch = Vec::new();
+        tokio::select! {
+            ev = input.recv() => match ev {
+                Some(Ok(ev)) => match terminal_msg(ev, terminal) {
+                    Some(m) => batch.push(m),
+                    None => continue,
+                },
                 Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
                 None => break,
             },
-            Some(m) = rx.recv() => m,
-            Some(e) = recv_engine(&mut engine_events) => Msg::Engine(e),
-            _ = tick.tick() => Msg::Tick(chrono::Utc::now()),
-            _ = refresh.tick(), if opts.mode != Mode::Review => Msg::Done(String::new()),
+            Some(m) = rx.recv() => batch.push(m),
+            _ = frame.tick() => {
+                // Whatever the engine said since the last frame, in order,
+                // then the clock.
+                while let Some(Ok(e)) = engine_events.as_mut().map(mpsc::Receiver::try_recv) {
+                    batch.push(Msg::Engine(e));
+                }
+                batch.push(Msg::Tick(chrono::Utc::now()));
+            }
+            _ = refresh.tick(), if opts.mode != Mode::Review => batch.push(Msg::Done(String::new())),
         };
-        urgent |= matches!(msg, Msg::Key(_) | Msg::Resize);
-        let mut batch = vec![msg];
-        // Take whatever else is waiting, so a burst of samples costs one frame.
-        while batch.len() < 512 {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        while batch.len() < 512 {
-            match engine_events.as_mut().map(mpsc::Receiver::try_recv) {
-                Some(Ok(e)) => batch.push(Msg::Engine(e)),
-                _ => break,
-            }
+        // Take whatever else is waiting, so a burst costs one frame.
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
         }
         for m in batch {
             let keep_status = matches!(&m, Msg::Done(t) if t.is_empty());
@@ -276,12 +265,42 @@ mod tests;
 #[allow(clippy::unwrap_used)]
 mod review_tests;
 
-/// The next engine event, or never when there is no engine (review).
-async fn recv_engine(
-    events: &mut Option<mpsc::Receiver<crate::engine::EngineEvent>>,
-) -> Option<crate::engine::EngineEvent> {
-    match events {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+/// The terminal's events, read by a thread of their own that blocks until one
+/// comes. (crossterm's `EventStream` polls the terminal from the loop's thread
+/// on every wake, contending for its reader's lock: most of an idle console's
+/// system calls.) The thread is not joined; it ends with the process.
+fn terminal_input() -> mpsc::UnboundedReceiver<std::io::Result<Event>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new().name("backout-input".into()).spawn(move || {
+        loop {
+            let ev = crossterm::event::read();
+            let failed = ev.is_err();
+            if tx.send(ev).is_err() || failed {
+                return;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        // No input thread: the loop reads the error and exits restoring the terminal.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(Err(e));
+        return rx;
+    }
+    rx
+}
+
+/// What a terminal event means to the app; `None` for those it ignores
+/// (key releases, focus changes).
+fn terminal_msg(ev: Event, terminal: &DefaultTerminal) -> Option<Msg> {
+    match ev {
+        Event::Key(k) if k.kind == KeyEventKind::Press => Some(Msg::Key(k)),
+        Event::Resize(_, _) => Some(Msg::Resize),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Mouse(m) => {
+            let size = terminal.size().unwrap_or_default();
+            let screen = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+            Some(Msg::Mouse { kind: m.kind, column: m.column, row: m.row, screen })
+        }
+        _ => None,
     }
 }
