@@ -30,6 +30,9 @@ pub struct DriverRequest {
     pub previous_version: Option<String>,
     /// Why.
     pub reason: String,
+    /// A kept flag state to put back instead of turning the flag off
+    /// (`rollback --to-state`); only the flag driver has one.
+    pub restore: Option<crate::domain::FlagState>,
 }
 
 /// A rollback the driver saw through: the target is current and healthy.
@@ -139,6 +142,22 @@ impl Driver {
             Driver::Command(d) => d.roll_back(req, on_phase).await,
             Driver::Flag(d) => d.roll_back(req, on_phase).await,
         }
+    }
+
+    /// What this driver is about to change, as it is now, for the state kept
+    /// before a rollback: the serving `version` and `colour` (read for the plan
+    /// and checked again under the lock) and, for the flag driver, the flag.
+    /// Also what could not be kept, if anything.
+    pub async fn capture_state(
+        &self,
+        version: Option<String>,
+        colour: Option<String>,
+    ) -> (crate::domain::DriverState, Option<String>) {
+        let (flag, note) = match self {
+            Driver::Flag(d) => d.capture().await,
+            Driver::Http(_) | Driver::Command(_) => (None, None),
+        };
+        (crate::domain::DriverState { version, colour, flag }, note)
     }
 
     /// How long a rollback may take before its lock is presumed abandoned.
