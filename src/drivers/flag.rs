@@ -368,7 +368,7 @@ mod tests {
 
     use axum::Json;
     use axum::http::StatusCode;
-    use axum::routing::{get, put};
+    use axum::routing::get;
 
     use super::*;
     use crate::config::Config;
@@ -382,11 +382,17 @@ mod tests {
             .route("/health", get(|| async { Json(serde_json::json!({"health": "healthy", "version": "1.4.3"})) }))
             .route(
                 "/flags",
-                put(move |Json(body): Json<serde_json::Value>| async move {
-                    let locked = body["key"] == "LOCKED";
-                    recorded.lock().unwrap().push(body);
-                    if locked { (StatusCode::FORBIDDEN, "flag is locked by policy") } else { (StatusCode::OK, "ok") }
-                }),
+                get(|| async { Json(serde_json::json!({"key": "NEW_CHECKOUT_ENABLED", "enabled": true})) }).put(
+                    move |Json(body): Json<serde_json::Value>| async move {
+                        let locked = body["key"] == "LOCKED";
+                        recorded.lock().unwrap().push(body);
+                        if locked {
+                            (StatusCode::FORBIDDEN, "flag is locked by policy")
+                        } else {
+                            (StatusCode::OK, "ok")
+                        }
+                    },
+                ),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -429,6 +435,33 @@ mod tests {
             *seen.lock().unwrap(),
             [serde_json::json!({"key": "NEW_CHECKOUT_ENABLED", "enabled": false, "reason": "checkout errors"})]
         );
+    }
+
+    #[tokio::test]
+    async fn a_flag_service_state_is_kept_from_its_get_and_put_back_with_a_put() {
+        let (base, seen) = flag_service().await;
+        let d = driver(&base, "NEW_CHECKOUT_ENABLED");
+        let (state, note) = d.capture().await;
+        let state = state.unwrap();
+        assert_eq!(note, None);
+        assert_eq!(state.value.as_deref(), Some("true"));
+        assert_eq!(state.location, format!("flag service {base}/flags"));
+        let req = DriverRequest { restore: Some(state.clone()), ..request() };
+        let report = d.roll_back(&req, &mut |_| {}).await.unwrap();
+        assert!(report.answer.contains("set NEW_CHECKOUT_ENABLED on"), "{}", report.answer);
+        assert_eq!(report.flag.unwrap().after, "true");
+        assert_eq!(seen.lock().unwrap()[0]["enabled"], true);
+
+        // A state of another flag is refused before anything is sent.
+        let other = FlagState { key: "OTHER".into(), ..state };
+        let e = d.roll_back(&DriverRequest { restore: Some(other), ..request() }, &mut |_| {}).await.unwrap_err();
+        assert!(e.refused, "{}", e.message);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        // A service that cannot say the value: kept without one, and said why.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (state, note) = driver(&format!("http://127.0.0.1:{port}"), "F").capture().await;
+        assert_eq!(state.unwrap().value, None);
+        assert!(note.unwrap().contains("is not known"));
     }
 
     #[tokio::test]
