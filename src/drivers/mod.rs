@@ -177,7 +177,8 @@ pub(crate) fn lease_for(kind: DriverKind, request: Duration, verify: Duration) -
     let work = match kind {
         DriverKind::Http => request.saturating_mul(2).saturating_add(verify),
         DriverKind::Command => verify.saturating_mul(2),
-        DriverKind::Flag => request.saturating_add(verify.saturating_mul(2)),
+        // The flag service's GET for the kept state, then its PUT.
+        DriverKind::Flag => request.saturating_mul(2).saturating_add(verify.saturating_mul(2)),
     };
     work.saturating_add(Duration::from_secs(30))
 }

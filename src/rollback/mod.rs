@@ -423,7 +423,8 @@ pub fn execute(
 /// The one way a rollback runs: take the lock (refused if another rollback of the
 /// environment ended after the plan was made), re-read the service and refuse if
 /// it no longer matches the plan, file it under the environment's incident
-/// (opening one, with its detection, if none is open), drive, verify, record.
+/// (opening one, with its detection, if none is open), keep the state the
+/// driver is about to change (pruning past `keep_states`), drive, verify, record.
 pub fn execute_with_phases(
     rt: &Handle,
     store: &mut Store,
