@@ -121,6 +121,11 @@ fn to_state_restores_a_flag_env_file_byte_for_byte() {
     assert!(err.contains("healthy") && err.contains("--force"), "{err}");
     let out = d.run(&["rollback", "checkout", "--to-state", &state, "--version", "1.4.1", "--yes", "--reason", "x"]);
     assert_eq!(out.status.code(), Some(2), "--to-state and --version exclude each other: {}", stderr(&out));
+    // The plan to confirm says what goes back; from a script it needs --yes.
+    let err = refused(&d, &["rollback", "checkout", "--to-state", &state, "--force", "--reason", "put it back"]);
+    assert!(err.contains("confirmation needed"), "{err}");
+    assert!(err.contains("put back NEW_CHECKOUT_ENABLED=true in env file"), "{err}");
+    assert!(err.contains(&format!("restores state #{state}")), "{err}");
     assert_eq!(std::fs::read(&env_file).unwrap(), changed, "nothing was written");
 
     let (code, v) =
