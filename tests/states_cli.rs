@@ -101,6 +101,14 @@ fn six_rollbacks_keep_five_states_and_older_or_foreign_ones_are_refused() {
     assert!(err.contains(&format!("backout rollback search --to-state {foreign}")), "{err}");
     let count: i64 = d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 7, "a refused state starts no rollback");
+
+    // A lowered keep_states holds at once, before the next rollback prunes.
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(&d.config, text.replacen("timeout = \"2s\"\n", "timeout = \"2s\"\nkeep_states = 2\n", 1)).unwrap();
+    assert_eq!(state_ids(&d, "checkout"), newest_first[..2]);
+    let older = newest_first[2].to_string();
+    let err = refused(&d, &["rollback", "checkout", "--to-state", &older, "--force", "--yes", "--reason", "x"]);
+    assert!(err.contains("older than the newest 2"), "{err}");
 }
 
 #[test]

@@ -11,10 +11,12 @@ pub(super) fn run(ctx: &Context, env: &str) -> Result<Exit> {
     let config = try_exit!(ctx.config());
     let env = try_exit!(pick_environments(&config, Some(env)))[0];
     let store = try_exit!(ctx.store());
-    let states = match store.environment_id(env.name())? {
+    let mut states = match store.environment_id(env.name())? {
         Some(id) => store.states(id)?,
         None => Vec::new(),
     };
+    // A lowered keep_states holds at once; the next rollback prunes the rest.
+    states.truncate(env.keep_states());
     match ctx.format {
         Format::Json => output::json(&serde_json::json!({
             "environment": env.name(),

@@ -19,7 +19,8 @@ fn ids(ids: impl IntoIterator<Item = i64>) -> String {
 
 /// The states `env` keeps now, for a refusal's fix.
 fn kept_now(store: &Store, env: &EnvironmentConfig, env_id: i64) -> Result<String> {
-    let kept = store.states(env_id)?;
+    let mut kept = store.states(env_id)?;
+    kept.truncate(env.keep_states());
     let name = env.name();
     Ok(if kept.is_empty() {
         format!("{name} keeps no states yet (one is kept before each rollback)")
@@ -55,6 +56,14 @@ pub(super) fn restorable(
             crate::domain::ts::format(at),
             env.keep_states(),
             env.keep_states(),
+            kept_now(store, env, env_id)?
+        )));
+    }
+    // A lowered keep_states holds at once, before the next rollback prunes.
+    let keep = env.keep_states();
+    if store.states(env_id)?.iter().take(keep).all(|s| s.id != id) {
+        return Ok(Err(format!(
+            "state #{id} is older than the newest {keep} (keep_states = {keep}) and is pruned at the next              rollback; {}",
             kept_now(store, env, env_id)?
         )));
     }
