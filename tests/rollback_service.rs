@@ -14,6 +14,7 @@ use common::{Drill, bad_at_once};
 fn options(config: &Config, reason: &str) -> RollbackOptions {
     RollbackOptions {
         version: None,
+        state: None,
         force: true,
         skip_validation: false,
         reason: reason.into(),
@@ -185,6 +186,7 @@ fn expected_version_is_sent_and_a_412_is_a_stale_plan() {
         request_version: None,
         previous_version: Some("1.4.1".into()),
         reason: "stale".into(),
+        restore: None,
     };
     let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
     assert!(failure.stale_plan && !failure.ambiguous, "{failure:?}");
@@ -269,6 +271,7 @@ fn a_redirect_never_moves_a_rollback_to_another_host() {
         request_version: None,
         previous_version: None,
         reason: "redirect".into(),
+        restore: None,
     };
     let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
     assert!(failure.message.contains("redirect to http://127.0.0.1"), "{}", failure.message);

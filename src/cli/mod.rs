@@ -10,6 +10,7 @@ mod notes;
 pub mod output;
 mod rollback;
 mod simulate;
+mod states;
 mod status;
 mod unblock;
 mod watch;
@@ -61,6 +62,13 @@ pub enum Command {
     },
     /// Roll an environment back.
     Rollback(rollback::RollbackArgs),
+    /// The states kept before an environment's rollbacks, newest first, to
+    /// restore with `rollback --to-state N`.
+    States {
+        /// The environment.
+        #[arg(long)]
+        env: String,
+    },
     /// Let automatic rollback try again what it failed at: clears the block a
     /// failed automatic rollback left (recorded on the timeline).
     Unblock {
@@ -204,6 +212,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Status { env } => status::run(&ctx, env.as_deref()),
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::States { env } => states::run(&ctx, &env),
         Command::Unblock { env } => unblock::run(&ctx, &env),
         Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
         Command::Incidents { limit } => incident::list(&ctx, limit),

@@ -21,8 +21,13 @@ pub struct RollbackArgs {
     env_flag: Option<String>,
     /// Version to go back to [default: the last known-good version]. Seed 003
     /// calls it `--to-version`; both work.
-    #[arg(long, visible_alias = "to-version")]
+    #[arg(long, visible_alias = "to-version", conflicts_with = "to_state")]
     version: Option<String>,
+    /// Restore a kept state instead: its id as `backout states --env NAME`
+    /// lists it (the version and colour it kept, or a flag driver's env file
+    /// byte for byte or flag value).
+    #[arg(long, value_name = "N")]
+    to_state: Option<i64>,
     /// Roll back even though the current deployment is healthy.
     #[arg(long)]
     force: bool,
@@ -83,6 +88,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     };
     let opts = RollbackOptions {
         version: args.version.clone(),
+        state: args.to_state,
         force: args.force,
         skip_validation: args.skip_validation,
         reason,

@@ -4,6 +4,9 @@ use toml::Spanned;
 
 use super::{Derivation, HumanDuration, RuleAction, RuleKind, SignalConfig, SignalSource, TriggerConfig};
 
+/// States kept per environment before rollbacks (seed 003's "last 5 states").
+pub(super) const KEEP_STATES: usize = 5;
+
 pub(super) fn poll_interval() -> HumanDuration {
     HumanDuration::secs(5)
 }

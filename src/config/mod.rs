@@ -176,6 +176,10 @@ pub struct EnvironmentConfig {
     /// Quiet time after a rollback before rules may act again.
     #[serde(default = "defaults::cooldown")]
     pub cooldown: HumanDuration,
+    /// How many states kept before rollbacks are kept (the newest; 5 when
+    /// absent); older ones are pruned.
+    #[serde(default)]
+    pub keep_states: Option<Spanned<u64>>,
     /// Runbook file name, looked up in `runbooks_dir`.
     #[serde(default)]
     pub runbook: Option<String>,
@@ -216,6 +220,11 @@ impl EnvironmentConfig {
     /// Most bytes read of one answer from this environment.
     pub fn max_body(&self) -> usize {
         self.max_body.as_ref().and_then(|m| usize::try_from(*m.get_ref()).ok()).unwrap_or(crate::net::DEFAULT_MAX_BODY)
+    }
+
+    /// How many states kept before rollbacks this environment keeps.
+    pub fn keep_states(&self) -> usize {
+        self.keep_states.as_ref().and_then(|k| usize::try_from(*k.get_ref()).ok()).unwrap_or(defaults::KEEP_STATES)
     }
 
     /// The signals actually polled: the configured ones, or the defaults.

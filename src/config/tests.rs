@@ -176,6 +176,24 @@ fn item6_max_body_is_a_byte_count_in_range() {
 }
 
 #[test]
+fn keep_states_defaults_to_5_and_is_in_range() {
+    let with = |v: &str| GOOD.replace("name = \"search\"", &format!("name = \"search\"\nkeep_states = {v}"));
+    let c = Config::from_toml(&with("12"), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().keep_states(), 12);
+    assert_eq!(c.environment("checkout").unwrap().keep_states(), 5);
+    assert!(Config::from_toml(&with("1"), Path::new("t.toml")).is_ok());
+    assert!(Config::from_toml(&with("100"), Path::new("t.toml")).is_ok());
+    for bad in ["0", "101"] {
+        let e = errors(&with(bad));
+        assert!(
+            e[0].starts_with(&format!("t.toml:12:15: environment search: keep_states = {bad} is out of range")),
+            "{e:?}"
+        );
+        assert!(e[0].contains("keep from 1 to 100 states"), "{e:?}");
+    }
+}
+
+#[test]
 fn item11_check_messages_show_control_characters_escaped() {
     let text = GOOD.replace("kind = \"standard\"", "kind = \"\\u001b]0;pwned\\u0007\"");
     let e = errors(&text);

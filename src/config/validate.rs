@@ -12,6 +12,9 @@ use super::{CheckKind, Config, DriverKind, EnvironmentConfig, ProbeMethod, RuleA
 /// Bytes an environment's `max_body` may be: from 1 KiB to 256 MiB.
 const MAX_BODY_RANGE: std::ops::RangeInclusive<u64> = 1024..=256 * 1024 * 1024;
 
+/// States an environment may keep (`keep_states`).
+const KEEP_STATES_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
+
 /// Placeholders a command driver's argv may use.
 pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
 
@@ -225,6 +228,15 @@ impl Checker<'_> {
                 m.span(),
                 format!("environment {name}: max_body = {} is out of range", m.get_ref()),
                 "give a byte count from 1024 (1 KiB) to 268435456 (256 MiB); the default is 1048576 (1 MiB)",
+            );
+        }
+        if let Some(k) = &env.keep_states
+            && !KEEP_STATES_RANGE.contains(k.get_ref())
+        {
+            self.err(
+                k.span(),
+                format!("environment {name}: keep_states = {} is out of range", k.get_ref()),
+                "keep from 1 to 100 states; the default is 5",
             );
         }
 

@@ -53,6 +53,7 @@ mod incident;
 mod rollback;
 mod sample;
 mod service;
+mod state;
 pub mod ts;
 
 pub use incident::{
@@ -61,6 +62,7 @@ pub use incident::{
 pub use rollback::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};
+pub use state::{DriverState, FlagState};
 
 /// A value stored as one of a fixed set of words (see `word_enum!`).
 pub trait Word: Copy + Sized + 'static {

@@ -417,6 +417,7 @@ mod tests {
             request_version: Some("1.4.2".into()),
             previous_version: Some("--evil".into()),
             reason: "line one\nline two\u{1b}[31m\u{0}".into(),
+            restore: None,
         };
         let p = Placeholders::for_request(&req);
         let e = substitute(&strings(&["x", "from={previous_version}"]), &p).unwrap_err();
@@ -434,6 +435,7 @@ mod tests {
             request_version: Some("1.4.2".into()),
             previous_version: Some("registry/shop/checkout:2.0.1".into()),
             reason: "errors".into(),
+            restore: None,
         };
         let p = Placeholders::for_request(&req);
         let argv = strings(&["kubectl", "rollout", "undo", "deployment/{env}", "--to-revision={version}"]);

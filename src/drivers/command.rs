@@ -90,6 +90,7 @@ mod tests {
             request_version: target.map(str::to_string),
             previous_version: Some("1.4.3".into()),
             reason: "errors".into(),
+            restore: None,
         }
     }
 

@@ -92,7 +92,7 @@ fn assignment_prefix<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// flushed to disk, renamed over the original, then the directory flushed so the
 /// rename itself survives a crash. The original's permissions are kept; a
 /// symlink is followed so the link stays a link.
-pub(crate) fn replace_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn replace_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let path = fs::canonicalize(path)?;
     let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -101,7 +101,7 @@ pub(crate) fn replace_atomically(path: &Path, contents: &str) -> std::io::Result
     let temp = dir.join(format!(".{name}.backout-{}-{nanos}.tmp", std::process::id()));
     let written = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        file.write_all(contents.as_bytes())?;
+        file.write_all(contents)?;
         file.set_permissions(permissions)?;
         file.sync_all()?;
         fs::rename(&temp, &path)
@@ -128,7 +128,7 @@ pub(crate) fn set_values(path: &Path, keys: &[String], value: &str) -> std::io::
     };
     let text = keys.iter().fold(existing.clone().unwrap_or_default(), |text, key| set_value(&text, key, value));
     if existing.is_some() {
-        return replace_atomically(path, &text);
+        return replace_atomically(path, text.as_bytes());
     }
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
     file.write_all(text.as_bytes())?;
@@ -207,7 +207,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         }
-        replace_atomically(&path, "A=2\n").unwrap();
+        replace_atomically(&path, b"A=2\n").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "A=2\n");
         #[cfg(unix)]
         {
@@ -226,7 +226,7 @@ mod tests {
         let link = dir.path().join("link.env");
         fs::write(&real, "A=1\n").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        replace_atomically(&link, "A=2\n").unwrap();
+        replace_atomically(&link, b"A=2\n").unwrap();
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), "A=2\n");
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::argv::{self, Placeholders};
 use super::{DriverFailure, DriverReport, DriverRequest, Phase, envfile};
 use crate::config::EnvironmentConfig;
-use crate::domain::FlagChange;
+use crate::domain::{FlagChange, FlagState};
 use crate::playbook::PlaybookClient;
 
 /// Longest body excerpt of a flag service's refusal kept in the message.
@@ -93,7 +93,8 @@ impl FlagDriver {
         super::lease_for(crate::config::DriverKind::Flag, self.request_timeout, self.verify_timeout)
     }
 
-    /// Turns the flag off, runs the restart, and waits for health to be healthy.
+    /// Turns the flag off (or, restoring a kept state, puts it back as it was),
+    /// runs the restart, and waits for health to be healthy.
     /// The version is not checked: turning a flag off leaves the deployed
     /// version as it was, so the planned target would never become current.
     pub async fn roll_back(
@@ -110,14 +111,15 @@ impl FlagDriver {
             _ => None,
         };
         on_phase(Phase::Requested);
-        let (mut answer, flag) = match &self.store {
-            FlagStore::EnvFile(path) => self.write_env_file(path, key).await?,
-            FlagStore::Url(url) => {
-                let answer = self.put_flag(url, key, &req.reason).await?;
+        let (mut answer, flag) = match (&req.restore, &self.store) {
+            (Some(state), _) => self.restore(key, state, &req.reason).await?,
+            (None, FlagStore::EnvFile(path)) => self.write_env_file(path, key).await?,
+            (None, FlagStore::Url(url)) => {
+                let answer = self.put_flag(url, key, false, &req.reason).await?;
                 let location = format!("flag service {url}");
                 (answer, FlagChange { key: key.to_string(), before: None, after: "false".into(), location })
             }
-            FlagStore::Missing => return Err(failed(missing_store())),
+            (None, FlagStore::Missing) => return Err(failed(missing_store())),
         };
         if let Some(restart) = restart {
             let output = argv::run_to_success(&restart, self.verify_timeout).await.map_err(|f| DriverFailure {
@@ -138,6 +140,105 @@ impl FlagDriver {
                 refused: false,
             })?;
         Ok(DriverReport { answer, verified, flag: Some(flag) })
+    }
+
+    /// Where the flag lives, as states and records name it: `env file PATH`
+    /// or `flag service URL`.
+    pub fn location(&self) -> String {
+        match &self.store {
+            FlagStore::EnvFile(path) => format!("env file {}", path.display()),
+            FlagStore::Url(url) => format!("flag service {url}"),
+            FlagStore::Missing => "nowhere configured".to_string(),
+        }
+    }
+
+    /// The flag as it is now, kept before a rollback changes it: for an env
+    /// file its whole content, byte for byte, and the flag's value in it; for a
+    /// flag service the value its `GET` reports (`{"enabled": true}`), if it
+    /// does. Also what could not be kept, if anything.
+    pub async fn capture(&self) -> (Option<FlagState>, Option<String>) {
+        let Ok(key) = self.key() else { return (None, Some("no flag is configured".to_string())) };
+        let mut state = FlagState { key: key.to_string(), location: self.location(), value: None, env_file: None };
+        let note = match &self.store {
+            FlagStore::EnvFile(path) => {
+                let read_path = path.clone();
+                match tokio::task::spawn_blocking(move || std::fs::read(read_path)).await {
+                    Ok(Ok(bytes)) => {
+                        state.value = envfile::value_of(&String::from_utf8_lossy(&bytes), key);
+                        let too_long = bytes.len() > crate::store::MAX_ENV_FILE;
+                        if !too_long {
+                            state.env_file = Some(bytes);
+                        }
+                        too_long.then(|| {
+                            format!(
+                                "env file {} is longer than {} bytes, so its content was not kept",
+                                path.display(),
+                                crate::store::MAX_ENV_FILE
+                            )
+                        })
+                    }
+                    Ok(Err(e)) => Some(format!("env file {} could not be read: {e}", path.display())),
+                    Err(e) => Some(format!("reading env file {} stopped: {e}", path.display())),
+                }
+            }
+            FlagStore::Url(url) => match self.get_flag(url).await {
+                Ok(enabled) => {
+                    state.value = Some(enabled.to_string());
+                    None
+                }
+                Err(e) => Some(format!("the flag's value at flag service {url} is not known: {e}")),
+            },
+            FlagStore::Missing => Some(missing_store()),
+        };
+        (Some(state), note)
+    }
+
+    /// Puts a kept state back: the env file's content byte for byte, or the
+    /// flag service's value. What was done, and the change as recorded.
+    async fn restore(&self, key: &str, state: &FlagState, reason: &str) -> Result<(String, FlagChange), DriverFailure> {
+        let location = self.location();
+        if state.key != key || state.location != location {
+            return Err(refused(format!(
+                "the kept state is of {} in {}, but this environment's flag is {key} in {location}",
+                state.key, state.location
+            )));
+        }
+        match (&self.store, &state.env_file, state.value.as_deref()) {
+            (FlagStore::EnvFile(path), Some(content), _) => {
+                let (path, content, key_owned) = (path.clone(), content.clone(), key.to_string());
+                let shown = path.display().to_string();
+                let written = tokio::task::spawn_blocking(move || {
+                    let now = std::fs::read(&path)?;
+                    let before = envfile::value_of(&String::from_utf8_lossy(&now), &key_owned);
+                    let after = envfile::value_of(&String::from_utf8_lossy(&content), &key_owned);
+                    if now != content {
+                        envfile::replace_atomically(&path, &content)?;
+                    }
+                    Ok::<_, std::io::Error>((content.len(), before, after))
+                })
+                .await;
+                match written {
+                    Ok(Ok((bytes, before, after))) => {
+                        let after = after.unwrap_or_else(|| "unset".to_string());
+                        let answer = format!("restored {shown} as kept ({bytes} bytes): {key}={after}");
+                        Ok((answer, FlagChange { key: key.to_string(), before, after, location }))
+                    }
+                    Ok(Err(e)) => Err(failed(format!("cannot restore {shown}: {e}"))),
+                    Err(e) => Err(DriverFailure {
+                        message: format!("restoring {shown} stopped unexpectedly ({e}); check the file"),
+                        ambiguous: true,
+                        stale_plan: false,
+                        refused: false,
+                    }),
+                }
+            }
+            (FlagStore::Url(url), _, Some(value @ ("true" | "false"))) => {
+                let enabled = value == "true";
+                let answer = self.put_flag(url, key, enabled, reason).await?;
+                Ok((answer, FlagChange { key: key.to_string(), before: None, after: value.to_string(), location }))
+            }
+            _ => Err(refused(format!("the kept state of {key} holds nothing to put back in {location}"))),
+        }
     }
 
     /// What a rollback through this driver changes: `flag KEY off in env file PATH`.
@@ -164,7 +265,7 @@ impl FlagDriver {
             let before = envfile::value_of(&text, &key_owned);
             let new_text = envfile::set_false(&text, &key_owned);
             if new_text != text {
-                envfile::replace_atomically(&path, &new_text)?;
+                envfile::replace_atomically(&path, new_text.as_bytes())?;
             }
             Ok::<_, std::io::Error>((new_text != text, before))
         })
@@ -188,10 +289,30 @@ impl FlagDriver {
         }
     }
 
+    /// The flag service's `GET` of the flag: `{"enabled": true}` (2xx, JSON).
+    async fn get_flag(&self, url: &str) -> Result<bool, String> {
+        let call = async {
+            let resp = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let text = crate::net::read_body(resp, 16 * 1024).await.map_err(|e| e.to_string())?;
+            if !status.is_success() {
+                return Err(format!("GET answered HTTP {status}"));
+            }
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("enabled").and_then(serde_json::Value::as_bool))
+                .ok_or_else(|| "GET did not answer {\"enabled\": true|false}".to_string())
+        };
+        tokio::time::timeout(self.request_timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {}", humantime::format_duration(self.request_timeout))))
+    }
+
     /// `PUT`, not `POST`: the body states the flag's whole desired state, so
     /// sending it twice is harmless, which is what PUT means.
-    async fn put_flag(&self, url: &str, key: &str, reason: &str) -> Result<String, DriverFailure> {
-        let body = serde_json::json!({ "key": key, "enabled": false, "reason": reason });
+    async fn put_flag(&self, url: &str, key: &str, enabled: bool, reason: &str) -> Result<String, DriverFailure> {
+        let word = if enabled { "on" } else { "off" };
+        let body = serde_json::json!({ "key": key, "enabled": enabled, "reason": reason });
         let call = async {
             let resp = self.http.put(url).json(&body).send().await?;
             let status = resp.status();
@@ -200,20 +321,20 @@ impl FlagDriver {
             Ok::<_, reqwest::Error>((status, text))
         };
         match tokio::time::timeout(self.request_timeout, call).await {
-            Ok(Ok((status, _))) if status.is_success() => Ok(format!("flag service set {key} off (HTTP {status})")),
+            Ok(Ok((status, _))) if status.is_success() => Ok(format!("flag service set {key} {word} (HTTP {status})")),
             Ok(Ok((status, text))) => {
-                Err(failed(format!("flag service refused to turn {key} off: HTTP {status}: {}", excerpt(&text))))
+                Err(failed(format!("flag service refused to turn {key} {word}: HTTP {status}: {}", excerpt(&text))))
             }
             Ok(Err(e)) if e.is_connect() => Err(failed(format!("flag service {url} unreachable: {e}"))),
             Ok(Err(e)) => Err(DriverFailure {
-                message: format!("flag service {url}: {e}; {key} may or may not be off, check it"),
+                message: format!("flag service {url}: {e}; {key} may or may not be {word}, check it"),
                 ambiguous: true,
                 stale_plan: false,
                 refused: false,
             }),
             Err(_) => Err(DriverFailure {
                 message: format!(
-                    "flag service {url}: no answer within {}; {key} may or may not be off, check it",
+                    "flag service {url}: no answer within {}; {key} may or may not be {word}, check it",
                     humantime::format_duration(self.request_timeout)
                 ),
                 ambiguous: true,
@@ -226,6 +347,11 @@ impl FlagDriver {
 
 fn failed(message: String) -> DriverFailure {
     DriverFailure { message, ambiguous: false, stale_plan: false, refused: false }
+}
+
+/// Nothing ran: a refusal, not a failed rollback.
+fn refused(message: String) -> DriverFailure {
+    DriverFailure { message, ambiguous: false, stale_plan: false, refused: true }
 }
 
 fn missing_store() -> String {
@@ -242,7 +368,7 @@ mod tests {
 
     use axum::Json;
     use axum::http::StatusCode;
-    use axum::routing::{get, put};
+    use axum::routing::get;
 
     use super::*;
     use crate::config::Config;
@@ -256,11 +382,17 @@ mod tests {
             .route("/health", get(|| async { Json(serde_json::json!({"health": "healthy", "version": "1.4.3"})) }))
             .route(
                 "/flags",
-                put(move |Json(body): Json<serde_json::Value>| async move {
-                    let locked = body["key"] == "LOCKED";
-                    recorded.lock().unwrap().push(body);
-                    if locked { (StatusCode::FORBIDDEN, "flag is locked by policy") } else { (StatusCode::OK, "ok") }
-                }),
+                get(|| async { Json(serde_json::json!({"key": "NEW_CHECKOUT_ENABLED", "enabled": true})) }).put(
+                    move |Json(body): Json<serde_json::Value>| async move {
+                        let locked = body["key"] == "LOCKED";
+                        recorded.lock().unwrap().push(body);
+                        if locked {
+                            (StatusCode::FORBIDDEN, "flag is locked by policy")
+                        } else {
+                            (StatusCode::OK, "ok")
+                        }
+                    },
+                ),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -285,6 +417,7 @@ mod tests {
             request_version: Some("1.4.2".into()),
             previous_version: Some("1.4.3".into()),
             reason: "checkout errors".into(),
+            restore: None,
         }
     }
 
@@ -302,6 +435,33 @@ mod tests {
             *seen.lock().unwrap(),
             [serde_json::json!({"key": "NEW_CHECKOUT_ENABLED", "enabled": false, "reason": "checkout errors"})]
         );
+    }
+
+    #[tokio::test]
+    async fn a_flag_service_state_is_kept_from_its_get_and_put_back_with_a_put() {
+        let (base, seen) = flag_service().await;
+        let d = driver(&base, "NEW_CHECKOUT_ENABLED");
+        let (state, note) = d.capture().await;
+        let state = state.unwrap();
+        assert_eq!(note, None);
+        assert_eq!(state.value.as_deref(), Some("true"));
+        assert_eq!(state.location, format!("flag service {base}/flags"));
+        let req = DriverRequest { restore: Some(state.clone()), ..request() };
+        let report = d.roll_back(&req, &mut |_| {}).await.unwrap();
+        assert!(report.answer.contains("set NEW_CHECKOUT_ENABLED on"), "{}", report.answer);
+        assert_eq!(report.flag.unwrap().after, "true");
+        assert_eq!(seen.lock().unwrap()[0]["enabled"], true);
+
+        // A state of another flag is refused before anything is sent.
+        let other = FlagState { key: "OTHER".into(), ..state };
+        let e = d.roll_back(&DriverRequest { restore: Some(other), ..request() }, &mut |_| {}).await.unwrap_err();
+        assert!(e.refused, "{}", e.message);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        // A service that cannot say the value: kept without one, and said why.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (state, note) = driver(&format!("http://127.0.0.1:{port}"), "F").capture().await;
+        assert_eq!(state.unwrap().value, None);
+        assert!(note.unwrap().contains("is not known"));
     }
 
     #[tokio::test]

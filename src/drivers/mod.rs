@@ -30,6 +30,9 @@ pub struct DriverRequest {
     pub previous_version: Option<String>,
     /// Why.
     pub reason: String,
+    /// A kept flag state to put back instead of turning the flag off
+    /// (`rollback --to-state`); only the flag driver has one.
+    pub restore: Option<crate::domain::FlagState>,
 }
 
 /// A rollback the driver saw through: the target is current and healthy.
@@ -141,6 +144,22 @@ impl Driver {
         }
     }
 
+    /// What this driver is about to change, as it is now, for the state kept
+    /// before a rollback: the serving `version` and `colour` (read for the plan
+    /// and checked again under the lock) and, for the flag driver, the flag.
+    /// Also what could not be kept, if anything.
+    pub async fn capture_state(
+        &self,
+        version: Option<String>,
+        colour: Option<String>,
+    ) -> (crate::domain::DriverState, Option<String>) {
+        let (flag, note) = match self {
+            Driver::Flag(d) => d.capture().await,
+            Driver::Http(_) | Driver::Command(_) => (None, None),
+        };
+        (crate::domain::DriverState { version, colour, flag }, note)
+    }
+
     /// How long a rollback may take before its lock is presumed abandoned.
     pub fn lease(&self) -> Duration {
         match self {
@@ -158,7 +177,8 @@ pub(crate) fn lease_for(kind: DriverKind, request: Duration, verify: Duration) -
     let work = match kind {
         DriverKind::Http => request.saturating_mul(2).saturating_add(verify),
         DriverKind::Command => verify.saturating_mul(2),
-        DriverKind::Flag => request.saturating_add(verify.saturating_mul(2)),
+        // The flag service's GET for the kept state, then its PUT.
+        DriverKind::Flag => request.saturating_mul(2).saturating_add(verify.saturating_mul(2)),
     };
     work.saturating_add(Duration::from_secs(30))
 }

@@ -378,6 +378,7 @@ impl EnvState {
         let signal = self.signals.iter().find(|s| s.name.get_ref() == self.triggers[t].signal.get_ref());
         let opts = RollbackOptions {
             version: None,
+            state: None,
             force: true,
             skip_validation: false,
             reason: ev.summary.clone(),

@@ -415,6 +415,7 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
             Some(env) => {
                 let opts = crate::rollback::RollbackOptions {
                     version: version.clone(),
+                    state: None,
                     force: *force,
                     skip_validation: false,
                     reason: format!("runbook step of incident #{incident_id}"),

@@ -8,6 +8,7 @@
 mod announce;
 pub mod plan;
 pub(crate) mod reconcile;
+mod states;
 
 use std::collections::HashSet;
 
@@ -30,6 +31,8 @@ pub use reconcile::reconcile;
 pub struct RollbackOptions {
     /// A specific version, else the last known-good one.
     pub version: Option<String>,
+    /// A kept state to restore (`--to-state N`, the state's id) instead.
+    pub state: Option<i64>,
     /// Roll back even though the current deployment is healthy.
     pub force: bool,
     /// Skip pre-rollback validation (target known, driver reachable).
@@ -83,6 +86,8 @@ pub enum Refusal {
     /// The driver would not run with these values (a version that is not one,
     /// a value that would be read as an option): nothing ran.
     Driver(String),
+    /// The kept state asked for cannot be restored: why, and what to do.
+    State(String),
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -140,6 +145,7 @@ impl std::fmt::Display for Refusal {
                 (*until - Utc::now()).num_seconds().max(0)
             ),
             Refusal::Driver(why) => write!(f, "the driver refused before anything ran: {why}"),
+            Refusal::State(why) => write!(f, "--to-state: {why}"),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -192,6 +198,8 @@ pub struct Prepared {
     pub target_colour_health: Option<(String, Health)>,
     /// When the service was read for this plan.
     pub planned_at: DateTime<Utc>,
+    /// The kept state this rollback puts back (`--to-state`).
+    pub restore: Option<crate::store::StateRow>,
     /// The stored deployment the rollback leaves, when known.
     deployment_id: Option<i64>,
     /// The environment, for the incident this may open and the re-check.
@@ -209,11 +217,17 @@ impl Prepared {
             Ok(h) => h.to_string(),
             Err(e) => format!("unknown ({e})"),
         };
+        let restores = self.restore.as_ref().map_or_else(String::new, |s| {
+            format!("; restores state #{} (kept before rollback #{})", s.id, s.rollback_id)
+        });
         if let Driver::Flag(flag) = &self.driver {
+            let change = match self.restore.as_ref().and_then(|s| s.state.flag.as_ref()) {
+                Some(kept) => format!("put back {}", crate::text::service_text(&kept.describe())),
+                None => format!("turn {}", flag.describe_change()),
+            };
             return format!(
-                "{}: turn {} via the flag driver; {} keeps serving; current health {health}",
+                "{}: {change} via the flag driver; {} keeps serving; current health {health}{restores}",
                 self.environment,
-                flag.describe_change(),
                 self.from_version.as_deref().unwrap_or("the current version")
             );
         }
@@ -222,7 +236,7 @@ impl Prepared {
             _ => String::new(),
         };
         format!(
-            "{}: {} → {to} via the {} driver ({}); current health {health}{target_health}",
+            "{}: {} → {to} via the {} driver ({}); current health {health}{target_health}{restores}",
             self.environment,
             self.from_version.as_deref().unwrap_or("?"),
             self.driver.name(),
@@ -290,6 +304,15 @@ pub fn prepare(
         return Ok(Err(Refusal::LockHeld(holder)));
     }
     let driver = Driver::for_environment(env);
+    let restore = match opts.state {
+        Some(id) => match states::restorable(store, env, env_id, &driver, id)? {
+            Ok(state) => Some(state),
+            Err(why) => return Ok(Err(Refusal::State(why))),
+        },
+        None => None,
+    };
+    // Restoring a kept state of a version's driver goes to the version it kept.
+    let requested = restore.as_ref().map_or_else(|| opts.version.clone(), |s| s.state.version.clone());
     // The plan is as old as the reading it is made from: anything that ended at
     // or after this instant makes it stale. What this call itself just ended is
     // before the reading, even within the same millisecond.
@@ -308,7 +331,7 @@ pub fn prepare(
     }
     let rolled_back = rolled_back_from(store, env_id)?;
     let planned = match &status {
-        Ok(s) => plan::choose_target(env.kind, s, opts.version.as_deref(), &rolled_back),
+        Ok(s) => plan::choose_target(env.kind, s, requested.as_deref(), &rolled_back),
         Err(e) if !opts.skip_validation => {
             return Ok(Err(Refusal::Unreachable(format!("cannot read deployment status: {e}"))));
         }
@@ -323,7 +346,7 @@ pub fn prepare(
                 environments: Default::default(),
                 deployment_history: history,
             };
-            plan::choose_target(env.kind, &report, opts.version.as_deref(), &rolled_back)
+            plan::choose_target(env.kind, &report, requested.as_deref(), &rolled_back)
         }
     };
     let target = match planned {
@@ -339,7 +362,7 @@ pub fn prepare(
         Err(refusal) if !opts.skip_validation => return Ok(Err(Refusal::Plan(refusal))),
         // Skipping validation sends what the operator asked for and lets the
         // service decide; its answer is recorded.
-        Err(_) => opts.version.clone().map(|v| RollbackTarget {
+        Err(_) => requested.clone().map(|v| RollbackTarget {
             version: v.clone(),
             request_version: Some(v),
             rollback_type: crate::store::RollbackType::Specific,
@@ -378,6 +401,7 @@ pub fn prepare(
         colour,
         target_colour_health,
         planned_at,
+        restore,
         deployment_id,
         env: env.clone(),
     }))
@@ -399,7 +423,8 @@ pub fn execute(
 /// The one way a rollback runs: take the lock (refused if another rollback of the
 /// environment ended after the plan was made), re-read the service and refuse if
 /// it no longer matches the plan, file it under the environment's incident
-/// (opening one, with its detection, if none is open), drive, verify, record.
+/// (opening one, with its detection, if none is open), keep the state the
+/// driver is about to change (pruning past `keep_states`), drive, verify, record.
 pub fn execute_with_phases(
     rt: &Handle,
     store: &mut Store,
@@ -419,6 +444,7 @@ pub fn execute_with_phases(
         return Ok(Err(Refusal::Changed(changed)));
     }
     let incident_id = file_under_incident(store, &prepared, opts, &row)?;
+    states::keep(rt, store, &prepared, row.id, incident_id)?;
     store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted, row.started_at, &opts.operator)?;
     if let Some(evidence) = &opts.evidence {
         store.append_event(&NewEvent {
@@ -446,6 +472,7 @@ pub fn execute_with_phases(
         },
         previous_version: prepared.from_version.clone(),
         reason: opts.reason.clone(),
+        restore: prepared.restore.as_ref().and_then(|s| s.state.flag.clone()),
     };
     let mut phase_errors = Vec::new();
     let outcome = {

@@ -11,6 +11,7 @@ mod incidents;
 mod rollbacks;
 mod runbooks;
 pub mod schema;
+mod states;
 mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use crate::domain::ts::{format as ts, parse as parse_ts};
 pub use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
 pub use rollbacks::{BeginRefused, LockHolder, NewRollback, RollbackRow};
 pub use runbooks::{NewStepOutcome, StepOutcomeRow};
+pub use states::{KeptState, MAX_ENV_FILE, StateRow};
 pub use timeline::{IncidentRow, NewEvent, NoteRow, TimelineEvent};
 
 /// Environment variable overriding the database path when `--db` is not given.

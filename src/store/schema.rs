@@ -197,8 +197,31 @@ CREATE TABLE automatic_blocks (
 );
 "#;
 
+/// Keep the last N states (seed 003): before each rollback, what its driver was
+/// about to change (the serving version and colour; a flag driver's flag value
+/// and env file, byte for byte), so `rollback --to-state` can put it back. The
+/// newest `keep_states` per environment are kept; an older one keeps its row,
+/// marked pruned with its env file content deleted, so it is refused by name.
+const V5: &str = r#"
+CREATE TABLE rollback_states (
+    id              INTEGER PRIMARY KEY,
+    environment_id  INTEGER NOT NULL REFERENCES environments(id),
+    rollback_id     INTEGER NOT NULL REFERENCES rollbacks(id),
+    taken_at        TEXT NOT NULL,
+    driver          TEXT NOT NULL,
+    version         TEXT,
+    colour          TEXT,
+    flag_key        TEXT,
+    flag_location   TEXT,
+    flag_value      TEXT,
+    env_file        BLOB,
+    pruned_at       TEXT
+);
+CREATE INDEX rollback_states_by_env ON rollback_states(environment_id, pruned_at, id);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

@@ -399,3 +399,43 @@ fn item7_stored_versions_and_errors_are_bounded() {
     assert!(kept.ends_with("…[100000 chars]"));
     assert!(super::clip(&long, super::MAX_ERROR).starts_with(&"9".repeat(super::MAX_ERROR)));
 }
+
+#[test]
+fn states_keep_the_newest_n_per_environment_and_prune_the_rest() {
+    use crate::domain::{DriverState, FlagState};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("b.db")).unwrap();
+    let env = store.ensure_environment("checkout", "feature-flag", "http://x").unwrap();
+    let other = store.ensure_environment("search", "standard", "http://y").unwrap();
+    let rollback = store.begin_rollback(&new_rollback(env), chrono::Utc::now()).unwrap().unwrap().id;
+    let flag = |n: usize| DriverState {
+        version: Some("1.4.3".into()),
+        colour: None,
+        flag: Some(FlagState {
+            key: "USE_X".into(),
+            location: "env file flags.env".into(),
+            value: Some("true".into()),
+            env_file: Some(format!("# {n}\r\nexport USE_X=true\r\n").into_bytes()),
+        }),
+    };
+    let search = DriverState { version: Some("9".repeat(100_000)), colour: Some("blue".into()), flag: None };
+    let kept_other = store.keep_state(other, rollback, "http", &search, 5).unwrap();
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let kept = store.keep_state(env, rollback, "flag", &flag(n), 3).unwrap();
+        assert_eq!(kept.pruned, if n < 3 { vec![] } else { vec![ids[n - 3]] }, "the oldest beyond 3 goes");
+        ids.push(kept.id);
+    }
+    let listed: Vec<i64> = store.states(env).unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(listed, [ids[5], ids[4], ids[3]], "newest first, only the kept ones");
+    let newest = store.state(ids[5]).unwrap().unwrap();
+    assert_eq!(newest.state, flag(5), "the env file comes back byte for byte");
+    let pruned = store.state(ids[0]).unwrap().unwrap();
+    assert!(pruned.pruned_at.is_some());
+    assert_eq!(pruned.state.flag.unwrap().env_file, None, "a pruned state's file content is deleted");
+    // Pruning one environment leaves the other's states alone; its text is clipped.
+    let searched = store.states(other).unwrap();
+    assert_eq!(searched.iter().map(|s| s.id).collect::<Vec<_>>(), [kept_other.id]);
+    assert!(searched[0].state.version.as_ref().unwrap().chars().count() <= MAX_NAME + 20);
+    assert_eq!(store.state(9999).unwrap(), None);
+}

@@ -47,6 +47,7 @@ fn record_a_rollback() -> Recorded {
     let env = config.environment("checkout").unwrap();
     let opts = crate::rollback::RollbackOptions {
         version: None,
+        state: None,
         force: true,
         skip_validation: false,
         reason: "error rate".into(),

@@ -198,6 +198,7 @@ impl Worker {
     fn options(&self, version: Option<String>, reason: String, force: bool) -> RollbackOptions {
         RollbackOptions {
             version,
+            state: None,
             // Like the CLI's --force: only after the operator typed FORCE.
             force,
             skip_validation: false,
