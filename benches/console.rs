@@ -44,7 +44,7 @@ fn full_app(envs: usize) -> App {
                     at,
                     environment: env.name().to_string(),
                     message: String::new(),
-                    what: Happened::Sample { signal: signal.into(), sample },
+                    what: Happened::Sample { signal: signal.into(), sample, baseline: None },
                 }));
             }
         }

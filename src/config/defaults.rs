@@ -59,21 +59,29 @@ fn exposition(name: &str, derive: Derivation, metric: &str, unit: &str) -> Signa
     }
 }
 
-/// Health, error rate, latency, CPU and memory, read from the service itself.
-pub(super) fn signals() -> Vec<SignalConfig> {
+/// Health, error rate, latency, CPU and memory, read from the service itself;
+/// for content, its quality score too (seed 000).
+pub(super) fn signals(kind: super::EnvKind) -> Vec<SignalConfig> {
     let mut health = exposition("health", Derivation::Gauge, "", "");
     health.source = SignalSource::Health;
     health.derive = None;
     health.metric = None;
     health.unit = None;
-    vec![
+    let mut all = vec![
         health,
         exposition("error_rate", Derivation::ErrorRate, "http_requests_total", "ratio"),
         exposition("latency", Derivation::MeanLatency, "http_request_duration_seconds", "s"),
         exposition("cpu", Derivation::Gauge, "process_cpu_ratio", "ratio"),
         exposition("memory", Derivation::Gauge, "process_memory_ratio", "ratio"),
-    ]
+    ];
+    if kind == super::EnvKind::Content {
+        all.push(exposition("quality", Derivation::Gauge, "content_quality_score", "score"));
+    }
+    all
 }
+
+/// How far the quality score may fall below its baseline (scores are 0 to 1).
+pub(crate) const QUALITY_DROP: f64 = 0.1;
 
 fn rule(signal: &str, rule: RuleKind, threshold: Option<f64>, window: u64) -> TriggerConfig {
     TriggerConfig {
@@ -89,9 +97,11 @@ fn rule(signal: &str, rule: RuleKind, threshold: Option<f64>, window: u64) -> Tr
 
 /// Seed 001's rollback triggers: 3 failed health checks in a row; error rate over
 /// 5% for 2 minutes; mean response over 3 s for 5 minutes; memory over 90% for 10
-/// minutes; CPU over 95% for 5 minutes.
+/// minutes; CPU over 95% for 5 minutes. Seed 000's for content: the quality
+/// score 0.1 below its baseline for a minute rolls back.
 pub(super) fn triggers() -> Vec<TriggerConfig> {
     vec![
+        rule("quality", RuleKind::Drop, Some(QUALITY_DROP), 60),
         rule("health", RuleKind::ConsecutiveFailures, None, 0),
         rule("error_rate", RuleKind::Above, Some(0.05), 120),
         rule("latency", RuleKind::Above, Some(3.0), 300),

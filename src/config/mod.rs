@@ -229,7 +229,7 @@ impl EnvironmentConfig {
 
     /// The signals actually polled: the configured ones, or the defaults.
     pub fn effective_signals(&self) -> Vec<SignalConfig> {
-        if self.signals.is_empty() { defaults::signals() } else { self.signals.clone() }
+        if self.signals.is_empty() { defaults::signals(self.kind) } else { self.signals.clone() }
     }
 
     /// The rules actually applied: the configured ones, or seed 001's defaults

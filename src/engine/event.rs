@@ -38,6 +38,9 @@ pub enum Happened {
         signal: String,
         /// The reading.
         sample: Sample,
+        /// What a `drop` rule on the signal compares with, when it has one and
+        /// it is known (see `EnvState::baseline`).
+        baseline: Option<f64>,
     },
     /// The deployment status was read (console only).
     Status {
@@ -173,7 +176,9 @@ impl Happened {
     /// The kind's details as documented (`null` for kinds without any).
     pub fn data(&self) -> Value {
         match self {
-            Happened::Sample { signal, sample } => json!({ "signal": signal, "sample": sample }),
+            Happened::Sample { signal, sample, baseline } => {
+                json!({ "signal": signal, "sample": sample, "baseline": baseline })
+            }
             Happened::Status { version, current_environment, environments } => {
                 json!({ "version": version, "current_environment": current_environment, "environments": environments })
             }

@@ -136,7 +136,7 @@ pub fn evaluate(t: &TriggerConfig, ring: &SampleRing, since: DateTime<Utc>, base
             let run = streak(ring, since, window, |v| v < floor)?;
             let latest = run.first()?.value?;
             let summary = format!(
-                "{sig} {} is {} below its pre-deploy baseline {} (allowed {})",
+                "{sig} {} is {} below its baseline {} (allowed {})",
                 fmt_value(latest),
                 fmt_value(base - latest),
                 fmt_value(base),
@@ -149,8 +149,19 @@ pub fn evaluate(t: &TriggerConfig, ring: &SampleRing, since: DateTime<Utc>, base
 
 /// Mean of the good samples taken before `deployed_at`: the pre-deploy baseline.
 pub fn baseline(ring: &SampleRing, deployed_at: DateTime<Utc>) -> Option<f64> {
-    let before: Vec<f64> = ring.iter().filter(|s| s.at < deployed_at && s.ok).filter_map(|s| s.value).collect();
-    (!before.is_empty()).then(|| before.iter().sum::<f64>() / before.len() as f64)
+    mean_between(ring, DateTime::<Utc>::MIN_UTC, deployed_at)
+}
+
+/// Mean of the good, finite samples taken at or after `from` and before `until`.
+pub fn mean_between(ring: &SampleRing, from: DateTime<Utc>, until: DateTime<Utc>) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0u32);
+    for v in ring.iter().filter(|s| s.at >= from && s.at < until && s.ok).filter_map(|s| s.value) {
+        if v.is_finite() {
+            sum += v;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 #[cfg(test)]
@@ -224,7 +235,7 @@ mod tests {
         let base = baseline(&q, deployed).unwrap();
         assert!((base - 0.93).abs() < 1e-9);
         let e = evaluate(&d, &q, t0, Some(base)).unwrap();
-        assert!(e.summary.contains("below its pre-deploy baseline 0.930"), "{}", e.summary);
+        assert!(e.summary.contains("below its baseline 0.930"), "{}", e.summary);
         assert!(evaluate(&d, &q, t0, None).is_none(), "no baseline, no verdict");
     }
 }

@@ -131,7 +131,7 @@ mod tests {
 
     fn sample(i: usize) -> EngineEvent {
         let s = Sample { at: chrono::Utc::now(), value: Some(i as f64), text: None, ok: true, error: None };
-        EngineEvent::now("checkout", "", Happened::Sample { signal: "error_rate".into(), sample: s })
+        EngineEvent::now("checkout", "", Happened::Sample { signal: "error_rate".into(), sample: s, baseline: None })
     }
 
     fn fired(i: usize) -> EngineEvent {

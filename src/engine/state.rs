@@ -91,6 +91,12 @@ pub(super) struct EnvState {
     /// that brings the same history writes nothing (it is written again after
     /// [`RESYNC`] in case a write was lost).
     synced: Option<(Vec<crate::playbook::DeploymentRecord>, Instant)>,
+    /// When the serving version became one we went back to (a rollback, ours
+    /// or anyone's): from then on a `drop` rule compares with that version's
+    /// own values once they have settled, not with the release before it.
+    restored_since: Option<DateTime<Utc>>,
+    /// Per signal, the restored version's settled mean, once known.
+    restored_base: Vec<Option<f64>>,
 }
 
 /// How long an unchanged deployment history goes without being written again.
@@ -123,6 +129,8 @@ impl EnvState {
             failed_from: None,
             proposal: None,
             synced: None,
+            restored_since: None,
+            restored_base: vec![None; n],
         }
     }
 
@@ -185,15 +193,20 @@ impl EnvState {
             }
         }
         self.persist(s, &sample, sh);
+        let base = self.baseline(s);
         if sh.opts.live_samples {
-            let what = Happened::Sample { signal: self.signals[s].name.get_ref().clone(), sample: sample.clone() };
+            let what = Happened::Sample {
+                signal: self.signals[s].name.get_ref().clone(),
+                sample: sample.clone(),
+                baseline: base,
+            };
             sh.publish(EngineEvent { at: sample.at, environment: self.name.clone(), message: String::new(), what });
         }
         self.rings[s].push(sample);
         let name = self.signals[s].name.get_ref().clone();
         for t in 0..self.triggers.len() {
             if self.triggers[t].signal.get_ref() == &name {
-                self.evaluate(e, t, s, sh, rb);
+                self.evaluate(e, t, s, base, sh, rb);
             }
         }
     }
@@ -212,6 +225,7 @@ impl EnvState {
     }
 
     fn on_version(&mut self, version: &str, status: Option<&crate::playbook::DeploymentStatusReport>, sh: &Shared) {
+        let before = self.deployed_at;
         if let Some(s) = status {
             self.deployed_at = s
                 .deployment_history
@@ -239,16 +253,70 @@ impl EnvState {
             // A new release replaced the version we went back to: rules may act again.
             self.settled_on = None;
         }
+        // Serving a release older than the one before is going back (a
+        // rollback this engine did not run): its baseline is its own.
+        let went_back = matches!((before, self.deployed_at), (Some(b), Some(now)) if now < b);
+        if went_back {
+            self.restore_baselines();
+        } else if self.settled_on.is_none() {
+            self.restored_since = None;
+        }
         let what = Happened::VersionChanged { version: version.to_string() };
         self.record(sh, "backout", format!("now serving {version}"), what);
     }
 
-    fn evaluate(&mut self, e: usize, t: usize, s: usize, sh: &Shared, rb: &mut JoinSet<(usize, RollbackOutcome)>) {
-        let trigger = &self.triggers[t];
-        let base = match trigger.rule {
-            crate::config::RuleKind::Drop => self.deployed_at.and_then(|d| rules::baseline(&self.rings[s], d)),
-            _ => None,
+    /// Starts judging a fall against the serving version's own settled values.
+    fn restore_baselines(&mut self) {
+        self.restored_since = Some(Utc::now());
+        self.restored_base.iter_mut().for_each(|b| *b = None);
+    }
+
+    /// What a `drop` rule on signal `s` compares with, when the signal has one
+    /// and it is known: before any rollback, the mean of the good samples taken
+    /// before the serving version was deployed; after a rollback, the restored
+    /// version's own mean over its first [`settle`](Self::settle) period, known
+    /// once that period is over (so further degradation still alerts).
+    fn baseline(&mut self, s: usize) -> Option<f64> {
+        let settle = self.settle(s)?;
+        let Some(since) = self.restored_since else {
+            return self.deployed_at.and_then(|d| rules::baseline(&self.rings[s], d));
         };
+        if let Some(b) = self.restored_base[s] {
+            return Some(b);
+        }
+        let until = since + settle;
+        if self.rings[s].latest()?.at < until {
+            return None;
+        }
+        let b = rules::mean_between(&self.rings[s], since, until)?;
+        self.restored_base[s] = Some(b);
+        Some(b)
+    }
+
+    /// How long a restored version's values settle before they are its
+    /// baseline: the longest window of a `drop` rule on signal `s`, at least
+    /// 30 s; `None` when no `drop` rule reads the signal.
+    fn settle(&self, s: usize) -> Option<chrono::Duration> {
+        let name = self.signals[s].name.get_ref();
+        self.triggers
+            .iter()
+            .filter(|t| t.rule == crate::config::RuleKind::Drop && t.signal.get_ref() == name)
+            .map(|t| t.window.map_or(Duration::ZERO, |w| w.get()))
+            .max()
+            .map(|w| chrono::Duration::from_std(w.max(Duration::from_secs(30))).unwrap_or(chrono::Duration::MAX))
+    }
+
+    fn evaluate(
+        &mut self,
+        e: usize,
+        t: usize,
+        s: usize,
+        base: Option<f64>,
+        sh: &Shared,
+        rb: &mut JoinSet<(usize, RollbackOutcome)>,
+    ) {
+        let trigger = &self.triggers[t];
+        let base = if trigger.rule == crate::config::RuleKind::Drop { base } else { None };
         let verdict = rules::evaluate(trigger, &self.rings[s], self.rules_since, base);
         match (verdict, self.firing[t]) {
             (Some(ev), false) => {
@@ -408,8 +476,10 @@ impl EnvState {
                 let to = row.target_version.clone().unwrap_or_default();
                 self.settled_on = row.target_version.clone();
                 self.version = row.target_version.clone().or(self.version.take());
-                // Judge the version we went back to on its own samples only.
+                // Judge the version we went back to on its own samples only,
+                // and a fall against its own settled values.
                 self.rules_since = Utc::now();
+                self.restore_baselines();
                 self.firing.iter_mut().for_each(|f| *f = false);
                 let msg = format!("rollback #{} completed: now on {to}; watching it", row.id);
                 self.record(sh, &row.operator, msg, Happened::RollbackCompleted(row.clone()));
@@ -533,5 +603,78 @@ impl EnvState {
                 self.record(sh, "operator", msg, Happened::AutomaticChanged { on });
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RuleKind};
+
+    fn content_env() -> EnvState {
+        let text = "[[environment]]\nname = \"docs\"\nkind = \"content\"\nbase_url = \"http://127.0.0.1:1/svc/docs\"\n";
+        let cfg = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap();
+        EnvState::new(1, cfg.environments[0].clone(), &EngineOptions::console(false))
+    }
+
+    fn push(st: &mut EnvState, s: usize, from: DateTime<Utc>, secs: std::ops::Range<i64>, value: f64) {
+        for i in secs {
+            let at = from + chrono::Duration::seconds(i);
+            st.rings[s].push(Sample { at, value: Some(value), text: None, ok: true, error: None });
+        }
+    }
+
+    /// Issue 11 item 6 (seed 000): quality monitoring continues after a
+    /// rollback, judged against the restored version's own settled score, so
+    /// a further fall alerts even where the pre-deploy score would mislead.
+    #[test]
+    fn after_a_rollback_a_fall_is_judged_against_the_restored_versions_settled_values() {
+        let mut st = content_env();
+        let q = st.signals.iter().position(|s| s.name.get_ref() == "quality").expect("content gets a quality signal");
+        let t = st.triggers.iter().find(|t| t.signal.get_ref() == "quality").unwrap().clone();
+        assert_eq!((t.rule, t.action), (RuleKind::Drop, RuleAction::Rollback), "content rolls back on a fall");
+        let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 1000, 0).unwrap();
+        push(&mut st, q, t0, 0..60, 0.93);
+        st.deployed_at = Some(t0 + chrono::Duration::seconds(60));
+        push(&mut st, q, t0, 60..70, 0.60);
+        let b = st.baseline(q).unwrap();
+        assert!((b - 0.93).abs() < 1e-9, "before any rollback: the pre-deploy mean, {b}");
+
+        // Rolled back at +70 to a version that settles at 0.80.
+        st.restored_since = Some(t0 + chrono::Duration::seconds(70));
+        push(&mut st, q, t0, 70..100, 0.80);
+        assert_eq!(st.baseline(q), None, "not settled yet (the rule's 60 s window)");
+        push(&mut st, q, t0, 100..140, 0.80);
+        let b = st.baseline(q).unwrap();
+        assert!((b - 0.80).abs() < 1e-9, "the restored version's own mean, {b}");
+
+        let since = t0 + chrono::Duration::seconds(70);
+        push(&mut st, q, t0, 140..210, 0.75);
+        let b = st.baseline(q);
+        assert!(rules::evaluate(&t, &st.rings[q], since, b).is_none(), "0.05 below 0.80 is allowed");
+        assert!(
+            rules::evaluate(&t, &st.rings[q], since, Some(0.93)).is_some(),
+            "the same values against the pre-deploy 0.93 would fire: the baseline matters"
+        );
+        push(&mut st, q, t0, 210..280, 0.65);
+        let b = st.baseline(q);
+        let ev = rules::evaluate(&t, &st.rings[q], since, b).expect("a further fall alerts");
+        assert!(ev.summary.contains("below its baseline 0.800"), "{}", ev.summary);
+
+        // A new release is judged against what served before it again.
+        st.restored_since = None;
+        st.deployed_at = Some(t0 + chrono::Duration::seconds(250));
+        let b = st.baseline(q).unwrap();
+        assert!(b < 0.80 && b > 0.6, "the mean before the new release, {b}");
+    }
+
+    #[test]
+    fn a_signal_no_drop_rule_reads_has_no_baseline() {
+        let mut st = content_env();
+        let e = st.signals.iter().position(|s| s.name.get_ref() == "error_rate").unwrap();
+        st.deployed_at = Some(Utc::now());
+        push(&mut st, e, Utc::now() - chrono::Duration::seconds(30), 0..20, 0.01);
+        assert_eq!(st.baseline(e), None);
     }
 }

@@ -349,7 +349,7 @@ fn drive(
             if ev.environment != env.name() {
                 continue;
             }
-            if let crate::engine::Happened::Sample { signal, sample } = &ev.what {
+            if let crate::engine::Happened::Sample { signal, sample, .. } = &ev.what {
                 latest.insert(signal.clone(), sample.clone());
                 continue;
             }

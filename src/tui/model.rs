@@ -133,6 +133,15 @@ impl SignalRule {
         }
     }
 
+    /// The rule as it judges a value now: a fall from a known `baseline` is a
+    /// floor `threshold` below it; other rules are themselves.
+    pub fn against(self, baseline: Option<f64>) -> SignalRule {
+        match (self, baseline) {
+            (SignalRule::Drop(fall), Some(b)) if b.is_finite() => SignalRule::Below(b - fall),
+            (rule, _) => rule,
+        }
+    }
+
     /// Whether `value` alone breaches the rule; never for rules a value cannot
     /// decide (a fall from an unknown baseline, failed checks).
     pub fn breached_by(self, value: f64) -> bool {
@@ -153,12 +162,22 @@ pub struct SignalView {
     pub unit: String,
     /// The trigger rule that reads it, if any.
     pub rule: Option<SignalRule>,
+    /// What a `drop` rule compares with, as the engine last said.
+    pub baseline: Option<f64>,
     /// Recent values; a failed sample is [`super::reduce::FAILED`] (NaN), drawn as a failure mark.
     pub values: VecDeque<f64>,
     /// Newest sample.
     pub latest: Option<Sample>,
     /// How often it is polled, so a sparkline can say what span it covers.
     pub every: std::time::Duration,
+}
+
+impl SignalView {
+    /// The rule that judges its values now: a `drop` rule becomes a floor
+    /// below the engine's baseline once that is known.
+    pub fn judged(&self) -> Option<SignalRule> {
+        self.rule.map(|r| r.against(self.baseline))
+    }
 }
 
 /// One checklist item as drawn.
@@ -293,6 +312,7 @@ impl EnvView {
                 name: s.name.get_ref().clone(),
                 unit: s.unit.clone().unwrap_or_default(),
                 rule: SignalRule::for_signal(&triggers, s.name.get_ref()),
+                baseline: None,
                 values: VecDeque::with_capacity(SPARK_POINTS),
                 latest: None,
                 // The global poll interval is filled in by the console when the signal has none.

@@ -350,7 +350,7 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
         Some(l) if l.ok => match l.value {
             Some(_) if s.name == "health" => (l.text.clone().unwrap_or_default(), t.text()),
             Some(v) => {
-                let breach = s.rule.is_some_and(|r| r.breached_by(v));
+                let breach = s.judged().is_some_and(|r| r.breached_by(v));
                 (fmt_value(v, &s.unit), if breach { t.get("alert") } else { t.text() })
             }
             None => (l.text.clone().unwrap_or_default(), t.text()),
@@ -369,7 +369,7 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
     let room = if failed > 0 { room.saturating_sub(6) } else { room };
     let values = &values[values.len().saturating_sub(room)..];
     let mut spans = vec![Span::styled(label, style), Span::raw(" ")];
-    spans.extend(sparkline_spans(app, values, room, s.rule, stale));
+    spans.extend(sparkline_spans(app, values, room, s.judged(), stale));
     // Counted over the span the row had room for, so a long failure text that
     // leaves no room for bars still says how many failed.
     if failed > 0 {

@@ -28,7 +28,7 @@ pub const FAILED: f64 = f64::NAN;
 pub fn apply(env: &mut EnvView, at: DateTime<Utc>, message: &str, what: &Happened) {
     env.last_seen = Some(at);
     match what {
-        Happened::Sample { signal, sample } => {
+        Happened::Sample { signal, sample, baseline } => {
             if signal == "health" {
                 env.health = health_of(sample.text.as_deref());
             }
@@ -39,6 +39,7 @@ pub fn apply(env: &mut EnvView, at: DateTime<Utc>, message: &str, what: &Happene
                 }
                 sig.values.push_back(point(sample));
                 sig.latest = Some(sample.clone());
+                sig.baseline = *baseline;
             }
         }
         Happened::HealthChanged(sample) => env.health = health_of(sample.text.as_deref()),

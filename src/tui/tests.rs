@@ -53,7 +53,7 @@ fn event(env: &str, what: Happened, at: DateTime<Utc>, message: &str) -> Msg {
 
 fn sample(env: &str, signal: &str, at: DateTime<Utc>, value: f64, text: Option<&str>) -> Msg {
     let s = Sample { at, value: Some(value), text: text.map(str::to_string), ok: true, error: None };
-    event(env, Happened::Sample { signal: signal.into(), sample: s }, at, "")
+    event(env, Happened::Sample { signal: signal.into(), sample: s, baseline: None }, at, "")
 }
 
 fn status(env: &str, version: &str, colour: &str) -> Msg {
@@ -893,7 +893,7 @@ fn item1_failed_checks_show_in_the_sparkline_and_the_row() {
         } else {
             Sample { at, value: Some(1.0), text: Some("healthy".into()), ok: true, error: None }
         };
-        app.update(event("checkout", Happened::Sample { signal: "health".into(), sample: s }, at, ""));
+        app.update(event("checkout", Happened::Sample { signal: "health".into(), sample: s, baseline: None }, at, ""));
     }
     app.update(sample("checkout", "error_rate", t0(), 0.2, None));
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -1192,4 +1192,47 @@ fn item19_a_tall_environment_list_shows_readings() {
     let kind = ratatui::crossterm::event::MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left);
     app.update(Msg::Mouse { kind, column: area.x + 2, row: area.y + 4, screen });
     assert_eq!(app.selected, 1, "three lines per environment when tall");
+}
+
+/// Issue 10 item 2: a `drop` rule's sparkline turns the alert style once the
+/// engine says what the fall is measured from; before that no bar claims a
+/// breach the console cannot judge.
+#[test]
+fn item2_a_fall_from_the_engines_baseline_is_drawn_in_the_alert_style() {
+    let text = r#"
+[[environment]]
+name = "docs"
+kind = "content"
+base_url = "http://127.0.0.1:1/svc/docs"
+"#;
+    let cfg = Config::from_toml(text, std::path::Path::new("t.toml")).unwrap();
+    let last_bar_style = |baseline: Option<f64>| {
+        let mut app = App::new(&cfg, Mode::Live, Theme::dark(), Keymap::default());
+        app.update(Msg::Tick(t0()));
+        for i in 0..40 {
+            let at = t0() - chrono::Duration::seconds(40 - i);
+            let value = if i < 30 { 0.93 } else { 0.70 };
+            let s = Sample { at, value: Some(value), text: None, ok: true, error: None };
+            app.update(event("docs", Happened::Sample { signal: "quality".into(), sample: s, baseline }, at, ""));
+        }
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal.draw(|f| ui::render(&app, f)).unwrap();
+        let buf = terminal.backend().buffer().clone();
+        let y = (0..buf.area.height)
+            .find(|y| (0..buf.area.width).map(|x| buf[(x, *y)].symbol()).collect::<String>().contains("│quality "))
+            .expect("a quality row");
+        let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        assert!(row.contains("drop > "), "the row names its rule: {row}");
+        let x = (0..buf.area.width)
+            .rev()
+            .find(|x| buf[(*x, y)].symbol() != " " && buf[(*x, y)].symbol() != "│")
+            .expect("a bar");
+        (buf[(x, y)].fg, app.theme.get("alert").fg)
+    };
+    let (fg, alert) = last_bar_style(Some(0.93));
+    assert_eq!(Some(fg), alert, "0.70 is 0.23 below the baseline 0.93: past the allowed 0.1");
+    let (fg, alert) = last_bar_style(None);
+    assert_ne!(Some(fg), alert, "without a baseline a fall cannot be judged");
+    let (fg, alert) = last_bar_style(Some(0.75));
+    assert_ne!(Some(fg), alert, "0.70 is within 0.1 of a baseline of 0.75");
 }
