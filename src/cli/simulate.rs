@@ -52,6 +52,10 @@ pub struct SimulateArgs {
     /// Also write the config pointing at this fleet to FILE.
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+    /// Write `auto_rollback = true` in that config, so `watch`, `console` and
+    /// `drill` roll back on their own (default: false, roll back by hand).
+    #[arg(long, requires = "write_config")]
+    auto_rollback: bool,
 }
 
 /// Parses `NAME[:KIND[:SCENARIO]]`.
@@ -112,7 +116,7 @@ pub(super) fn run(ctx: &Context, args: &SimulateArgs) -> Result<Exit> {
         let text = ready_config(&GeneratedConfig {
             poll_interval: Duration::from_secs(1),
             rule_window: None,
-            auto_rollback: false,
+            auto_rollback: args.auto_rollback,
             verify_timeout: Duration::from_secs(30),
             services: &services,
         });
