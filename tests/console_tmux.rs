@@ -250,7 +250,9 @@ fn item7_item9_a_healthy_rollback_needs_force_and_a_pasted_newline_confirms_noth
     let tmux = console(&d, "force");
     tmux.wait_for("✔ healthy", Duration::from_secs(30));
     tmux.keys(&["r"]);
-    tmux.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
+    let screen = tmux.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
+    assert!(screen.contains("is healthy"), "the step says why it is refused:\n{screen}");
+    assert!(!screen.contains("--force"), "the console's way is FORCE typed, not a flag:\n{screen}");
     tmux.paste("FORCE\n");
     std::thread::sleep(Duration::from_millis(500));
     let screen = tmux.wait_for("> FORCE", Duration::from_secs(10));

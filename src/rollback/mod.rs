@@ -107,6 +107,19 @@ impl Refusal {
             _ => None,
         }
     }
+
+    /// What a refusal that forcing overrides found, without the command-line
+    /// way to override it (the console asks for FORCE typed instead); `None`
+    /// for refusals forcing does not override.
+    pub fn forceable_fact(&self) -> Option<String> {
+        match self {
+            Refusal::Healthy { version } => Some(format!("the current deployment ({version}) is healthy")),
+            Refusal::TargetUnhealthy { colour, version } => Some(format!(
+                "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service"
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {

@@ -27,7 +27,7 @@ use keymap::Keymap;
 use theme::Theme;
 
 use crate::config::Config;
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, Happened};
 use crate::notify::Notifier;
 
 /// Environment variable that makes the console panic after its first frame; the
@@ -195,9 +195,16 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let panic_for_test = std::env::var_os(PANIC_FOR_TEST).is_some();
     let mut frames = 0u64;
+    // Samples and the clock change the screen every second; anything else (a
+    // key, an answer, an event that is not a reading) is drawn at once.
+    const READINGS: Duration = Duration::from_secs(1);
+    let mut last_draw = tokio::time::Instant::now() - READINGS;
+    let mut urgent = true;
     loop {
-        if app.dirty {
+        if app.dirty && (urgent || last_draw.elapsed() + FRAME / 4 >= READINGS) {
             terminal.draw(|f| ui::render(&app, f)).wrap_err("drawing the console")?;
+            last_draw = tokio::time::Instant::now();
+            urgent = false;
             app.dirty = false;
             frames += 1;
             if panic_for_test && frames == 1 {
@@ -229,6 +236,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, opts: ConsoleOptions, theme:
         while let Ok(m) = rx.try_recv() {
             batch.push(m);
         }
+        urgent |= batch.iter().any(|m| match m {
+            Msg::Tick(_) => false,
+            Msg::Mouse { kind, .. } => !matches!(kind, crossterm::event::MouseEventKind::Moved),
+            Msg::Engine(e) => !matches!(e.what, Happened::Sample { .. } | Happened::Status { .. }),
+            _ => true,
+        });
         for m in batch {
             let keep_status = matches!(&m, Msg::Done(t) if t.is_empty());
             let status = app.status.clone();

@@ -124,24 +124,40 @@ fn header_line(app: &App, f: &mut Frame, area: Rect) {
     }
     let count = |h: Option<Health>| app.envs.iter().filter(|e| e.health == h && !e.stale).count();
     let stale = app.envs.iter().filter(|e| e.stale).count();
-    let wide = area.width >= 110;
-    for (h, mark, word) in [
-        (Some(Health::Healthy), "✔", "healthy"),
-        (Some(Health::Degraded), "▲", "degraded"),
-        (Some(Health::Unhealthy), "✖", "unhealthy"),
-        (None, "?", "unknown"),
-    ] {
-        let text = if wide { format!(" {mark} {} {word} ", count(h)) } else { format!(" {mark}{} ", count(h)) };
-        spans.push(Span::styled(text, t.health(h)));
-    }
-    if stale > 0 {
-        spans.push(Span::styled(format!(" ⧗ {stale} stale "), t.get("stale")));
-    }
+    let counts = |wide: bool| -> Vec<Span<'static>> {
+        let mut out: Vec<Span<'static>> = [
+            (Some(Health::Healthy), "✔", "healthy"),
+            (Some(Health::Degraded), "▲", "degraded"),
+            (Some(Health::Unhealthy), "✖", "unhealthy"),
+            (None, "?", "unknown"),
+        ]
+        .into_iter()
+        .map(|(h, mark, word)| {
+            let text = if wide { format!(" {mark} {} {word} ", count(h)) } else { format!(" {mark}{} ", count(h)) };
+            Span::styled(text, t.health(h))
+        })
+        .collect();
+        if stale > 0 {
+            out.push(Span::styled(
+                if wide { format!(" ⧗ {stale} stale ") } else { format!(" ⧗{stale} ") },
+                t.get("stale"),
+            ));
+        }
+        out
+    };
     let clock = app.now.format(" %H:%M:%S UTC ").to_string();
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let pad = (area.width as usize).saturating_sub(used + clock.chars().count());
-    spans.push(Span::raw(" ".repeat(pad)));
-    spans.push(Span::styled(clock, header));
+    let len = |spans: &[Span<'_>]| spans.iter().map(|s| s.content.chars().count()).sum::<usize>();
+    let width = area.width as usize;
+    // The counts say each word when the line has room for them and the clock,
+    // else only their marks; the incident and the counts come before the clock.
+    let wide = counts(true);
+    let counts = if len(&spans) + len(&wide) + clock.chars().count() <= width { wide } else { counts(false) };
+    spans.extend(counts);
+    let used = len(&spans);
+    if used + clock.chars().count() <= width {
+        spans.push(Span::raw(" ".repeat(width - used - clock.chars().count())));
+        spans.push(Span::styled(clock, header));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

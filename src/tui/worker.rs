@@ -12,7 +12,7 @@ use super::app::{Effect, EnvSnapshot, IncidentClock, Msg, RefusedPlan};
 use crate::config::Config;
 use crate::domain::Severity;
 use crate::engine::EngineCommand;
-use crate::rollback::{Prepared, Refusal, RollbackOptions};
+use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{RollbackStatus, RollbackTrigger, Store};
 
 /// Refreshes of the screen's data: one runs at a time; requests made meanwhile
@@ -185,9 +185,10 @@ impl Worker {
                 Ok(text)
             }
             Err(refusal) => Err(RefusedPlan {
-                why: refusal.to_string(),
-                // The refusals `--force` overrides on the command line.
-                forceable: matches!(refusal, Refusal::Healthy { .. } | Refusal::TargetUnhealthy { .. }),
+                // The refusals `--force` overrides on the command line are
+                // said without it: the console's way is FORCE typed.
+                forceable: refusal.forceable_fact().is_some(),
+                why: refusal.forceable_fact().unwrap_or_else(|| refusal.to_string()),
                 version,
             }),
         };
