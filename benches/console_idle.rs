@@ -99,6 +99,15 @@ fn main() {
             last.0,
             peak as f64 / 1024.0
         );
+        // Every tenth minute, to tell a plateau (caches filling to their caps)
+        // from growth.
+        let marks: Vec<String> = rss
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 == 0 || *i + 1 == rss.len())
+            .map(|(_, (at, kib))| format!("{}m {:.1}", at / 60, *kib as f64 / 1024.0))
+            .collect();
+        println!("resident memory (MB) by minute: {}", marks.join(", "));
     }
     let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
     let _ = sim.kill();
