@@ -100,5 +100,17 @@ fn the_readme_drill_commands_complete_with_every_milestone_and_a_verdict() {
         ["impact_started", "detected", "rollback_started", "rollback_completed", "validated", "resolved"],
         "{v}"
     );
+    // Seed 001's template names the colour now serving, the drill's summary too.
+    let db = rusqlite::Connection::open(dir.path().join("drill.db")).unwrap();
+    let summary: String = db
+        .query_row(
+            "SELECT data FROM timeline_events WHERE kind = 'notification' AND message LIKE 'drill summary%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let text = summary["text"].as_str().unwrap();
+    assert!(text.contains("Environment: checkout (BLUE)\n"), "{text}");
     drop(sim);
 }

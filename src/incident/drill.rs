@@ -294,6 +294,7 @@ fn drive(
 ) -> Result<Vec<String>> {
     let deadline = crate::domain::ts::instant_after(Instant::now(), opts.timeout);
     let left = || deadline.saturating_duration_since(Instant::now());
+    let mut serving_colour: Option<String> = None;
     // Give the engine a few polls of the good version first: rules judge the bad
     // release against what came before it.
     let settle = config.poll_interval.get().min(Duration::from_secs(6)).mul_f64(2.5);
@@ -373,6 +374,12 @@ fn drive(
             .find(|r| matches!(r.status, RollbackStatus::Completed | RollbackStatus::Failed));
         match done {
             Some(r) if r.status == RollbackStatus::Completed => {
+                // The colour now serving, read when the rollback is seen done,
+                // for the summary's `Environment: NAME (COLOUR)` (seed 001).
+                if env.kind == crate::config::EnvKind::BlueGreen {
+                    let client = crate::playbook::PlaybookClient::new(env.endpoints(), env.timeout.get());
+                    serving_colour = rt.block_on(client.status()).ok().and_then(|s| s.current_environment);
+                }
                 progress(&format!("rollback #{} completed", r.id));
                 break;
             }
@@ -427,7 +434,7 @@ fn drive(
     let n = Notification {
         kind: NotificationKind::RollbackCompleted,
         environment: env.name().to_string(),
-        colour: None,
+        colour: serving_colour,
         from_version: rollback.as_ref().and_then(|r| r.from_version.clone()),
         target_version: rollback.as_ref().and_then(|r| r.target_version.clone()),
         reason: rollback.as_ref().map(|r| r.reason.clone()).unwrap_or_default(),
