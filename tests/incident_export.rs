@@ -91,6 +91,9 @@ fn json_export_is_valid_against_its_schema() {
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["incident"]["durations"]["time_to_detect_ms"], 125_000);
     assert_eq!(json["signals"].as_array().unwrap().len(), 2);
+    assert_eq!(json["incident"]["actions"].as_array().unwrap().len(), 2, "the follow-up actions are exported");
+    assert_eq!(json["incident"]["actions"][1]["done_by"], "erik");
+    assert!(json["incident"]["lessons"].as_str().unwrap().contains("never load-tested"));
 
     // The checker itself rejects what it should: a missing field and a wrong type.
     let mut broken = json.clone();
@@ -165,6 +168,7 @@ fn facts(j: &Value) -> Vec<Fact> {
         "impact",
         "root_cause",
         "prevention",
+        "lessons",
     ] {
         if !i[key].is_null() {
             add(format!("incident.{key}"), vec![text(s(&i[key]))]);
@@ -206,6 +210,20 @@ fn facts(j: &Value) -> Vec<Fact> {
                 text(s(&b["reason"])),
             ],
         );
+    }
+    for a in i["actions"].as_array().unwrap() {
+        let mut parts = vec![
+            cell(&a["id"]),
+            cell(s(&a["text"])),
+            cell(s(&a["owner"])),
+            cell(s(&a["due"])),
+            cell(if a["done_at"].is_null() { "open" } else { "done" }),
+        ];
+        if !a["done_at"].is_null() {
+            parts.push(text(s(&a["done_at"])));
+            parts.push(text(s(&a["done_by"])));
+        }
+        add(format!("action #{}", a["id"]), parts);
     }
     for sig in j["signals"].as_array().unwrap() {
         let mut parts = vec![text(s(&sig["name"]))];

@@ -7,7 +7,7 @@ use color_eyre::eyre::Result;
 
 use super::output::{self, Exit, Format, or_dash};
 use super::{Context, try_exit};
-use crate::config::{Config, EnvironmentConfig};
+use crate::config::EnvironmentConfig;
 use crate::domain::ts;
 use crate::incident::runbook::StepMark;
 use crate::incident::{self, CloseDetails, Milestone, OpenRequest, Severity, runbook};
@@ -61,14 +61,31 @@ pub enum IncidentCommand {
         /// Prevention measures.
         #[arg(long)]
         prevention: Option<String>,
+        /// Lessons learned: what went well, what could improve.
+        #[arg(long)]
+        lessons: Option<String>,
+    },
+    /// Record post-incident fields without closing (a root cause, lessons learned).
+    Update {
+        /// Incident id.
+        id: i64,
+        /// Customer impact assessment.
+        #[arg(long)]
+        impact: Option<String>,
+        /// Root cause (lets flags its rollbacks turned off be turned on again).
+        #[arg(long)]
+        root_cause: Option<String>,
+        /// Prevention measures.
+        #[arg(long)]
+        prevention: Option<String>,
+        /// Lessons learned: what went well, what could improve.
+        #[arg(long)]
+        lessons: Option<String>,
     },
 }
 
 fn operator(ctx: &Context) -> String {
-    match Config::load(&crate::config::resolve_path(ctx.config_flag.as_deref())) {
-        Ok(c) => c.operator(),
-        Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-    }
+    super::operator_name(ctx)
 }
 
 /// Runs `backout incident ...`.
@@ -103,14 +120,40 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
         }
         IncidentCommand::List { limit } => list(ctx, *limit),
         IncidentCommand::Show { id } => show(ctx, *id),
-        IncidentCommand::Close { id, impact, root_cause, prevention } => {
+        IncidentCommand::Update { id, impact, root_cause, prevention, lessons } => {
+            let mut store = try_exit!(ctx.store());
+            if store.incident(*id)?.is_none() {
+                eprintln!("backout: there is no incident #{id}; `backout incident list` lists them");
+                return Ok(Exit::Usage);
+            }
+            let details = CloseDetails {
+                impact: impact.clone(),
+                root_cause: root_cause.clone(),
+                prevention: prevention.clone(),
+                lessons: lessons.clone(),
+            };
+            if !incident::update(&mut store, *id, &operator(ctx), &details)? {
+                eprintln!("backout: nothing to record: give --impact, --root-cause, --prevention or --lessons");
+                return Ok(Exit::Usage);
+            }
+            match ctx.format {
+                Format::Json => output::json(&incident::show(&store, *id)?),
+                Format::Table => println!("incident #{id} updated"),
+            }
+            Ok(Exit::Ok)
+        }
+        IncidentCommand::Close { id, impact, root_cause, prevention, lessons } => {
             let mut store = try_exit!(ctx.store());
             let Some(found) = store.incident(*id)? else {
                 eprintln!("backout: there is no incident #{id}; `backout incident list` lists them");
                 return Ok(Exit::Usage);
             };
-            let details =
-                CloseDetails { impact: impact.clone(), root_cause: root_cause.clone(), prevention: prevention.clone() };
+            let details = CloseDetails {
+                impact: impact.clone(),
+                root_cause: root_cause.clone(),
+                prevention: prevention.clone(),
+                lessons: lessons.clone(),
+            };
             if !incident::close(&mut store, *id, &operator(ctx), &details)? {
                 eprintln!("backout: refused: incident #{id} is already {}", found.status);
                 return Ok(Exit::Refused);
@@ -175,6 +218,23 @@ fn show(ctx: &Context, id: i64) -> Result<Exit> {
             }
             for (what, value, verdict) in incident::export::duration_rows_public(&s.durations) {
                 println!("  {what}: {value} {verdict}");
+            }
+            let f = &s.fields;
+            for (what, value) in [
+                ("impact", &f.impact),
+                ("root cause", &f.root_cause),
+                ("prevention", &f.prevention),
+                ("lessons learned", &f.lessons),
+            ] {
+                if let Some(v) = value {
+                    println!("{what}: {v}");
+                }
+            }
+            if !s.actions.is_empty() {
+                println!("follow-up actions:");
+                for a in &s.actions {
+                    println!("  #{} [{}] {} (owner {}, due {})", a.id, a.state(), a.text, a.owner, a.due);
+                }
             }
         }
     }

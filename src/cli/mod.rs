@@ -1,5 +1,6 @@
 //! The command line: clap definitions and the headless commands.
 
+mod action;
 mod console;
 mod demo;
 mod drill;
@@ -94,7 +95,13 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Open, list, show or close incidents.
+    /// An incident's follow-up actions: add (with owner and due date), done, list.
+    Action {
+        /// What to do.
+        #[command(subcommand)]
+        action: action::ActionCommand,
+    },
+    /// Open, list, show, update or close incidents.
     Incident {
         /// What to do.
         #[command(subcommand)]
@@ -167,6 +174,15 @@ impl Context {
     }
 }
 
+/// The operator's name: the config's `operator`, else `$USER`; commands that
+/// work without a config (notes, incidents) still name someone.
+pub(crate) fn operator_name(ctx: &Context) -> String {
+    match Config::load(&crate::config::resolve_path(ctx.config_flag.as_deref())) {
+        Ok(c) => c.operator(),
+        Err(_) => std::env::var("USER").unwrap_or_else(|_| "operator".into()),
+    }
+}
+
 /// Unwraps a `Result<T, Exit>` inside a command returning `Result<Exit>`.
 macro_rules! try_exit {
     ($e:expr) => {
@@ -221,6 +237,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),
         Command::Incidents { limit } => incident::list(&ctx, limit),
         Command::Incident { action } => incident::run(&ctx, &action),
+        Command::Action { action } => action::run(&ctx, &action),
         Command::Runbook(args) => incident::runbook_cmd(&ctx, &args),
         Command::Checklist(args) => incident::checklist_cmd(&ctx, &args),
         Command::Export(args) => export::run(&ctx, &args),

@@ -184,7 +184,7 @@ pub fn run(
         &mut store,
         id,
         &operator,
-        &CloseDetails { impact: None, root_cause: Some("drill".into()), prevention: None },
+        &CloseDetails { root_cause: Some("drill".into()), ..CloseDetails::default() },
     )?;
     let summary = super::show(&store, id)?.ok_or_else(|| eyre!("drill incident #{id} vanished"))?;
     let completed = problems.is_empty();
@@ -576,6 +576,7 @@ mod tests {
             fields: Default::default(),
             milestones: Vec::new(),
             durations: d.clone(),
+            actions: Vec::new(),
         };
         let verdict = Verdict::of(&d, met);
         DrillRecord { incident, verdict }

@@ -107,6 +107,7 @@ pub fn open(
             impact: req.impact.clone(),
             root_cause: None,
             prevention: None,
+            lessons: None,
         },
     )?;
     if let Some(d) = &req.detected {
@@ -145,6 +146,8 @@ pub struct CloseDetails {
     pub root_cause: Option<String>,
     /// Prevention measures.
     pub prevention: Option<String>,
+    /// Lessons learned.
+    pub lessons: Option<String>,
 }
 
 /// Closes an open incident and records `resolved`. `Ok(false)` when it was not open.
@@ -160,12 +163,57 @@ pub fn close(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Re
             impact: details.impact.clone(),
             root_cause: details.root_cause.clone(),
             prevention: details.prevention.clone(),
+            lessons: details.lessons.clone(),
         },
     )?;
     if !store.close_incident(id, by)? {
         return Ok(false);
     }
     store.set_milestone(id, Milestone::Resolved, Utc::now(), by)?;
+    Ok(true)
+}
+
+/// Records post-incident fields of an incident, open or closed, without
+/// closing it (a root cause known before the incident ends, lessons learned
+/// after it), with a timeline event naming what was set. A field not given is
+/// left as it is. `Ok(false)` when nothing was given.
+pub fn update(store: &mut Store, id: i64, by: &str, details: &CloseDetails) -> Result<bool> {
+    if store.incident(id)?.is_none() {
+        return Err(eyre!("there is no incident #{id}; `backout incident list` lists them"));
+    }
+    let given: Vec<(&str, &str)> = [
+        ("impact", &details.impact),
+        ("root cause", &details.root_cause),
+        ("prevention", &details.prevention),
+        ("lessons learned", &details.lessons),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    if given.is_empty() {
+        return Ok(false);
+    }
+    store.update_incident_fields(
+        id,
+        &IncidentFields {
+            impact: details.impact.clone(),
+            root_cause: details.root_cause.clone(),
+            prevention: details.prevention.clone(),
+            lessons: details.lessons.clone(),
+            ..IncidentFields::default()
+        },
+    )?;
+    let what: Vec<String> = given.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    store.append_event(&crate::store::NewEvent {
+        at: Utc::now(),
+        incident_id: Some(id),
+        environment_id: store.incident_environment_id(id)?,
+        rollback_id: None,
+        actor: by.to_string(),
+        kind: "incident_updated".into(),
+        message: format!("incident #{id} recorded {}", what.join("; ")),
+        data: None,
+    })?;
     Ok(true)
 }
 
@@ -228,6 +276,8 @@ pub struct IncidentSummary {
     pub milestones: Vec<MilestoneRow>,
     /// Times between them.
     pub durations: Durations,
+    /// Follow-up actions, oldest first.
+    pub actions: Vec<crate::store::FollowUpAction>,
 }
 
 /// Reads one incident with its milestones, as recorded when they happened.
@@ -236,7 +286,8 @@ pub fn show(store: &Store, id: i64) -> Result<Option<IncidentSummary>> {
     let milestones = store.milestones(id)?;
     let fields = store.incident_fields(id)?.unwrap_or_default();
     let durations = durations(&milestones, fields.objective_ms);
-    Ok(Some(IncidentSummary { incident, fields, milestones, durations }))
+    let actions = store.actions(Some(id))?;
+    Ok(Some(IncidentSummary { incident, fields, milestones, durations, actions }))
 }
 
 pub use crate::text::human_ms;

@@ -33,6 +33,8 @@ pub struct IncidentFields {
     pub root_cause: Option<String>,
     /// Prevention measures.
     pub prevention: Option<String>,
+    /// Lessons learned (schema V6): what went well, what could improve.
+    pub lessons: Option<String>,
 }
 
 impl Store {
@@ -91,7 +93,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT objective_ms, runbook, impact, root_cause, prevention FROM incidents WHERE id = ?1",
+                "SELECT objective_ms, runbook, impact, root_cause, prevention, lessons FROM incidents WHERE id = ?1",
                 [incident_id],
                 |r| {
                     Ok(IncidentFields {
@@ -100,6 +102,7 @@ impl Store {
                         impact: r.get(2)?,
                         root_cause: r.get(3)?,
                         prevention: r.get(4)?,
+                        lessons: r.get(5)?,
                     })
                 },
             )
@@ -111,9 +114,9 @@ impl Store {
         self.conn.execute(
             "UPDATE incidents SET objective_ms = COALESCE(?2, objective_ms), runbook = COALESCE(?3, runbook),
                  impact = COALESCE(?4, impact), root_cause = COALESCE(?5, root_cause),
-                 prevention = COALESCE(?6, prevention)
+                 prevention = COALESCE(?6, prevention), lessons = COALESCE(?7, lessons)
              WHERE id = ?1",
-            params![incident_id, f.objective_ms, f.runbook, f.impact, f.root_cause, f.prevention],
+            params![incident_id, f.objective_ms, f.runbook, f.impact, f.root_cause, f.prevention, f.lessons],
         )?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! All calls block; async callers run them on a blocking thread. A call that
 //! returns `Ok` after a write has committed it.
 
+mod actions;
 mod blocks;
 mod checklist;
 mod deployments;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::domain::Word;
 
+pub use actions::FollowUpAction;
 pub use blocks::AutomaticBlock;
 pub use checklist::{ChecklistResultRow, NewChecklistResult, StreakRow};
 pub use deployments::DeploymentRow;

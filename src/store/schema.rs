@@ -220,8 +220,27 @@ CREATE TABLE rollback_states (
 CREATE INDEX rollback_states_by_env ON rollback_states(environment_id, pruned_at, id);
 "#;
 
+/// Seed 002's governance: lessons learned on incidents, and follow-up actions
+/// with an owner and a due date.
+const V6: &str = r#"
+ALTER TABLE incidents ADD COLUMN lessons TEXT;
+
+CREATE TABLE follow_up_actions (
+    id           INTEGER PRIMARY KEY,
+    incident_id  INTEGER NOT NULL REFERENCES incidents(id),
+    text         TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    due          TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    done_by      TEXT,
+    done_at      TEXT
+);
+CREATE INDEX follow_up_actions_by_incident ON follow_up_actions(incident_id, id);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

@@ -162,6 +162,9 @@ pub fn to_html(r: &Report) -> String {
         let _ = write!(o, "<h2>Runbook: {} ({})</h2>", esc(&rb.name), esc(&rb.file));
         table(&mut o, &tables::runbook_steps(rb), "The runbook has no steps.");
     }
+    let _ = write!(o, "<h2>Lessons learned</h2><p>{}</p>", esc(&tables::lessons(r)));
+    let _ = write!(o, "<h2>Follow-up actions</h2>");
+    table(&mut o, &tables::actions(r), "None recorded.");
     let _ = write!(o, "<h2>Timeline</h2>");
     table(&mut o, &tables::timeline(r), "Nothing recorded.");
     let _ = write!(o, "<h2>Notes</h2>");

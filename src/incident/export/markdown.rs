@@ -95,6 +95,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &tables::runbook_steps(rb), "The runbook has no steps.");
     }
 
+    let _ = writeln!(o, "\n## Lessons learned\n\n{}", cell(&tables::lessons(r)));
+
+    let _ = writeln!(o, "\n## Follow-up actions\n");
+    table(&mut o, &tables::actions(r), "None recorded.");
+
     let _ = writeln!(o, "\n## Timeline\n");
     table(&mut o, &tables::timeline(r), "Nothing recorded.");
 

@@ -137,6 +137,36 @@ pub(crate) fn runbook_steps(rb: &RunbookView) -> Table {
     }
 }
 
+/// What the review learned, or what to write while nothing is recorded.
+pub(crate) fn lessons(r: &Report) -> String {
+    r.incident
+        .fields
+        .lessons
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| "Not recorded yet (`backout incident update N --lessons TEXT`).".into())
+}
+
+/// The follow-up actions, with owner, due date and whether they are done.
+pub(crate) fn actions(r: &Report) -> Table {
+    Table {
+        headers: &["#", "action", "owner", "due", "state", "done"],
+        rows: r
+            .incident
+            .actions
+            .iter()
+            .map(|a| {
+                let done = match (&a.done_at, &a.done_by) {
+                    (Some(at), by) => format!("{} by {}", ts::format(*at), by.as_deref().unwrap_or("?")),
+                    (None, _) => "-".into(),
+                };
+                vec![a.id.to_string(), a.text.clone(), a.owner.clone(), a.due.clone(), a.state().to_string(), done]
+            })
+            .collect(),
+        code_column: None,
+    }
+}
+
 /// Everything that happened, in order.
 pub(crate) fn timeline(r: &Report) -> Table {
     Table {
