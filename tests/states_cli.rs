@@ -114,7 +114,7 @@ fn six_rollbacks_keep_five_states_and_older_or_foreign_ones_are_refused() {
 #[test]
 fn to_state_restores_a_flag_env_file_byte_for_byte() {
     let original: &[u8] =
-        b"# checkout flags\r\nexport NEW_CHECKOUT_ENABLED=\"true\" # launch\r\n\r\n  OTHER_FLAG = on\r\nLAST=x";
+        b"# checkout flags\r\nexport NEW_CHECKOUT_ENABLED=\"true\" # launch\r\n\r\n  OTHER_FLAG = on\r\nDB_PASSWORD=s3cret-pw\r\nLAST=x";
     let (d, env_file) = fleet(original);
     let (code, v) = d.json(&["rollback", "checkout", "--force", "--yes", "--reason", "checkout errors"]);
     assert_eq!(code, 0, "{v}");
@@ -123,6 +123,14 @@ fn to_state_restores_a_flag_env_file_byte_for_byte() {
     let kept = state_ids(&d, "checkout");
     assert_eq!(kept.len(), 1);
     let state = kept[0].to_string();
+    // Only the flag's own line is kept: never the rest of the file (a secret).
+    let stored: Vec<u8> = d.db().query_row("SELECT env_file FROM rollback_states", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, b"export NEW_CHECKOUT_ENABLED=\"true\" # launch\r\n");
+    // A line added since the state was kept is not undone by restoring it.
+    let mut later = changed.clone();
+    later.extend_from_slice(b"\r\nADDED_LATER=1");
+    std::fs::write(&env_file, &later).unwrap();
+    let changed = later;
 
     // A healthy environment needs --force, as any rollback does.
     let err = refused(&d, &["rollback", "checkout", "--to-state", &state, "--yes", "--reason", "put it back"]);
@@ -139,7 +147,9 @@ fn to_state_restores_a_flag_env_file_byte_for_byte() {
     let (code, v) =
         d.json(&["rollback", "checkout", "--to-state", &state, "--force", "--yes", "--reason", "flag was fine"]);
     assert_eq!(code, 0, "{v}");
-    assert_eq!(std::fs::read(&env_file).unwrap(), original, "restored byte for byte");
+    let mut expected = original.to_vec();
+    expected.extend_from_slice(b"\r\nADDED_LATER=1");
+    assert_eq!(std::fs::read(&env_file).unwrap(), expected, "the flag's line restored byte for byte, the rest kept");
     assert_eq!(v["status"], "completed", "{v}");
     assert_eq!(v["type"], "flag_toggle");
     assert_eq!(v["reason"], "flag was fine");

@@ -24,8 +24,9 @@ pub struct FlagState {
     pub location: String,
     /// Its value, when it could be read.
     pub value: Option<String>,
-    /// The env file's whole content, byte for byte, when it was kept (JSON
-    /// shows its length, never the content: an env file may hold secrets).
+    /// The env file's lines assigning the flag, byte for byte, when they were
+    /// kept; never the rest of the file, which may hold secrets (JSON shows
+    /// the length only).
     #[serde(rename = "env_file_bytes", serialize_with = "byte_count")]
     pub env_file: Option<Vec<u8>>,
 }

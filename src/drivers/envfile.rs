@@ -49,6 +49,39 @@ pub(crate) fn set_value(text: &str, key: &str, value: &str) -> String {
     out
 }
 
+/// Every line that assigns `key`, with its line ending, byte for byte: what a
+/// kept state holds of an env file (never the rest of it, which may hold
+/// secrets).
+pub(crate) fn key_lines(text: &str, key: &str) -> String {
+    text.split_inclusive('\n').filter(|line| assignment_prefix(split_eol(line).0, key).is_some()).collect()
+}
+
+/// The file's text with the lines assigning `key` replaced by `kept` (lines
+/// from [`key_lines`]): put where the first of them was, else appended (after a
+/// line break if the file lacks a final one). Everything else is kept byte for
+/// byte, so a file changed only on `key`'s line comes back exactly as it was.
+pub(crate) fn put_key_lines(text: &str, key: &str, kept: &str) -> String {
+    let mut out = String::with_capacity(text.len() + kept.len() + 1);
+    let mut placed = false;
+    for line in text.split_inclusive('\n') {
+        if assignment_prefix(split_eol(line).0, key).is_some() {
+            if !placed {
+                out.push_str(kept);
+                placed = true;
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !placed && !kept.is_empty() {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(if out.contains("\r\n") { "\r\n" } else { "\n" });
+        }
+        out.push_str(kept);
+    }
+    out
+}
+
 /// The value the last `KEY=...` (or `export KEY=...`) line gives, unquoted and
 /// trimmed; `None` when no line sets it.
 pub(crate) fn value_of(text: &str, key: &str) -> Option<String> {
@@ -100,7 +133,16 @@ pub(crate) fn replace_atomically(path: &Path, contents: &[u8]) -> std::io::Resul
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let temp = dir.join(format!(".{name}.backout-{}-{nanos}.tmp", std::process::id()));
     let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        // Created with the original's mode, so its content is never readable
+        // by more users than the original's, not even for a moment.
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(permissions.mode() & 0o7777);
+        }
+        let mut file = options.open(&temp)?;
         file.write_all(contents)?;
         file.set_permissions(permissions)?;
         file.sync_all()?;
@@ -169,6 +211,21 @@ mod tests {
         assert_eq!(value_of("export USE_X = \"true\" # launch\r\n", "USE_X").as_deref(), Some("true"));
         assert_eq!(value_of(text, "USE"), None, "a key is matched whole");
         assert_eq!(value_of(text, "MISSING"), None);
+    }
+
+    #[test]
+    fn kept_key_lines_put_back_give_the_file_byte_for_byte() {
+        let original = "# flags\r\nexport USE_X=\"true\" # on\r\nDB_PASSWORD=s3cret\r\nOTHER=1";
+        let kept = key_lines(original, "USE_X");
+        assert_eq!(kept, "export USE_X=\"true\" # on\r\n", "only the flag's line, never a secret");
+        let turned_off = set_false(original, "USE_X");
+        assert_ne!(turned_off, original);
+        assert_eq!(put_key_lines(&turned_off, "USE_X", &kept), original);
+        // A line added since the state was kept stays.
+        let later = format!("{turned_off}\r\nNEW=2");
+        assert_eq!(put_key_lines(&later, "USE_X", &kept), format!("{original}\r\nNEW=2"));
+        // A key gone since is put back at the end, on a line of its own.
+        assert_eq!(put_key_lines("A=1", "USE_X", "USE_X=true\n"), "A=1\nUSE_X=true\n");
     }
 
     #[test]

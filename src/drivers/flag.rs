@@ -153,7 +153,7 @@ impl FlagDriver {
     }
 
     /// The flag as it is now, kept before a rollback changes it: for an env
-    /// file its whole content, byte for byte, and the flag's value in it; for a
+    /// file the flag's own lines, byte for byte, and its value; for a
     /// flag service the value its `GET` reports (`{"enabled": true}`), if it
     /// does. Also what could not be kept, if anything.
     pub async fn capture(&self) -> (Option<FlagState>, Option<String>) {
@@ -164,10 +164,14 @@ impl FlagDriver {
                 let read_path = path.clone();
                 match tokio::task::spawn_blocking(move || std::fs::read(read_path)).await {
                     Ok(Ok(bytes)) => {
-                        state.value = envfile::value_of(&String::from_utf8_lossy(&bytes), key);
-                        let too_long = bytes.len() > crate::store::MAX_ENV_FILE;
+                        let text = String::from_utf8_lossy(&bytes);
+                        state.value = envfile::value_of(&text, key);
+                        // Only the flag's own lines: the rest of the file may
+                        // hold secrets, and putting it back would undo later edits.
+                        let lines = envfile::key_lines(&text, key).into_bytes();
+                        let too_long = lines.len() > crate::store::MAX_ENV_FILE;
                         if !too_long {
-                            state.env_file = Some(bytes);
+                            state.env_file = Some(lines);
                         }
                         too_long.then(|| {
                             format!(
@@ -193,7 +197,8 @@ impl FlagDriver {
         (Some(state), note)
     }
 
-    /// Puts a kept state back: the env file's content byte for byte, or the
+    /// Puts a kept state back: the flag's lines in the env file byte for byte
+    /// (the rest of the file as it is now), or the
     /// flag service's value. What was done, and the change as recorded.
     async fn restore(&self, key: &str, state: &FlagState, reason: &str) -> Result<(String, FlagChange), DriverFailure> {
         let location = self.location();
@@ -208,19 +213,21 @@ impl FlagDriver {
                 let (path, content, key_owned) = (path.clone(), content.clone(), key.to_string());
                 let shown = path.display().to_string();
                 let written = tokio::task::spawn_blocking(move || {
-                    let now = std::fs::read(&path)?;
-                    let before = envfile::value_of(&String::from_utf8_lossy(&now), &key_owned);
-                    let after = envfile::value_of(&String::from_utf8_lossy(&content), &key_owned);
-                    if now != content {
-                        envfile::replace_atomically(&path, &content)?;
+                    let now = std::fs::read_to_string(&path)?;
+                    let kept = String::from_utf8_lossy(&content);
+                    let before = envfile::value_of(&now, &key_owned);
+                    let after = envfile::value_of(&kept, &key_owned);
+                    let restored = envfile::put_key_lines(&now, &key_owned, &kept);
+                    if restored != now {
+                        envfile::replace_atomically(&path, restored.as_bytes())?;
                     }
-                    Ok::<_, std::io::Error>((content.len(), before, after))
+                    Ok::<_, std::io::Error>((before, after))
                 })
                 .await;
                 match written {
-                    Ok(Ok((bytes, before, after))) => {
+                    Ok(Ok((before, after))) => {
                         let after = after.unwrap_or_else(|| "unset".to_string());
-                        let answer = format!("restored {shown} as kept ({bytes} bytes): {key}={after}");
+                        let answer = format!("restored {key}'s line in {shown} as kept: {key}={after}");
                         Ok((answer, FlagChange { key: key.to_string(), before, after, location }))
                     }
                     Ok(Err(e)) => Err(failed(format!("cannot restore {shown}: {e}"))),

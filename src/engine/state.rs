@@ -288,7 +288,12 @@ impl EnvState {
         if self.rings[s].latest()?.at < until {
             return None;
         }
-        let b = rules::mean_between(&self.rings[s], since, until)?;
+        let Some(b) = rules::mean_between(&self.rings[s], since, until) else {
+            // No good sample in that window (the service restarting, a slow
+            // poll): the next window is tried, so the rule is never off for good.
+            self.restored_since = Some(until);
+            return None;
+        };
         self.restored_base[s] = Some(b);
         Some(b)
     }
@@ -667,6 +672,22 @@ mod tests {
         st.deployed_at = Some(t0 + chrono::Duration::seconds(250));
         let b = st.baseline(q).unwrap();
         assert!(b < 0.80 && b > 0.6, "the mean before the new release, {b}");
+    }
+
+    #[test]
+    fn a_settle_window_without_good_samples_is_followed_by_the_next() {
+        let mut st = content_env();
+        let q = st.signals.iter().position(|s| s.name.get_ref() == "quality").unwrap();
+        let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 1000, 0).unwrap();
+        st.restored_since = Some(t0);
+        for i in 0..70 {
+            let at = t0 + chrono::Duration::seconds(i);
+            st.rings[q].push(Sample::failed(at, "metrics page down"));
+        }
+        assert_eq!(st.baseline(q), None, "no good sample in the first minute");
+        push(&mut st, q, t0, 70..140, 0.85);
+        let b = st.baseline(q).expect("the next window gives the baseline");
+        assert!((b - 0.85).abs() < 1e-9, "{b}");
     }
 
     #[test]

@@ -457,7 +457,13 @@ pub fn execute_with_phases(
         return Ok(Err(Refusal::Changed(changed)));
     }
     let incident_id = file_under_incident(store, &prepared, opts, &row)?;
-    states::keep(rt, store, &prepared, row.id, incident_id)?;
+    if let Err(e) = states::keep(rt, store, &prepared, row.id, incident_id) {
+        // Nothing was sent: the row ends failed now rather than holding the
+        // lock until its lease runs out.
+        let why = format!("refused before anything ran: the state before it could not be kept: {e:#}");
+        let _ = store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator);
+        return Err(e.wrap_err(format!("rollback #{} was not sent", row.id)));
+    }
     store.set_milestone(incident_id, crate::incident::Milestone::RollbackStarted, row.started_at, &opts.operator)?;
     if let Some(evidence) = &opts.evidence {
         store.append_event(&NewEvent {
