@@ -235,6 +235,14 @@ impl EnvState {
                 .map(|d| d.deployed_at)
                 .or(self.deployed_at);
         }
+        // Serving a release older than the one before is going back (a
+        // rollback this engine did not run): its baseline is its own. Judged
+        // when the status brings the deployment's time, which may be after the
+        // health check brought the version.
+        let went_back = matches!((before, self.deployed_at), (Some(b), Some(now)) if now < b);
+        if went_back {
+            self.restore_baselines();
+        }
         if self.version.as_deref() == Some(version) {
             return;
         }
@@ -253,12 +261,8 @@ impl EnvState {
             // A new release replaced the version we went back to: rules may act again.
             self.settled_on = None;
         }
-        // Serving a release older than the one before is going back (a
-        // rollback this engine did not run): its baseline is its own.
-        let went_back = matches!((before, self.deployed_at), (Some(b), Some(now)) if now < b);
-        if went_back {
-            self.restore_baselines();
-        } else if self.settled_on.is_none() {
+        if !went_back && self.settled_on.is_none() {
+            // A new release: a fall is judged against what served before it.
             self.restored_since = None;
         }
         let what = Happened::VersionChanged { version: version.to_string() };
