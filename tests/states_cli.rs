@@ -144,6 +144,31 @@ fn to_state_restores_a_flag_env_file_byte_for_byte() {
     assert!(err.contains(&format!("restores state #{state}")), "{err}");
     assert_eq!(std::fs::read(&env_file).unwrap(), changed, "nothing was written");
 
+    // Seed 002: the flag the rollback turned off stays off through backout
+    // until its incident records a root cause.
+    let (code, v) =
+        d.json(&["rollback", "checkout", "--to-state", &state, "--force", "--yes", "--reason", "flag was fine"]);
+    assert_eq!(code, 3, "{v}");
+    let why = v["reason"].as_str().unwrap();
+    assert!(why.contains("stays off") && why.contains("backout incident update 1 --root-cause"), "{why}");
+    assert_eq!(std::fs::read(&env_file).unwrap(), changed, "nothing was written");
+    // Nor through a runbook step that sets it.
+    let book = format!(
+        "name = \"flags back on\"\n[[step]]\ntitle = \"Turn it on\"\n[step.action]\ntype = \"flag\"\nenv_file = {}\nflags = [\"NEW_CHECKOUT_ENABLED\"]\nvalue = \"true\"\n",
+        toml::Value::String(env_file.display().to_string())
+    );
+    std::fs::write(d.dir.path().join("on.toml"), book).unwrap();
+    let config = std::fs::read_to_string(&d.config).unwrap();
+    let dir = toml::Value::String(d.dir.path().display().to_string());
+    std::fs::write(&d.config, format!("runbooks_dir = {dir}\n{config}")).unwrap();
+    let out = d.run(&["runbook", "--incident", "1", "--runbook", "on.toml", "run", "1", "--yes"]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("stays off"), "{said}");
+    assert_eq!(std::fs::read(&env_file).unwrap(), changed, "the runbook wrote nothing");
+    let out = d.run(&["incident", "update", "1", "--root-cause", "flag was not the cause"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
     let (code, v) =
         d.json(&["rollback", "checkout", "--to-state", &state, "--force", "--yes", "--reason", "flag was fine"]);
     assert_eq!(code, 0, "{v}");

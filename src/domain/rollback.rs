@@ -71,3 +71,10 @@ impl std::fmt::Display for FlagChange {
         write!(f, "flag {} {before} → {} in {}", self.key, self.after, self.location)
     }
 }
+
+/// Whether a flag's value turns it on (`true`, `1`, `on`, `yes`, `enabled`,
+/// any case, quotes and spaces aside).
+pub fn flag_is_on(value: &str) -> bool {
+    let v = value.trim().trim_matches(['"', '\'']).trim().to_ascii_lowercase();
+    matches!(v.as_str(), "true" | "1" | "on" | "yes" | "enabled")
+}

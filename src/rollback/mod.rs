@@ -456,6 +456,10 @@ pub fn execute_with_phases(
         store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
         return Ok(Err(Refusal::Changed(changed)));
     }
+    if let Some(why) = flag_blocked(store, &prepared)? {
+        store.finish_rollback(row.id, RollbackStatus::Failed, Some(&format!("refused: {why}")), &opts.operator)?;
+        return Ok(Err(Refusal::State(why)));
+    }
     let incident_id = file_under_incident(store, &prepared, opts, &row)?;
     if let Err(e) = states::keep(rt, store, &prepared, row.id, incident_id) {
         // Nothing was sent: the row ends failed now rather than holding the
@@ -544,6 +548,30 @@ pub fn execute_with_phases(
         return Err(e).wrap_err("recording a rollback phase");
     }
     Ok(Ok(finished))
+}
+
+/// Why restoring `prepared`'s kept state may not turn its flag back on: a
+/// rollback turned it off and the incident has no root cause yet (seed 002).
+/// Checked under the lock.
+fn flag_blocked(store: &Store, prepared: &Prepared) -> Result<Option<String>> {
+    let Some(flag) = prepared.restore.as_ref().and_then(|s| s.state.flag.as_ref()) else { return Ok(None) };
+    if !flag.value.as_deref().is_some_and(crate::domain::flag_is_on) {
+        return Ok(None);
+    }
+    flag_block_reason(store, prepared.environment_id, &flag.key)
+}
+
+/// Why flag `key` of environment `env_id` may not be turned on through
+/// backout now, if it may not: the newest rollback that changed it turned it
+/// off and its incident records no root cause.
+pub fn flag_block_reason(store: &Store, env_id: i64, key: &str) -> Result<Option<String>> {
+    Ok(store.flag_off_awaiting_root_cause(env_id, key)?.map(|(rollback, incident)| {
+        format!(
+            "flag {key} was turned off by rollback #{rollback} (incident #{incident}) and stays off through backout \
+             until the incident records a root cause: `backout incident update {incident} --root-cause TEXT`, then \
+             try again"
+        )
+    }))
 }
 
 /// Set to [`FAULT_DB_AFTER_REQUEST`] (tests only), every database write after

@@ -180,6 +180,35 @@ fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
 }
 
 impl Store {
+    /// When the newest completed rollback of environment `env_id` that changed
+    /// flag `key` turned it off, and its incident has no root cause recorded:
+    /// that rollback's id and its incident's (seed 002: a flag a rollback
+    /// turned off stays off through backout until the cause is known).
+    pub fn flag_off_awaiting_root_cause(&self, env_id: i64, key: &str) -> Result<Option<(i64, i64)>> {
+        // The rollback, its incident, the flag's value after it, the incident's root cause.
+        type Found = (i64, Option<i64>, Option<String>, Option<String>);
+        let row: Option<Found> = self
+            .conn
+            .query_row(
+                "SELECT r.id, r.incident_id, r.flag_after, i.root_cause
+                 FROM rollbacks r LEFT JOIN incidents i ON i.id = r.incident_id
+                 WHERE r.environment_id = ?1 AND r.flag_key = ?2 AND r.status = 'completed'
+                 ORDER BY r.id DESC LIMIT 1",
+                params![env_id, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((rollback, Some(incident), after, cause))
+                if !after.as_deref().is_some_and(crate::domain::flag_is_on)
+                    && cause.as_deref().is_none_or(|c| c.trim().is_empty()) =>
+            {
+                Some((rollback, incident))
+            }
+            _ => None,
+        })
+    }
+
     /// Records a new rollback and takes the environment's lock, in one immediate
     /// transaction, so two processes on one file cannot both start one.
     /// `Ok(Err(holder))` when someone else holds it.
