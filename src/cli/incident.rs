@@ -52,36 +52,46 @@ pub enum IncidentCommand {
     Close {
         /// Incident id.
         id: i64,
-        /// Customer impact assessment.
-        #[arg(long)]
-        impact: Option<String>,
-        /// Root cause.
-        #[arg(long)]
-        root_cause: Option<String>,
-        /// Prevention measures.
-        #[arg(long)]
-        prevention: Option<String>,
-        /// Lessons learned: what went well, what could improve.
-        #[arg(long)]
-        lessons: Option<String>,
+        /// What to record with it.
+        #[command(flatten)]
+        fields: PostIncidentArgs,
     },
     /// Record post-incident fields without closing (a root cause, lessons learned).
     Update {
         /// Incident id.
         id: i64,
-        /// Customer impact assessment.
-        #[arg(long)]
-        impact: Option<String>,
-        /// Root cause (lets flags its rollbacks turned off be turned on again).
-        #[arg(long)]
-        root_cause: Option<String>,
-        /// Prevention measures.
-        #[arg(long)]
-        prevention: Option<String>,
-        /// Lessons learned: what went well, what could improve.
-        #[arg(long)]
-        lessons: Option<String>,
+        /// What to record.
+        #[command(flatten)]
+        fields: PostIncidentArgs,
     },
+}
+
+/// The post-incident fields `close` and `update` record.
+#[derive(Debug, Args)]
+pub struct PostIncidentArgs {
+    /// Customer impact assessment.
+    #[arg(long)]
+    impact: Option<String>,
+    /// Root cause (lets flags its rollbacks turned off be turned on again).
+    #[arg(long)]
+    root_cause: Option<String>,
+    /// Prevention measures.
+    #[arg(long)]
+    prevention: Option<String>,
+    /// Lessons learned: what went well, what could improve.
+    #[arg(long)]
+    lessons: Option<String>,
+}
+
+impl PostIncidentArgs {
+    fn details(&self) -> CloseDetails {
+        CloseDetails {
+            impact: self.impact.clone(),
+            root_cause: self.root_cause.clone(),
+            prevention: self.prevention.clone(),
+            lessons: self.lessons.clone(),
+        }
+    }
 }
 
 fn operator(ctx: &Context) -> String {
@@ -120,18 +130,13 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
         }
         IncidentCommand::List { limit } => list(ctx, *limit),
         IncidentCommand::Show { id } => show(ctx, *id),
-        IncidentCommand::Update { id, impact, root_cause, prevention, lessons } => {
+        IncidentCommand::Update { id, fields } => {
             let mut store = try_exit!(ctx.store());
             if store.incident(*id)?.is_none() {
                 eprintln!("backout: there is no incident #{id}; `backout incident list` lists them");
                 return Ok(Exit::Usage);
             }
-            let details = CloseDetails {
-                impact: impact.clone(),
-                root_cause: root_cause.clone(),
-                prevention: prevention.clone(),
-                lessons: lessons.clone(),
-            };
+            let details = fields.details();
             if !incident::update(&mut store, *id, &operator(ctx), &details)? {
                 eprintln!("backout: nothing to record: give --impact, --root-cause, --prevention or --lessons");
                 return Ok(Exit::Usage);
@@ -142,18 +147,13 @@ pub(super) fn run(ctx: &Context, cmd: &IncidentCommand) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        IncidentCommand::Close { id, impact, root_cause, prevention, lessons } => {
+        IncidentCommand::Close { id, fields } => {
             let mut store = try_exit!(ctx.store());
             let Some(found) = store.incident(*id)? else {
                 eprintln!("backout: there is no incident #{id}; `backout incident list` lists them");
                 return Ok(Exit::Usage);
             };
-            let details = CloseDetails {
-                impact: impact.clone(),
-                root_cause: root_cause.clone(),
-                prevention: prevention.clone(),
-                lessons: lessons.clone(),
-            };
+            let details = fields.details();
             if !incident::close(&mut store, *id, &operator(ctx), &details)? {
                 eprintln!("backout: refused: incident #{id} is already {}", found.status);
                 return Ok(Exit::Refused);

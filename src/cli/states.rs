@@ -55,7 +55,7 @@ fn state_cells(s: &StateRow) -> Vec<String> {
         or_dash(s.state.colour.as_deref()),
         flag.map_or_else(|| "-".to_string(), crate::domain::FlagState::describe),
         match flag.and_then(|f| f.env_file.as_ref()) {
-            Some(bytes) => format!("env file, {} bytes", bytes.len()),
+            Some(bytes) => format!("its env file line, {} bytes", bytes.len()),
             None if flag.is_some_and(|f| f.value.is_some()) => "flag value".to_string(),
             None if flag.is_some() => "nothing to restore".to_string(),
             None => "version and colour".to_string(),

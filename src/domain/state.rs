@@ -47,11 +47,11 @@ impl FlagState {
 
 impl DriverState {
     /// What the state holds, in one line: `1.4.3 (blue)`, or for a flag
-    /// `USE_X=true in env file flags.env (412 bytes kept)`.
+    /// `USE_X=true in env file flags.env (its line kept, 11 bytes)`.
     pub fn describe(&self) -> String {
         if let Some(flag) = &self.flag {
             let kept = match &flag.env_file {
-                Some(bytes) => format!(" ({} bytes kept)", bytes.len()),
+                Some(bytes) => format!(" (its line kept, {} bytes)", bytes.len()),
                 None => String::new(),
             };
             return format!("{}{kept}", flag.describe());

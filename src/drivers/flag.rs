@@ -175,7 +175,7 @@ impl FlagDriver {
                         }
                         too_long.then(|| {
                             format!(
-                                "env file {} is longer than {} bytes, so its content was not kept",
+                                "the flag's lines in env file {} are longer than {} bytes, so they were not kept",
                                 path.display(),
                                 crate::store::MAX_ENV_FILE
                             )

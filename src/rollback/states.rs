@@ -83,7 +83,7 @@ pub(super) fn restorable(
         )),
         (Driver::Flag(_), Some(flag)) if flag.location.starts_with("env file ") && flag.env_file.is_none() => {
             Some(format!(
-                "state #{id} did not keep the content of {} (it could not be read, or was longer than {} bytes); \
+                "state #{id} did not keep the flag's line of {} (it could not be read, or was longer than {} bytes); \
                  edit the file by hand",
                 service_text(&flag.location),
                 crate::store::MAX_ENV_FILE

@@ -199,9 +199,9 @@ CREATE TABLE automatic_blocks (
 
 /// Keep the last N states (seed 003): before each rollback, what its driver was
 /// about to change (the serving version and colour; a flag driver's flag value
-/// and env file, byte for byte), so `rollback --to-state` can put it back. The
-/// newest `keep_states` per environment are kept; an older one keeps its row,
-/// marked pruned with its env file content deleted, so it is refused by name.
+/// and its env file line, byte for byte), so `rollback --to-state` can put it
+/// back. The newest `keep_states` per environment are kept; an older one keeps
+/// its row, marked pruned with its env file line deleted, so it is refused by name.
 const V5: &str = r#"
 CREATE TABLE rollback_states (
     id              INTEGER PRIMARY KEY,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{MAX_ERROR, MAX_NAME, Result, Store, clip, opt_time_at, time_at, ts};
 use crate::domain::{DriverState, FlagState};
 
-/// Most bytes of an env file a state keeps; a longer file is noted, not kept.
+/// Most bytes of an env file's flag lines a state keeps; longer ones are noted, not kept.
 pub const MAX_ENV_FILE: usize = 1024 * 1024;
 
 /// A kept state.
@@ -70,8 +70,8 @@ pub struct KeptState {
 impl Store {
     /// Keeps `state`, taken before rollback `rollback_id` of environment
     /// `env_id`, and prunes that environment's older states beyond the newest
-    /// `keep`, in one transaction. Service text is stored clipped; an env file
-    /// longer than [`MAX_ENV_FILE`] is not kept (the caller has said so).
+    /// `keep`, in one transaction. Service text is stored clipped; an env file's
+    /// flag lines longer than [`MAX_ENV_FILE`] are not kept (the caller has said so).
     pub fn keep_state(
         &mut self,
         env_id: i64,

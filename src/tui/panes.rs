@@ -334,11 +334,17 @@ fn span_label(e: &EnvView, width: usize) -> String {
 }
 
 /// A rule as its signal's label shows it, in the signal's unit.
+/// A worded unit (`score`) is left to the value beside it, so the label fits
+/// its 13 cells and the sparklines stay aligned.
 pub fn rule_label(rule: SignalRule, unit: &str) -> String {
+    let shown = |v: f64| match unit {
+        "ratio" | "s" | "" => fmt_value(v, unit),
+        _ => format!("{v:.2}"),
+    };
     match rule {
-        SignalRule::Above(v) => format!("limit {}", fmt_value(v, unit)),
-        SignalRule::Below(v) => format!("floor {}", fmt_value(v, unit)),
-        SignalRule::Drop(v) => format!("drop > {}", fmt_value(v, unit)),
+        SignalRule::Above(v) => format!("limit {}", shown(v)),
+        SignalRule::Below(v) => format!("floor {}", shown(v)),
+        SignalRule::Drop(v) => format!("drop > {}", shown(v)),
         // The failed checks show in the value itself; there is no number to compare.
         SignalRule::ConsecutiveFailures(_) => String::new(),
     }
