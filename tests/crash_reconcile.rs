@@ -84,6 +84,7 @@ fn rollback_abandoned_before_its_request_is_closed_as_failed() {
             driver: "http".into(),
             lease: chrono::Duration::minutes(5),
             automatic_cooldown: None,
+            approval: None,
         };
         store.begin_rollback(&new, chrono::Utc::now()).unwrap().unwrap();
     }

@@ -105,6 +105,7 @@ fn notification(kind: NotificationKind) -> Notification {
         drill: false,
         group_key: "checkout:error-rate".into(),
         flag: None,
+        detail: Vec::new(),
     }
 }
 

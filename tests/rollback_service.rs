@@ -23,6 +23,7 @@ fn options(config: &Config, reason: &str) -> RollbackOptions {
         evidence: None,
         detected: None,
         objectives: config.severities.clone(),
+        approval: None,
     }
 }
 

@@ -109,7 +109,7 @@ pub(super) fn rollback_cells(r: &RollbackRow) -> Vec<String> {
         r.trigger.to_string(),
         r.status.to_string(),
         r.duration_ms.map_or("-".into(), crate::text::took),
-        r.operator.clone(),
+        crate::rollback::who(r),
         r.reason.clone(),
         or_dash(r.error.as_deref()),
     ]

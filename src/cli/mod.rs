@@ -1,6 +1,7 @@
 //! The command line: clap definitions and the headless commands.
 
 mod action;
+mod approve;
 mod console;
 mod demo;
 mod drill;
@@ -63,6 +64,9 @@ pub enum Command {
     },
     /// Roll an environment back.
     Rollback(rollback::RollbackArgs),
+    /// Approve (or decline) a rollback another operator planned on an
+    /// environment with `approvals = 2`; without REQUEST, list pending ones.
+    Approve(approve::ApproveArgs),
     /// The states kept before an environment's rollbacks, newest first, to
     /// restore with `rollback --to-state N`.
     States {
@@ -232,6 +236,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Status { env } => status::run(&ctx, env.as_deref()),
         Command::History { env, limit } => history::run(&ctx, env.as_deref(), limit),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Approve(args) => approve::run(&ctx, &args),
         Command::States { env } => states::run(&ctx, &env),
         Command::Unblock { env } => unblock::run(&ctx, &env),
         Command::Note { incident, env, text } => notes::note(&ctx, incident, env.as_deref(), &text.join(" ")),

@@ -42,7 +42,7 @@ pub struct RollbackArgs {
     reason: Option<String>,
 }
 
-fn ask(prompt: &str) -> Option<String> {
+pub(super) fn ask(prompt: &str) -> Option<String> {
     eprint!("{prompt}");
     std::io::stderr().flush().ok()?;
     let mut line = String::new();
@@ -50,7 +50,7 @@ fn ask(prompt: &str) -> Option<String> {
     Some(line.trim().to_string())
 }
 
-fn refuse(ctx: &Context, r: &Refusal) -> Exit {
+pub(super) fn refuse(ctx: &Context, r: &Refusal) -> Exit {
     eprintln!("backout: refused: {r}");
     if ctx.format == Format::Json {
         output::json(&serde_json::json!({
@@ -97,6 +97,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         evidence: None,
         detected: None,
         objectives: config.severities.clone(),
+        approval: None,
     };
     let mut store = try_exit!(ctx.store());
     // A rollback that cannot be recorded is not started (the notice above says why).
@@ -113,33 +114,108 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         Err(e) => return Err(e),
     };
     let plan = prepared.describe(opts.trigger);
-    if !args.yes {
-        if !interactive {
-            eprintln!("backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script");
-            return Ok(Exit::Refused);
-        }
-        let answer = if env.production {
-            ask(&format!("PRODUCTION rollback of {plan}.\nType the environment name to confirm: "))
-        } else {
-            ask(&format!("Roll back {plan}? [y/N] "))
-        };
-        let confirmed = match answer.as_deref() {
-            Some(a) if env.production => a == env.name(),
-            Some(a) => a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"),
-            None => false,
-        };
-        if !confirmed {
-            eprintln!("backout: not confirmed; nothing was done");
-            return Ok(Exit::Refused);
-        }
+    if !confirmed(env, &format!("Roll back {plan}?"), &plan, args.yes, interactive) {
+        return Ok(Exit::Refused);
+    }
+    // Two operators: this one's confirmed plan is recorded and waits for the other.
+    if crate::rollback::needs_request(env, &opts) {
+        return requested(ctx, &mut store, &config, &prepared, &opts);
     }
     if ctx.format == Format::Table {
         println!("rolling back {plan}");
     }
+    run_prepared(ctx, &config, &mut store, prepared, &opts)
+}
+
+/// Whether the operator confirmed `plan`: `--yes`, or on a terminal `y` (the
+/// environment's name for production). Says why not when not.
+pub(super) fn confirmed(
+    env: &crate::config::EnvironmentConfig,
+    question: &str,
+    plan: &str,
+    yes: bool,
+    interactive: bool,
+) -> bool {
+    if yes {
+        return true;
+    }
+    if !interactive {
+        eprintln!("backout: refused: confirmation needed for {plan}; pass --yes to confirm from a script");
+        return false;
+    }
+    let answer = if env.production {
+        ask(&format!("PRODUCTION: {question}\nType the environment name to confirm: "))
+    } else {
+        ask(&format!("{question} [y/N] "))
+    };
+    let confirmed = match answer.as_deref() {
+        Some(a) if env.production => a == env.name(),
+        Some(a) => a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"),
+        None => false,
+    };
+    if !confirmed {
+        eprintln!("backout: not confirmed; nothing was done");
+    }
+    confirmed
+}
+
+/// Records the confirmed plan as a request for a second operator and says how
+/// they approve it.
+fn requested(
+    ctx: &Context,
+    store: &mut crate::store::Store,
+    config: &crate::config::Config,
+    prepared: &crate::rollback::Prepared,
+    opts: &RollbackOptions,
+) -> Result<Exit> {
+    let request = match crate::rollback::approval::request(store, prepared, opts)? {
+        Ok(r) => r,
+        Err(crate::store::RequestRefused::Pending(p)) => {
+            eprintln!(
+                "backout: refused: rollback request #{} of {} by {} is still awaiting approval ({}); approve or \
+                 decline it first (`backout approve {}` or `backout approve {} --decline --reason TEXT`)",
+                p.id, p.environment, p.requested_by, p.plan, p.id, p.id
+            );
+            return Ok(Exit::Refused);
+        }
+    };
+    let notifier = crate::notify::Notifier::from_config(&config.notifications);
+    if let Err(e) = crate::rollback::approval::announce_request(ctx.rt.handle(), store, &notifier, &request) {
+        eprintln!(
+            "backout: rollback request #{} is recorded, but recording its notification failed: {e:#}",
+            request.id
+        );
+    }
+    match ctx.format {
+        Format::Json => output::json(&request),
+        Format::Table => println!(
+            "rollback request #{id} recorded: {plan}\n{env} needs a second operator: nothing runs until someone \
+             other than {by} approves it with `backout approve {id}` (within {mins} minutes; it is planned again \
+             then, and refused if the service has changed)",
+            id = request.id,
+            plan = request.plan,
+            env = request.environment,
+            by = request.requested_by,
+            mins = crate::rollback::approval::REQUEST_EXPIRES.num_minutes()
+        ),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Runs a confirmed plan through the rollback service, announces it and
+/// prints the record: what `rollback` and `approve` end with.
+pub(super) fn run_prepared(
+    ctx: &Context,
+    config: &crate::config::Config,
+    store: &mut crate::store::Store,
+    prepared: crate::rollback::Prepared,
+    opts: &RollbackOptions,
+) -> Result<Exit> {
+    let handle = ctx.rt.handle();
     let prepared_env_id = prepared.environment_id;
     let (serving_colour, target_colour) =
         (prepared.colour.clone(), prepared.target.as_ref().and_then(|t| t.colour.clone()));
-    let row = match crate::rollback::execute(handle, &mut store, prepared, &opts) {
+    let row = match crate::rollback::execute(handle, store, prepared, opts) {
         Ok(Ok(row)) => row,
         Ok(Err(r)) => return Ok(refuse(ctx, &r)),
         // The error says what happened and what to do (a write after the
@@ -152,7 +228,7 @@ pub(super) fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
     let notifier = crate::notify::Notifier::from_config(&config.notifications);
     let completed = row.status == RollbackStatus::Completed;
     let colour = crate::rollback::notice_colour(completed, serving_colour.as_deref(), target_colour.as_deref());
-    if let Err(e) = crate::rollback::announce(handle, &mut store, &notifier, &row, colour) {
+    if let Err(e) = crate::rollback::announce(handle, store, &notifier, &row, colour) {
         eprintln!("backout: rollback #{} is recorded, but recording its notification failed: {e:#}", row.id);
     }
     let row = store.rollbacks(Some(prepared_env_id), 1)?.into_iter().find(|r| r.id == row.id).unwrap_or(row);

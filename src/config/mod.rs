@@ -180,6 +180,11 @@ pub struct EnvironmentConfig {
     /// absent); older ones are pruned.
     #[serde(default)]
     pub keep_states: Option<Spanned<u64>>,
+    /// Operators a manual rollback needs (seed 002's rollback authority): 1
+    /// when absent; 2 means a rollback one operator plans runs only after a
+    /// second, different operator approves it (`backout approve N`).
+    #[serde(default)]
+    pub approvals: Option<Spanned<u64>>,
     /// Runbook file name, looked up in `runbooks_dir`.
     #[serde(default)]
     pub runbook: Option<String>,
@@ -225,6 +230,12 @@ impl EnvironmentConfig {
     /// How many states kept before rollbacks this environment keeps.
     pub fn keep_states(&self) -> usize {
         self.keep_states.as_ref().and_then(|k| usize::try_from(*k.get_ref()).ok()).unwrap_or(defaults::KEEP_STATES)
+    }
+
+    /// How many different operators a manual rollback of this environment
+    /// needs: the one who plans it, and approvers after.
+    pub fn approvals(&self) -> u64 {
+        self.approvals.as_ref().map_or(1, |a| *a.get_ref())
     }
 
     /// The signals actually polled: the configured ones, or the defaults.

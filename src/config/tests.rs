@@ -252,3 +252,19 @@ fn item8_non_finite_numbers_empty_strings_and_esc_are_located_check_errors() {
     let e = errors(&GOOD.replace("name = \"search\"", "name = \"-search\""));
     assert!(e[0].contains("starts with '-'"), "{e:?}");
 }
+
+#[test]
+fn approvals_default_to_1_and_take_1_or_2() {
+    let with = |v: &str| GOOD.replace("name = \"search\"", &format!("name = \"search\"\napprovals = {v}"));
+    let c = Config::from_toml(&with("2"), Path::new("t.toml")).unwrap();
+    assert_eq!(c.environment("search").unwrap().approvals(), 2);
+    assert_eq!(c.environment("checkout").unwrap().approvals(), 1);
+    for bad in ["0", "3"] {
+        let e = errors(&with(bad));
+        assert!(
+            e[0].starts_with(&format!("t.toml:12:13: environment search: approvals = {bad} is out of range")),
+            "{e:?}"
+        );
+        assert!(e[0].contains("backout approve N"), "{e:?}");
+    }
+}

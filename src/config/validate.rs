@@ -15,6 +15,9 @@ const MAX_BODY_RANGE: std::ops::RangeInclusive<u64> = 1024..=256 * 1024 * 1024;
 /// States an environment may keep (`keep_states`).
 const KEEP_STATES_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
 
+/// Operators a manual rollback may need (`approvals`).
+const APPROVALS_RANGE: std::ops::RangeInclusive<u64> = 1..=2;
+
 /// Placeholders a command driver's argv may use.
 pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
 
@@ -237,6 +240,16 @@ impl Checker<'_> {
                 k.span(),
                 format!("environment {name}: keep_states = {} is out of range", k.get_ref()),
                 "keep from 1 to 100 states; the default is 5",
+            );
+        }
+        if let Some(a) = &env.approvals
+            && !APPROVALS_RANGE.contains(a.get_ref())
+        {
+            self.err(
+                a.span(),
+                format!("environment {name}: approvals = {} is out of range", a.get_ref()),
+                "give 1 (the operator who plans a rollback runs it) or 2 (a second, different operator approves it \
+                 with `backout approve N`); the default is 1",
             );
         }
 

@@ -59,7 +59,7 @@ pub mod ts;
 pub use incident::{
     CheckKind, IncidentStatus, Milestone, ProbeMethod, SEVERITY_UNKNOWN, Severity, SignalAggregate, StepState,
 };
-pub use rollback::{FlagChange, RollbackStatus, RollbackTrigger, RollbackType, flag_is_on};
+pub use rollback::{FlagChange, RequestStatus, RollbackStatus, RollbackTrigger, RollbackType, flag_is_on};
 pub use sample::{RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};
 pub use state::{DriverState, FlagState};

@@ -78,3 +78,19 @@ pub fn flag_is_on(value: &str) -> bool {
     let v = value.trim().trim_matches(['"', '\'']).trim().to_ascii_lowercase();
     matches!(v.as_str(), "true" | "1" | "on" | "yes" | "enabled")
 }
+
+word_enum!(
+    /// Where a rollback request stands.
+    RequestStatus {
+        /// Awaiting a second operator.
+        Pending = "pending",
+        /// Approved: its rollback ran (`rollback_id`).
+        Approved = "approved",
+        /// Declined by an operator; nothing ran.
+        Declined = "declined",
+        /// The service changed since the plan; nothing ran.
+        Stale = "stale",
+        /// Not approved in time; nothing ran.
+        Expired = "expired",
+    }
+);

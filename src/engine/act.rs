@@ -122,6 +122,7 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
         drill,
         group_key: format!("{name}:rollback-start"),
         flag: None,
+        detail: Vec::new(),
     };
     // The start notice goes out now without being waited for: a slow webhook
     // never delays a rollback. It learns the rollback's id once there is one.

@@ -432,6 +432,7 @@ impl EnvState {
             drill: sh.opts.drill,
             group_key: format!("{}:{group}", self.name),
             flag: None,
+            detail: Vec::new(),
         };
         notify(sh, self.id, self.name.clone(), None, n);
     }
@@ -464,6 +465,7 @@ impl EnvState {
             evidence: Some(json!(ev)),
             detected: Some(crate::incident::Detection { at: ev.first_breach, by: actor.clone() }),
             objectives: sh.config.severities.clone(),
+            approval: None,
         };
         self.record(sh, &actor, format!("rolling back: {}", ev.summary), Happened::RollbackStarting(Some(ev.clone())));
         let run = RunRollback {

@@ -440,6 +440,7 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
                     evidence: None,
                     detected: None,
                     objectives: ctx.objectives.clone(),
+                    approval: None,
                 };
                 let result = crate::rollback::prepare(ctx.rt, store, env, &opts).and_then(|p| match p {
                     Ok(p) => crate::rollback::execute(ctx.rt, store, p, &opts),

@@ -32,6 +32,10 @@ pub enum NotificationKind {
     RollbackFailed,
     /// A signal crossed a threshold; repeats are grouped.
     Alert,
+    /// A rollback was planned and waits for a second operator's approval.
+    ApprovalRequested,
+    /// An incident's decision time box ran out: the escalation target is told.
+    Escalation,
 }
 
 impl NotificationKind {
@@ -42,6 +46,8 @@ impl NotificationKind {
             NotificationKind::RollbackCompleted => "rollback_completed",
             NotificationKind::RollbackFailed => "rollback_failed",
             NotificationKind::Alert => "alert",
+            NotificationKind::ApprovalRequested => "approval_requested",
+            NotificationKind::Escalation => "escalation",
         }
     }
 }
@@ -75,6 +81,9 @@ pub struct Notification {
     pub group_key: String,
     /// The feature flag a flag rollback changed (the version kept serving).
     pub flag: Option<crate::domain::FlagChange>,
+    /// Further `label: value` lines, in order (an approval's command, an
+    /// escalation's time box).
+    pub detail: Vec<(String, String)>,
 }
 
 /// What became of one notification.
@@ -120,6 +129,7 @@ impl Notification {
             drill: false,
             group_key: format!("{}:rollback:{}", row.environment, row.id),
             flag: row.flag.clone(),
+            detail: Vec::new(),
         }
     }
 }

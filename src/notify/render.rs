@@ -56,6 +56,19 @@ pub fn render_text(n: &Notification) -> String {
             line(&mut out, "Impact", &n.impact);
             line(&mut out, "Raised by", &n.actor);
         }
+        NotificationKind::ApprovalRequested => {
+            line(&mut out, "Reason", &n.reason);
+            line(&mut out, "Requested by", &n.actor);
+            line(&mut out, "Status", "waiting for a second operator; nothing has run");
+        }
+        NotificationKind::Escalation => {
+            line(&mut out, "Reason", &n.reason);
+            line(&mut out, "Impact", &n.impact);
+            line(&mut out, "Raised by", &n.actor);
+        }
+    }
+    for (label, value) in &n.detail {
+        line(&mut out, label, value);
     }
     // No trailing newline: chat tools show it as an empty line.
     while out.ends_with('\n') {
@@ -71,6 +84,8 @@ pub fn headline(kind: NotificationKind) -> &'static str {
         NotificationKind::RollbackCompleted => "✅ ROLLBACK COMPLETED",
         NotificationKind::RollbackFailed => "❌ ROLLBACK FAILED",
         NotificationKind::Alert => "⚠️ ALERT",
+        NotificationKind::ApprovalRequested => "✋ ROLLBACK AWAITS APPROVAL",
+        NotificationKind::Escalation => "⏫ ESCALATION: DECISION TIME BOX RAN OUT",
     }
 }
 
@@ -121,6 +136,7 @@ mod tests {
             drill: false,
             group_key: "checkout:error-rate".into(),
             flag: None,
+            detail: Vec::new(),
         }
     }
 

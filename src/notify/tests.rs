@@ -29,6 +29,7 @@ fn alert(key: &str) -> Notification {
         drill: false,
         group_key: key.into(),
         flag: None,
+        detail: Vec::new(),
     }
 }
 

@@ -229,6 +229,7 @@ pub fn payload(text: &str, n: &Notification) -> serde_json::Value {
             "error": n.error,
             "actor": n.actor,
             "drill": n.drill,
+            "detail": n.detail.iter().map(|(k, v)| json!({ "label": k, "value": v })).collect::<Vec<_>>(),
         }
     })
 }

@@ -45,6 +45,15 @@ pub fn announce(
     Ok(())
 }
 
+/// Who ran a rollback, as every view writes it: the operator, and the second
+/// operator who approved it (`alice, approved by bob`).
+pub fn who(row: &RollbackRow) -> String {
+    match &row.approved_by {
+        Some(approver) => format!("{}, approved by {approver}", row.operator),
+        None => row.operator.clone(),
+    }
+}
+
 /// `1.4.3 → 1.4.2`: where a rollback went, as every view writes it.
 pub fn from_to(row: &RollbackRow) -> String {
     match &row.flag {

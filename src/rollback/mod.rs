@@ -6,6 +6,7 @@
 //! thread, or a blocking task of the engine).
 
 mod announce;
+pub mod approval;
 pub mod plan;
 pub(crate) mod reconcile;
 mod states;
@@ -22,7 +23,7 @@ use crate::playbook::{CallError, DeploymentRecord, DeploymentStatusReport, Healt
 use crate::store::{
     BeginRefused, LockHolder, NewEvent, NewRollback, RollbackRow, RollbackStatus, RollbackTrigger, Store, host_name,
 };
-pub use announce::{announce, from_to, notice_colour, target_text};
+pub use announce::{announce, from_to, notice_colour, target_text, who};
 pub use plan::{PlanRefusal, RollbackTarget};
 pub use reconcile::reconcile;
 
@@ -49,6 +50,9 @@ pub struct RollbackOptions {
     pub detected: Option<crate::incident::Detection>,
     /// The config's `[severities]`, for an incident this rollback opens.
     pub objectives: crate::config::SeverityObjectives,
+    /// The pending request this carries out and the different operator
+    /// approving it (`approvals = 2`); `None` for a rollback run as planned.
+    pub approval: Option<(i64, String)>,
 }
 
 /// Why a rollback was not started.
@@ -88,6 +92,11 @@ pub enum Refusal {
     Driver(String),
     /// The kept state asked for cannot be restored: why, and what to do.
     State(String),
+    /// The environment needs a second operator's approval (`approvals = 2`);
+    /// record a request instead.
+    NeedsApproval(String),
+    /// The request being approved may not run: why.
+    Approval(String),
     /// The colour the switch would go to is reported unhealthy (`--force` overrides).
     TargetUnhealthy {
         /// The colour.
@@ -159,6 +168,13 @@ impl std::fmt::Display for Refusal {
             ),
             Refusal::Driver(why) => write!(f, "the driver refused before anything ran: {why}"),
             Refusal::State(why) => write!(f, "--to-state: {why}"),
+            Refusal::NeedsApproval(env) => write!(
+                f,
+                "{env} has approvals = 2: a manual rollback runs only after a second, different operator approves \
+                 it; plan it with `backout rollback {env}` (which records a request) and have another operator run \
+                 `backout approve N`"
+            ),
+            Refusal::Approval(why) => write!(f, "{why}"),
             Refusal::TargetUnhealthy { colour, version } => write!(
                 f,
                 "the {colour} colour ({version}), where traffic would go, is reported unhealthy by the service; \
@@ -446,6 +462,12 @@ pub fn execute_with_phases(
     phase_seen: &mut dyn FnMut(Phase),
 ) -> Result<std::result::Result<RollbackRow, Refusal>> {
     let env_id = prepared.environment_id;
+    // Whatever path led here (the CLI, the console, a runbook step), a manual
+    // rollback of an environment that needs two operators runs only as an
+    // approved request.
+    if needs_request(&prepared.env, opts) {
+        return Ok(Err(Refusal::NeedsApproval(prepared.environment.clone())));
+    }
     let new = new_rollback(store, &prepared, opts)?;
     let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
@@ -550,6 +572,13 @@ pub fn execute_with_phases(
     Ok(Ok(finished))
 }
 
+/// Whether a rollback of `env` run with `opts` must first be a request for a
+/// second operator: the environment needs two and no approval is given. A
+/// rule's rollback is not an operator's plan and runs as its rule says.
+pub fn needs_request(env: &EnvironmentConfig, opts: &RollbackOptions) -> bool {
+    env.approvals() > 1 && opts.trigger == RollbackTrigger::Manual && opts.approval.is_none()
+}
+
 /// Why restoring `prepared`'s kept state may not turn its flag back on: a
 /// rollback turned it off and the incident has no root cause yet (seed 002).
 /// Checked under the lock.
@@ -646,6 +675,7 @@ fn new_rollback(store: &Store, prepared: &Prepared, opts: &RollbackOptions) -> R
         lease: lease_of(&prepared.driver),
         automatic_cooldown: automatic
             .then(|| chrono::Duration::from_std(prepared.env.cooldown.get()).unwrap_or(chrono::Duration::MAX)),
+        approval: opts.approval.clone(),
     })
 }
 
@@ -655,6 +685,7 @@ fn refusal(prepared: &Prepared, refused: BeginRefused) -> Refusal {
         BeginRefused::LockHeld(holder) => Refusal::LockHeld(holder),
         BeginRefused::Busy => Refusal::Busy,
         BeginRefused::Blocked(block) => Refusal::Blocked { environment: prepared.environment.clone(), block },
+        BeginRefused::Approval(why) => Refusal::Approval(why),
         BeginRefused::Cooldown { rollback_id, until } => Refusal::Cooldown { rollback_id, until },
         BeginRefused::FinishedSincePlan { rollback_id, completed_at } => Refusal::Changed(format!(
             "rollback #{rollback_id} of this environment ended at {}",

@@ -9,6 +9,7 @@ mod blocks;
 mod checklist;
 mod deployments;
 mod incidents;
+mod requests;
 mod rollbacks;
 mod runbooks;
 pub mod schema;
@@ -32,6 +33,7 @@ pub use incidents::{IncidentFields, MilestoneRow};
 // reads well in `sqlite3`.
 pub use crate::domain::ts::{format as ts, parse as parse_ts};
 pub use crate::domain::{RollbackStatus, RollbackTrigger, RollbackType};
+pub use requests::{NewRollbackRequest, RequestRefused, RequestStatus, RollbackRequest};
 pub use rollbacks::{BeginRefused, LockHolder, NewRollback, RollbackRow};
 pub use runbooks::{NewStepOutcome, StepOutcomeRow};
 pub use states::{KeptState, MAX_ENV_FILE, StateRow};

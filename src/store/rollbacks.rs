@@ -37,6 +37,10 @@ pub struct NewRollback {
     /// while a failed automatic rollback of the same deployment, from and to
     /// is blocked. `None` for a person's rollback.
     pub automatic_cooldown: Option<chrono::Duration>,
+    /// The pending request this rollback carries out and the different
+    /// operator approving it (`approvals = 2`); claimed in the same
+    /// transaction that takes the lock.
+    pub approval: Option<(i64, String)>,
 }
 
 /// A stored rollback.
@@ -84,6 +88,8 @@ pub struct RollbackRow {
     /// The feature flag it changed, for a flag rollback (the serving version
     /// then stays as it was: `target_version` equals `from_version`).
     pub flag: Option<FlagChange>,
+    /// The second operator who approved it (`approvals = 2`).
+    pub approved_by: Option<String>,
 }
 
 /// Why a rollback could not be begun.
@@ -103,6 +109,9 @@ pub enum BeginRefused {
     Busy,
     /// An automatic rollback of the same `from → to` already failed.
     Blocked(super::AutomaticBlock),
+    /// The request it carries out may not run (already decided, or the
+    /// approver planned it): why.
+    Approval(String),
     /// An automatic rollback within the cooldown after another rollback.
     Cooldown {
         /// The rollback that ended last.
@@ -142,7 +151,7 @@ impl LockHolder {
 
 const ROLLBACK_COLUMNS: &str = "r.id, e.name, r.incident_id, r.from_version, r.target_version, r.rollback_type,
      r.trigger, r.status, r.operator, r.reason, r.driver, r.error, r.started_at, r.completed_at,
-     r.notification_sent, r.holder_host, r.holder_pid, r.flag_key, r.flag_before, r.flag_after, r.flag_location";
+     r.notification_sent, r.holder_host, r.holder_pid, r.flag_key, r.flag_before, r.flag_after, r.flag_location, r.approved_by";
 
 fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
     let started_at = time_at(r, 12, "rollbacks")?;
@@ -176,6 +185,7 @@ fn rollback_row(r: &Row<'_>) -> rusqlite::Result<RollbackRow> {
             }),
             None => None,
         },
+        approved_by: r.get(21)?,
     })
 }
 
@@ -271,6 +281,16 @@ impl Store {
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            if let Some((request, approver)) = &new.approval {
+                if let Some(why) = super::requests::claim(&tx, *request, approver, id, now)? {
+                    // Dropping the transaction takes the row back with it.
+                    return Ok(Err(BeginRefused::Approval(why)));
+                }
+                tx.execute(
+                    "UPDATE rollbacks SET approved_by = ?2 WHERE id = ?1",
+                    params![id, super::clip(approver, super::MAX_NAME)],
+                )?;
+            }
             tx.execute(
                 "INSERT INTO rollback_locks (environment_id, rollback_id, holder, host, pid, acquired_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -284,8 +304,11 @@ impl Store {
                     ts(now + new.lease)
                 ],
             )?;
+            let approved = new.approval.as_ref().map_or_else(String::new, |(request, approver)| {
+                format!(", approved by {approver} (request #{request})")
+            });
             let message = format!(
-                "rollback #{id} requested by {}: {} -> {} ({}, {}): {}",
+                "rollback #{id} requested by {}{approved}: {} -> {} ({}, {}): {}",
                 new.operator,
                 new.from_version.as_deref().unwrap_or("?"),
                 new.target_version.as_deref().unwrap_or("previous"),

@@ -239,8 +239,39 @@ CREATE TABLE follow_up_actions (
 CREATE INDEX follow_up_actions_by_incident ON follow_up_actions(incident_id, id);
 "#;
 
+/// Seed 002's rollback authority: a rollback of an environment with
+/// `approvals = 2` is first a request, run only when a second, different
+/// operator approves it; the rollback then names its approver.
+const V7: &str = r#"
+ALTER TABLE rollbacks ADD COLUMN approved_by TEXT;
+
+CREATE TABLE rollback_requests (
+    id              INTEGER PRIMARY KEY,
+    environment_id  INTEGER NOT NULL REFERENCES environments(id),
+    incident_id     INTEGER REFERENCES incidents(id),
+    requested_by    TEXT NOT NULL,
+    requested_at    TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    version         TEXT,
+    state_id        INTEGER,
+    force           INTEGER NOT NULL DEFAULT 0,
+    skip_validation INTEGER NOT NULL DEFAULT 0,
+    from_version    TEXT,
+    target_version  TEXT,
+    colour          TEXT,
+    plan            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'approved', 'declined', 'stale', 'expired')),
+    decided_by      TEXT,
+    decided_at      TEXT,
+    decision_note   TEXT,
+    rollback_id     INTEGER REFERENCES rollbacks(id)
+);
+CREATE INDEX rollback_requests_by_env ON rollback_requests(environment_id, status);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's `user_version`.
-pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)];
+pub const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6), M::up(V7)];
 
 /// The migrations as the migration runner wants them.
 pub fn migrations() -> Migrations<'static> {

@@ -14,6 +14,7 @@ fn new_rollback(env_id: i64) -> NewRollback {
         driver: "http".into(),
         lease: chrono::Duration::seconds(60),
         automatic_cooldown: None,
+        approval: None,
     }
 }
 
@@ -301,6 +302,7 @@ fn automatic(env: i64, deployment: Option<i64>, cooldown_secs: i64) -> NewRollba
         trigger: RollbackTrigger::HealthCheckFailed,
         operator: "rule:health".into(),
         automatic_cooldown: Some(chrono::Duration::seconds(cooldown_secs)),
+        approval: None,
         ..new_rollback(env)
     }
 }

@@ -148,7 +148,8 @@ impl App {
             Pane::Rollbacks => (0..e.rollbacks.len())
                 .filter(|i| {
                     let r = &e.rollbacks[*i];
-                    let what = format!("#{} {} {} {}", r.id, crate::rollback::from_to(r), r.status, r.operator);
+                    let what =
+                        format!("#{} {} {} {}", r.id, crate::rollback::from_to(r), r.status, crate::rollback::who(r));
                     keep(format!("{what} {} {}", r.reason, r.error.as_deref().unwrap_or("")))
                 })
                 .collect(),

@@ -488,7 +488,12 @@ fn rollbacks(app: &App, e: &EnvView) -> Vec<Line<'static>> {
                     style.patch(sel),
                 ),
                 Line::styled(
-                    format!("   {} by {}: {}", r.trigger, r.operator, r.error.as_deref().unwrap_or(&r.reason)),
+                    format!(
+                        "   {} by {}: {}",
+                        r.trigger,
+                        crate::rollback::who(r),
+                        r.error.as_deref().unwrap_or(&r.reason)
+                    ),
                     t.dim().patch(sel),
                 ),
             ]

@@ -56,6 +56,7 @@ fn record_a_rollback() -> Recorded {
         evidence: None,
         detected: None,
         objectives: config.severities.clone(),
+        approval: None,
     };
     // The simulator ships its bad release at once; wait (bounded) until it serves.
     let mut plan = None;

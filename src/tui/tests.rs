@@ -97,6 +97,7 @@ fn rollback(id: i64, status: &str, error: Option<&str>) -> RollbackRow {
         holder_host: "host".into(),
         holder_pid: 1,
         flag: None,
+        approved_by: None,
     }
 }
 

@@ -209,6 +209,7 @@ impl Worker {
             evidence: None,
             detected: None,
             objectives: self.config.severities.clone(),
+            approval: None,
         }
     }
 
@@ -225,9 +226,40 @@ impl Worker {
         };
         // Re-checked under the lock with the same force the plan was made with.
         let opts = self.options(None, reason, forced);
+        if let Some(cfg) = self.config.environment(&env)
+            && crate::rollback::needs_request(cfg, &opts)
+        {
+            return self.request(&prepared, &opts);
+        }
         let cmd = EngineCommand::Rollback { environment: env.clone(), plan: Box::new(prepared), opts: Box::new(opts) };
         engine.send(cmd).map_err(|_| format!("the engine has stopped; {env} was not rolled back"))?;
         self.done(format!("rollback of {env} handed to the engine"));
+        Ok(())
+    }
+
+    /// Records a confirmed plan of an environment that needs two operators as
+    /// a request, tells the channels, and says how the other operator approves.
+    fn request(&self, prepared: &Prepared, opts: &RollbackOptions) -> Result<(), String> {
+        let mut store = self.store()?;
+        let request =
+            match crate::rollback::approval::request(&mut store, prepared, opts).map_err(|e| format!("{e:#}"))? {
+                Ok(r) => r,
+                Err(crate::store::RequestRefused::Pending(p)) => {
+                    return Err(format!(
+                        "rollback request #{} of {} by {} is still awaiting approval; nothing new was recorded \
+                     (`backout approve {}`, or decline it with --decline)",
+                        p.id, p.environment, p.requested_by, p.id
+                    ));
+                }
+            };
+        let notifier = crate::notify::Notifier::from_config(&self.config.notifications);
+        let told = crate::rollback::approval::announce_request(&self.rt, &mut store, &notifier, &request)
+            .map_or_else(|e| format!("; recording its notification failed: {e:#}"), |()| String::new());
+        self.done(format!(
+            "rollback request #{} recorded; {} needs a second operator: nothing runs until someone other than {} \
+             runs `backout approve {}`{told}",
+            request.id, request.environment, request.requested_by, request.id
+        ));
         Ok(())
     }
 

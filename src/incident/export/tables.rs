@@ -78,7 +78,7 @@ pub(crate) fn rollbacks(r: &Report) -> Table {
                     b.rollback_type.to_string(),
                     b.trigger.to_string(),
                     b.status.to_string(),
-                    b.operator.clone(),
+                    crate::rollback::who(b),
                     dur(b.duration_ms),
                     b.reason.clone(),
                 ]

@@ -44,7 +44,7 @@ pub fn of(app: &App) -> String {
                 r.rollback_type,
                 r.trigger,
                 r.status,
-                r.operator,
+                crate::rollback::who(r),
                 r.driver,
                 ts::format(r.started_at),
                 r.completed_at.map_or_else(|| "-".into(), ts::format),
