@@ -16,6 +16,11 @@ pub(super) fn theme() -> String {
 pub(super) fn yes() -> bool {
     true
 }
+/// Seed 002: "Decision to rollback within 1 hour of detecting critical issue".
+pub(super) fn escalate_after() -> HumanDuration {
+    HumanDuration::secs(3600)
+}
+
 pub(super) fn group_window() -> HumanDuration {
     HumanDuration::secs(300)
 }

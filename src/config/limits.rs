@@ -41,6 +41,8 @@ pub const TIMEOUT: DurationRange = range(Duration::from_millis(100), Duration::f
 pub const VERIFY_TIMEOUT: DurationRange = range(SEC, HOUR, "60s");
 /// Recovery-time objectives, of an environment or of a severity.
 pub const OBJECTIVE: DurationRange = range(Duration::from_secs(10), Duration::from_secs(7 * 24 * 3600), "15m");
+/// A decision time box before escalation.
+pub const TIME_BOX: DurationRange = range(Duration::from_secs(10), Duration::from_secs(7 * 24 * 3600), "1h");
 /// Quiet time after an automatic rollback.
 pub const COOLDOWN: DurationRange = range(Duration::ZERO, DAY, "10m");
 /// Grouping of repeated alerts.
@@ -136,6 +138,18 @@ pub(super) fn check(c: &mut Checker<'_>, config: &Config) {
         ("non-critical", s.non_critical),
     ] {
         d(c, &[Key("severities"), Key(key)], key, v, OBJECTIVE);
+    }
+    let e = &config.escalation;
+    d(c, &[Key("escalation"), Key("after")], "after", e.after, TIME_BOX);
+    for (key, v) in [
+        ("critical", e.critical),
+        ("performance", e.performance),
+        ("feature", e.feature),
+        ("non-critical", e.non_critical),
+    ] {
+        if let Some(v) = v {
+            d(c, &[Key("escalation"), Key(key)], key, v, TIME_BOX);
+        }
     }
     for (key, binding) in &config.keys {
         if is_escape(binding) {

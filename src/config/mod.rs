@@ -49,6 +49,9 @@ pub struct Config {
     /// Recovery-time objective of each incident severity (seed 001).
     #[serde(default)]
     pub severities: SeverityObjectives,
+    /// When an incident is escalated (seed 002's decision time box).
+    #[serde(default)]
+    pub escalation: EscalationConfig,
     /// The environments to watch, in display order.
     #[serde(default, rename = "environment")]
     pub environments: Vec<EnvironmentConfig>,
@@ -83,6 +86,68 @@ impl Default for SeverityObjectives {
     }
 }
 
+/// Seed 002's decision time box: an incident still open and not validated
+/// this long after its detection is escalated, once, to the escalation target.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Escalate at all (default on).
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+    /// The time box of every severity without its own (default 1 hour).
+    #[serde(default = "defaults::escalate_after")]
+    pub after: HumanDuration,
+    /// Critical incidents' time box, when not `after`.
+    #[serde(default)]
+    pub critical: Option<HumanDuration>,
+    /// Performance incidents' time box, when not `after`.
+    #[serde(default)]
+    pub performance: Option<HumanDuration>,
+    /// Feature incidents' time box, when not `after`.
+    #[serde(default)]
+    pub feature: Option<HumanDuration>,
+    /// Non-critical incidents' time box, when not `after`.
+    #[serde(default, rename = "non-critical")]
+    pub non_critical: Option<HumanDuration>,
+    /// Who is escalated to, named in the message (`EP21 Tech Lead`).
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig {
+            enabled: true,
+            after: defaults::escalate_after(),
+            critical: None,
+            performance: None,
+            feature: None,
+            non_critical: None,
+            target: None,
+        }
+    }
+}
+
+impl EscalationConfig {
+    /// The time box of an incident of `severity` (`None`: unknown severity).
+    pub fn time_box(&self, severity: Option<crate::domain::Severity>) -> std::time::Duration {
+        use crate::domain::Severity;
+        let own = match severity {
+            Some(Severity::Critical) => self.critical,
+            Some(Severity::Performance) => self.performance,
+            Some(Severity::Feature) => self.feature,
+            Some(Severity::NonCritical) => self.non_critical,
+            None => None,
+        };
+        own.unwrap_or(self.after).get()
+    }
+
+    /// Who is escalated to, as messages name them.
+    pub fn target(&self) -> &str {
+        self.target.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("the escalation contact")
+    }
+}
+
 /// Notification settings. Secrets are named here, never written here.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +161,10 @@ pub struct NotificationsConfig {
     /// Name of the environment variable holding the webhook URL used for drills.
     #[serde(default)]
     pub drill_webhook_url_env: Option<Spanned<String>>,
+    /// Name of the environment variable holding the escalation target's
+    /// webhook URL; escalations go to the live webhook when it is not set.
+    #[serde(default)]
+    pub escalation_webhook_url_env: Option<Spanned<String>>,
     /// Repeats of the same alert within this window are grouped into one.
     #[serde(default = "defaults::group_window")]
     pub group_window: HumanDuration,
@@ -107,6 +176,7 @@ impl Default for NotificationsConfig {
             desktop: true,
             webhook_url_env: None,
             drill_webhook_url_env: None,
+            escalation_webhook_url_env: None,
             group_window: defaults::group_window(),
         }
     }

@@ -28,6 +28,10 @@ group_window = @D1@
 critical = @D2@
 feature = @D3@
 
+[escalation]
+after = @D15@
+critical = @D16@
+
 [keys]
 rollback = @K0@
 
@@ -124,10 +128,11 @@ fn defaults() -> Vec<(&'static str, String)> {
         ("@N2@", "0.01".into()),
         ("@I0@", "3".into()),
     ];
-    let durations = ["5s", "5m", "2m", "15m", "2s", "15m", "10m", "60s", "5s", "10s", "2m", "2m", "60s", "30s", "60s"];
-    const SLOTS: [&str; 15] = [
+    let durations =
+        ["5s", "5m", "2m", "15m", "2s", "15m", "10m", "60s", "5s", "10s", "2m", "2m", "60s", "30s", "60s", "1h", "15m"];
+    const SLOTS: [&str; 17] = [
         "@D0@", "@D1@", "@D2@", "@D3@", "@D4@", "@D5@", "@D6@", "@D7@", "@D8@", "@D9@", "@D10@", "@D11@", "@D12@",
-        "@D13@", "@D14@",
+        "@D13@", "@D14@", "@D15@", "@D16@",
     ];
     v.extend(SLOTS.iter().zip(durations).map(|(slot, d)| (*slot, q(d))));
     v
@@ -251,6 +256,10 @@ pub(crate) fn exercise(config: &Config) {
         let _ = crate::incident::Severity::for_objective(env.recovery_time_objective.get(), &config.severities);
         let _ = ts::after(now, env.cooldown.get());
         let _ = ts::after(now, env.recovery_time_objective.get());
+    }
+    for severity in crate::domain::Severity::ALL.into_iter().map(Some).chain([None]) {
+        let _ = crate::text::format_duration(config.escalation.time_box(severity));
+        let _ = ts::after(now, config.escalation.time_box(severity));
     }
 }
 

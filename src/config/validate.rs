@@ -511,6 +511,9 @@ pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), Conf
     if let Some(n) = &config.notifications.drill_webhook_url_env {
         c.env_var_name(n, "drill_webhook_url_env");
     }
+    if let Some(n) = &config.notifications.escalation_webhook_url_env {
+        c.env_var_name(n, "escalation_webhook_url_env");
+    }
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     for env in &config.environments {
         if let Some(first) = seen.insert(env.name(), env.name.span()) {

@@ -103,6 +103,8 @@ pub enum Happened {
     Validated,
     /// The automatic checklist checks could not run.
     ChecklistError,
+    /// An open incident's decision time box ran out: escalated (recorded once).
+    Escalated,
     /// A database write failed.
     StoreError,
     /// A rollback task ended abnormally.
@@ -165,6 +167,7 @@ impl Happened {
             Happened::AutomaticUnblocked => "automatic_unblocked",
             Happened::Validated => "validated",
             Happened::ChecklistError => "checklist_error",
+            Happened::Escalated => "escalated",
             Happened::StoreError => "store_error",
             Happened::RollbackTaskFailed => "rollback_task_failed",
             Happened::NothingToCancel => "nothing_to_cancel",

@@ -3,6 +3,7 @@
 //! its evidence. It knows nothing of the terminal: it sends [`EngineEvent`]s.
 
 mod act;
+pub mod escalate;
 mod event;
 mod exposition;
 mod persist;
@@ -251,7 +252,11 @@ pub async fn run(
                     last_check = tokio::time::Instant::now();
                     let (config, db, inbox, rt) =
                         (Arc::clone(&shared.config), shared.db_path.clone(), shared.inbox.clone(), shared.rt.clone());
-                    checks.spawn_blocking(move || check_open_incidents(&rt, &config, &db, &inbox));
+                    let notifier = shared.notifier.clone();
+                    checks.spawn_blocking(move || {
+                        check_open_incidents(&rt, &config, &db, &inbox);
+                        escalate_open_incidents(&rt, &config, &db, &notifier, &inbox);
+                    });
                 }
             }
             Some(_) = checks.join_next(), if !checks.is_empty() => {}
@@ -314,6 +319,29 @@ fn check_open_incidents(
                 let msg = format!("checklist checks of incident #{} failed: {e:#}", incident.id);
                 let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::ChecklistError)));
             }
+        }
+    }
+}
+
+/// One round of escalations (seed 002's decision time box), on the same
+/// blocking thread as the checklist checks, with its own connection.
+fn escalate_open_incidents(
+    rt: &tokio::runtime::Handle,
+    config: &Config,
+    db: &std::path::Path,
+    notifier: &Notifier,
+    inbox: &mpsc::UnboundedSender<Msg>,
+) {
+    let Ok(mut store) = Store::open(db) else { return };
+    match escalate::escalate_overdue(rt, config, &mut store, notifier, Utc::now()) {
+        Ok(done) => {
+            for e in done {
+                let _ = inbox.send(Msg::Event(EngineEvent::now(&e.environment, e.message, Happened::Escalated)));
+            }
+        }
+        Err(e) => {
+            let msg = format!("escalating overdue incidents failed: {e:#}");
+            let _ = inbox.send(Msg::Event(EngineEvent::now("", msg, Happened::StoreError)));
         }
     }
 }

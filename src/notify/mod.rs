@@ -167,6 +167,7 @@ struct Inner {
     client: Result<reqwest::Client, String>,
     live: Route<Webhook>,
     drill: Route<Webhook>,
+    escalation: Route<Webhook>,
     desktop: Mutex<DesktopState>,
     groups: Mutex<AlertGroups>,
 }
@@ -204,8 +205,10 @@ impl Notifier {
         };
         let live = route("webhook", cfg.webhook_url_env.as_ref().map(|s| s.get_ref().as_str()));
         let drill = route("drill webhook", cfg.drill_webhook_url_env.as_ref().map(|s| s.get_ref().as_str()));
+        let escalation =
+            route("escalation webhook", cfg.escalation_webhook_url_env.as_ref().map(|s| s.get_ref().as_str()));
         let desktop = if cfg.desktop { DesktopState::On } else { DesktopState::Off("off in config".to_string()) };
-        Self::build(live, drill, desktop, cfg.group_window.get())
+        Self::build(live, drill, desktop, cfg.group_window.get()).with_escalation(escalation)
     }
 
     /// Sends nothing (tests, dry runs).
@@ -232,6 +235,27 @@ impl Notifier {
         Self::build(route("webhook", live), route("drill webhook", drill), desktop, group_window)
     }
 
+    /// With the escalation target's webhook given directly (tests); escalations
+    /// go to the live webhook without one.
+    pub fn with_escalation_webhook(self, url: String) -> Notifier {
+        let route = match Webhook::new("escalation webhook", url, None) {
+            Ok(hook) => Route::On(hook),
+            Err(why) => Route::Off(why),
+        };
+        self.with_escalation(route)
+    }
+
+    fn with_escalation(self, escalation: Route<Webhook>) -> Notifier {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.escalation = escalation;
+                Notifier { inner: Arc::new(inner) }
+            }
+            // Not shared yet when built; a shared one keeps its routes.
+            Err(inner) => Notifier { inner },
+        }
+    }
+
     fn build(live: Route<Webhook>, drill: Route<Webhook>, desktop: DesktopState, group_window: Duration) -> Notifier {
         let client = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
@@ -246,6 +270,7 @@ impl Notifier {
                 client,
                 live,
                 drill,
+                escalation: Route::Off("not configured".to_string()),
                 desktop: Mutex::new(desktop),
                 groups: Mutex::new(AlertGroups::new(group_window)),
             }),
@@ -258,8 +283,13 @@ impl Notifier {
         let mut delivery = Delivery { text: render_text(n), ..Delivery::default() };
 
         // Drills go only to the drill webhook, so a drill can never page anyone for real.
-        let (hook, hook_channel) =
-            if n.drill { (inner.drill.on(), "drill-webhook") } else { (inner.live.on(), "webhook") };
+        // An escalation goes to its target's webhook when one is set, else to
+        // the on-call channel, so it is never dropped for want of a route.
+        let (hook, hook_channel) = match (n.drill, n.kind, inner.escalation.on()) {
+            (true, _, _) => (inner.drill.on(), "drill-webhook"),
+            (false, NotificationKind::Escalation, Some(hook)) => (Some(hook), "escalation-webhook"),
+            (false, _, _) => (inner.live.on(), "webhook"),
+        };
         let use_desktop = !n.drill && matches!(*lock(&inner.desktop), DesktopState::On);
         if hook.is_none() && !use_desktop {
             return delivery;
@@ -330,7 +360,12 @@ impl Notifier {
             DesktopState::On => "desktop on".to_string(),
             DesktopState::Off(why) => format!("desktop off ({why})"),
         };
-        format!("{}, {}, {desktop}", hook("webhook", &inner.live), hook("drill webhook", &inner.drill))
+        // Without its own webhook an escalation goes to the live one: said only when set.
+        let escalation = match &inner.escalation {
+            Route::Off(why) if why == "not configured" => String::new(),
+            route => format!("{}, ", hook("escalation webhook", route)),
+        };
+        format!("{}, {}, {escalation}{desktop}", hook("webhook", &inner.live), hook("drill webhook", &inner.drill))
     }
 
     /// Whether desktop notifications are still on.

@@ -244,6 +244,31 @@ impl Store {
             .optional()?)
     }
 
+    /// Every open incident, oldest first.
+    pub fn open_incidents(&self) -> Result<Vec<IncidentRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i LEFT JOIN environments e ON e.id = i.environment_id
+             WHERE i.status = 'open' ORDER BY i.id"
+        ))?;
+        let rows = stmt.query_map([], incident_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records `event` (of kind `escalated`) for its incident unless one is
+    /// already recorded, in one statement, so two processes watching the same
+    /// file escalate an incident once. `Ok(true)` when recorded now.
+    pub fn record_escalation(&mut self, event: &NewEvent) -> Result<bool> {
+        self.durably(|conn| {
+            let changed = conn.execute(
+                "INSERT INTO timeline_events (at, incident_id, environment_id, rollback_id, actor, kind, message, data)
+                 SELECT ?1, ?2, ?3, NULL, ?4, 'escalated', ?5, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM timeline_events WHERE incident_id = ?2 AND kind = 'escalated')",
+                params![ts(event.at), event.incident_id, event.environment_id, event.actor, event.message, event.data],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
     /// One incident.
     pub fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
         Ok(self

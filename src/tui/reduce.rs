@@ -95,6 +95,7 @@ pub fn announces(what: &Happened) -> bool {
             | Happened::DryRun(_)
             | Happened::Validated
             | Happened::ChecklistError
+            | Happened::Escalated
     )
 }
 
