@@ -8,9 +8,7 @@ use tokio::runtime::Handle;
 use super::{Prepared, RollbackOptions};
 use crate::store::{NewRollbackRequest, RequestRefused, RollbackRequest, RollbackTrigger, Store};
 
-/// How long a request waits for its approval before it expires: a plan is a
-/// guess about a service, and an old one is not approved by accident.
-pub const REQUEST_EXPIRES: chrono::Duration = chrono::Duration::minutes(30);
+pub use crate::store::REQUEST_EXPIRES;
 
 /// Records `prepared`, planned and confirmed with `opts`, as a request
 /// awaiting a second operator; refused while another request of the

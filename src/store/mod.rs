@@ -137,6 +137,10 @@ pub(crate) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// How long a rollback request waits for its approval before it expires: a
+/// plan is a guess about a service, and an old one is not approved by accident.
+pub const REQUEST_EXPIRES: chrono::Duration = chrono::Duration::minutes(30);
+
 /// How long a write waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

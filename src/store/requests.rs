@@ -124,15 +124,18 @@ pub enum RequestRefused {
     Pending(RollbackRequest),
 }
 
-/// Claims pending request `id` for `approver` inside a rollback's begin
-/// transaction: `Ok(None)` when claimed, else why it may not run.
-pub(super) fn claim(
+/// Why pending request `id` may not be claimed by `approver` now, if it may
+/// not, inside a rollback's begin transaction before its row is written
+/// (ending it first if it expired).
+pub(super) fn unclaimable(
     tx: &rusqlite::Transaction<'_>,
     id: i64,
     approver: &str,
-    rollback_id: i64,
     now: DateTime<Utc>,
+    expires_after: chrono::Duration,
 ) -> Result<Option<String>> {
+    // Expired while it was being approved: ended here, under the lock.
+    expire_in(tx, now, expires_after)?;
     let found: Option<(String, String, Option<String>)> = tx
         .query_row("SELECT status, requested_by, decided_by FROM rollback_requests WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -150,12 +153,24 @@ pub(super) fn claim(
             "rollback request #{id} was planned by {approver}; a second, different operator must approve it"
         )));
     }
+    Ok(None)
+}
+
+/// Marks request `id` approved by `approver` as rollback `rollback_id`, in
+/// the transaction [`unclaimable`] cleared it in.
+pub(super) fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    approver: &str,
+    rollback_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     tx.execute(
         "UPDATE rollback_requests SET status = 'approved', decided_by = ?2, decided_at = ?3, rollback_id = ?4
          WHERE id = ?1 AND status = 'pending'",
         params![id, super::clip(approver, super::MAX_NAME), ts(now), rollback_id],
     )?;
-    Ok(None)
+    Ok(())
 }
 
 impl Store {

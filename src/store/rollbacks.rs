@@ -260,6 +260,15 @@ impl Store {
             if let Some((rollback_id, completed_at)) = since {
                 return Ok(Err(BeginRefused::FinishedSincePlan { rollback_id, completed_at }));
             }
+            // The request it carries out, checked under the same write lock:
+            // what the check ended (an expired request) is kept.
+            if let Some((request, approver)) = &new.approval
+                && let Some(why) =
+                    super::requests::unclaimable(&tx, *request, approver, now, super::REQUEST_EXPIRES)?
+            {
+                tx.commit()?;
+                return Ok(Err(BeginRefused::Approval(why)));
+            }
             tx.execute(
                 "INSERT INTO rollbacks (environment_id, incident_id, deployment_id, from_version, target_version,
                    rollback_type, trigger, status, operator, reason, driver, started_at, holder_host, holder_pid, updated_at)
@@ -282,10 +291,7 @@ impl Store {
             )?;
             let id = tx.last_insert_rowid();
             if let Some((request, approver)) = &new.approval {
-                if let Some(why) = super::requests::claim(&tx, *request, approver, id, now)? {
-                    // Dropping the transaction takes the row back with it.
-                    return Ok(Err(BeginRefused::Approval(why)));
-                }
+                super::requests::claim(&tx, *request, approver, id, now)?;
                 tx.execute(
                     "UPDATE rollbacks SET approved_by = ?2 WHERE id = ?1",
                     params![id, super::clip(approver, super::MAX_NAME)],

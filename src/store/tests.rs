@@ -441,3 +441,64 @@ fn states_keep_the_newest_n_per_environment_and_prune_the_rest() {
     assert!(searched[0].state.version.as_ref().unwrap().chars().count() <= MAX_NAME + 20);
     assert_eq!(store.state(9999).unwrap(), None);
 }
+
+fn request(env_id: i64, by: &str) -> NewRollbackRequest {
+    NewRollbackRequest {
+        environment_id: env_id,
+        requested_by: by.into(),
+        reason: "errors".into(),
+        version: None,
+        state_id: None,
+        force: false,
+        skip_validation: false,
+        from_version: Some("1.5.0".into()),
+        target_version: Some("1.4.2".into()),
+        colour: None,
+        plan: "checkout: 1.5.0 → 1.4.2".into(),
+    }
+}
+
+#[test]
+fn a_request_is_claimed_once_by_a_different_operator_under_the_lock_and_never_after_it_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("b.db")).unwrap();
+    let env = s.ensure_environment("checkout", "standard", "http://x").unwrap();
+    let req = s.request_rollback(&request(env, "alice"), REQUEST_EXPIRES).unwrap().unwrap();
+    let Err(RequestRefused::Pending(p)) = s.request_rollback(&request(env, "bob"), REQUEST_EXPIRES).unwrap() else {
+        panic!("one pending request per environment")
+    };
+    assert_eq!(p.id, req.id);
+
+    // The operator who planned it cannot claim it; nothing is left behind.
+    let by = |who: &str| NewRollback { approval: Some((req.id, who.to_string())), ..new_rollback(env) };
+    let Err(BeginRefused::Approval(why)) = s.begin_rollback(&by("alice"), Utc::now()).unwrap() else {
+        panic!("the same operator must be refused")
+    };
+    assert!(why.contains("a second, different operator"), "{why}");
+    assert!(s.rollbacks(Some(env), 10).unwrap().is_empty(), "the refused row is rolled back with its transaction");
+    assert!(s.rollback_lock(env).unwrap().is_none());
+
+    let row = s.begin_rollback(&by("bob"), Utc::now()).unwrap().unwrap();
+    assert_eq!((row.operator.as_str(), row.approved_by.as_deref()), ("alice", Some("bob")));
+    let claimed = s.rollback_request(req.id, REQUEST_EXPIRES).unwrap().unwrap();
+    assert_eq!((claimed.status, claimed.rollback_id), (RequestStatus::Approved, Some(row.id)));
+    s.finish_rollback(row.id, RollbackStatus::Completed, None, "alice").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let Err(BeginRefused::Approval(why)) = s.begin_rollback(&by("carol"), Utc::now()).unwrap() else {
+        panic!("an approved request runs once")
+    };
+    assert!(why.contains("already approved by bob"), "{why}");
+
+    // A request older than the expiry is ended, with its event, when claimed.
+    let old = s.request_rollback(&request(env, "alice"), REQUEST_EXPIRES).unwrap().unwrap();
+    let past = ts(Utc::now() - REQUEST_EXPIRES - chrono::Duration::seconds(1));
+    s.conn.execute("UPDATE rollback_requests SET requested_at = ?2 WHERE id = ?1", params![old.id, past]).unwrap();
+    let late = NewRollback { approval: Some((old.id, "bob".into())), ..new_rollback(env) };
+    let Err(BeginRefused::Approval(why)) = s.begin_rollback(&late, Utc::now()).unwrap() else {
+        panic!("an expired request must not run")
+    };
+    assert!(why.contains("already expired"), "{why}");
+    let kinds: Vec<String> = s.recent_events(Some(env), 3).unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"rollback_request_expired".to_string()), "{kinds:?}");
+    assert_eq!(s.rollbacks(Some(env), 10).unwrap().len(), 1);
+}
