@@ -272,3 +272,135 @@ async fn desktop_child_without_a_bus() {
     assert!(second.errors.is_empty(), "reported once only: {second:?}");
     println!("errors: {:?}; status: {}", first.errors, n.describe());
 }
+
+/// What Slack's Block Kit reference documents for the parts backout sends
+/// (api.slack.com/reference/block-kit/blocks, .../composition-objects and
+/// the attachments reference): each rule broken, as a sentence.
+fn block_kit_errors(body: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            errors.push(what);
+        }
+    };
+    let text_object = |t: &Value, kinds: &[&str], max: usize| -> Option<String> {
+        let kind = t["type"].as_str().unwrap_or("");
+        let text = t["text"].as_str()?;
+        (kinds.contains(&kind) && !text.is_empty() && text.chars().count() <= max)
+            .then_some(())
+            .map_or(Some(format!("bad text object {t}")), |()| None)
+    };
+    check(body["text"].as_str().is_some_and(|t| !t.is_empty()), "a fallback text is required".into());
+    let blocks: Vec<&Value> = body["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            body["attachments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|a| a["blocks"].as_array().into_iter().flatten()),
+        )
+        .collect();
+    check(body["blocks"].as_array().is_some_and(|b| b.len() <= 50), "at most 50 blocks".into());
+    for a in body["attachments"].as_array().into_iter().flatten() {
+        let colour = a["color"].as_str().unwrap_or("");
+        check(
+            colour.len() == 7 && colour.starts_with('#') && colour[1..].chars().all(|c| c.is_ascii_hexdigit()),
+            format!("attachment colour {colour:?} is not #RRGGBB"),
+        );
+    }
+    for b in blocks {
+        match b["type"].as_str() {
+            Some("header") => {
+                check(b["text"]["type"] == "plain_text", format!("a header's text is plain_text: {b}"));
+                if let Some(e) = text_object(&b["text"], &["plain_text"], 150) {
+                    check(false, e);
+                }
+            }
+            Some("section") => {
+                let fields = b["fields"].as_array().map_or(&[][..], Vec::as_slice);
+                check(!fields.is_empty() || b["text"].is_object(), format!("a section needs text or fields: {b}"));
+                check(fields.len() <= 10, format!("a section has at most 10 fields: {}", fields.len()));
+                for f in fields {
+                    if let Some(e) = text_object(f, &["mrkdwn", "plain_text"], 2000) {
+                        check(false, e);
+                    }
+                }
+            }
+            Some("context") => {
+                let elements = b["elements"].as_array().map_or(&[][..], Vec::as_slice);
+                check(!elements.is_empty() && elements.len() <= 10, format!("1 to 10 context elements: {b}"));
+                for e in elements {
+                    if let Some(e) = text_object(e, &["mrkdwn", "plain_text"], 2000) {
+                        check(false, e);
+                    }
+                }
+            }
+            other => check(false, format!("unexpected block type {other:?}")),
+        }
+    }
+    errors
+}
+
+#[tokio::test]
+async fn item7_every_kind_reaches_slack_as_block_kit_coloured_by_outcome_with_text_as_fallback() {
+    let rx = Receiver::start().await;
+    let n = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, false, Duration::ZERO);
+    let kinds = [
+        (NotificationKind::RollbackStarted, "#daa038"),
+        (NotificationKind::RollbackCompleted, "#2eb886"),
+        (NotificationKind::RollbackFailed, "#a30200"),
+        (NotificationKind::Alert, "#daa038"),
+        (NotificationKind::ApprovalRequested, "#439fe0"),
+        (NotificationKind::Escalation, "#a30200"),
+    ];
+    for (i, (kind, colour)) in kinds.into_iter().enumerate() {
+        let mut note = notification(kind);
+        note.group_key = format!("k{i}");
+        // Hostile and long values stay within Slack's limits and are shown, not acted on.
+        note.reason = format!("<!channel> error rate 7% > 5% {}", "x".repeat(3000));
+        note.detail = vec![("Escalated to".into(), "EP21 Tech Lead".into())];
+        let d = n.send(&note).await;
+        assert!(d.sent(), "{d:?}");
+        let body = rx.received().pop().unwrap().1;
+        assert_eq!(block_kit_errors(&body), Vec::<String>::new(), "{kind:?}: {body}");
+        assert_eq!(text_of(&body), backout::notify::slack_escape(&d.text), "text is the full fallback");
+        assert_eq!(body["attachments"][0]["color"], colour, "{kind:?}");
+        let header = body["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header, d.text.lines().next().unwrap(), "the headline is the header");
+        let fields: Vec<&str> = body["attachments"][0]["blocks"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields[0], "*Environment:*\ncheckout (BLUE)", "{fields:?}");
+        assert!(
+            fields.iter().any(|f| f.starts_with("*Reason:*\n&lt;!channel&gt; error rate 7% &gt; 5%")),
+            "{fields:?}"
+        );
+        assert!(fields.contains(&"*Escalated to:*\nEP21 Tech Lead"), "{fields:?}");
+        let slack_reads = format!("{} {} {}", body["text"], body["blocks"], body["attachments"]);
+        assert!(!slack_reads.contains("<!channel>"), "never a live mention");
+    }
+}
+
+#[tokio::test]
+async fn item7_grouped_repeats_are_a_context_block() {
+    let rx = Receiver::start().await;
+    let n = Notifier::with_webhooks(Some(rx.url("/ok/live")), None, false, Duration::from_millis(300));
+    let first = n.send(&notification(NotificationKind::Alert)).await;
+    assert!(first.sent());
+    assert!(n.send(&notification(NotificationKind::Alert)).await.grouped);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = n.send(&notification(NotificationKind::Alert)).await;
+    assert!(third.sent() && third.text.contains("repeat"), "{third:?}");
+    let body = rx.received().pop().unwrap().1;
+    assert_eq!(block_kit_errors(&body), Vec::<String>::new(), "{body}");
+    let blocks = body["attachments"][0]["blocks"].as_array().unwrap();
+    let context = blocks.last().unwrap();
+    assert_eq!(context["type"], "context", "{body}");
+    assert!(context["elements"][0]["text"].as_str().unwrap().contains("repeat"), "{body}");
+}

@@ -6,12 +6,26 @@ use super::{Notification, NotificationKind};
 
 /// The text of a notification, as sent to every channel.
 pub fn render_text(n: &Notification) -> String {
-    let mut out = String::new();
-    if n.drill {
-        out.push_str("[DRILL] ");
-    }
-    out.push_str(headline(n.kind));
+    let mut out = title(n);
     out.push_str("\n\n");
+    for (label, value) in fields(n) {
+        let _ = writeln!(out, "{label}: {value}");
+    }
+    // No trailing newline: chat tools show it as an empty line.
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The first line: the template's headline, marked when it is a drill.
+pub fn title(n: &Notification) -> String {
+    if n.drill { format!("[DRILL] {}", headline(n.kind)) } else { headline(n.kind).to_string() }
+}
+
+/// The template's `label: value` lines, in order; an empty value reads `unknown`.
+pub fn fields(n: &Notification) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     line(&mut out, "Environment", &environment(n));
     match &n.flag {
         // A flag rollback changes a flag, not the version: say exactly that.
@@ -70,10 +84,6 @@ pub fn render_text(n: &Notification) -> String {
     for (label, value) in &n.detail {
         line(&mut out, label, value);
     }
-    // No trailing newline: chat tools show it as an empty line.
-    while out.ends_with('\n') {
-        out.pop();
-    }
     out
 }
 
@@ -91,9 +101,9 @@ pub fn headline(kind: NotificationKind) -> &'static str {
 
 pub use crate::text::format_duration;
 
-fn line(out: &mut String, label: &str, value: &str) {
+fn line(out: &mut Vec<(String, String)>, label: &str, value: &str) {
     let value = if value.trim().is_empty() { "unknown" } else { value.trim() };
-    let _ = writeln!(out, "{label}: {value}");
+    out.push((label.to_string(), value.to_string()));
 }
 
 /// `checkout (BLUE)`: seed 001's templates write the colour as `[BLUE/GREEN]`.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Notification;
+use super::{Notification, NotificationKind};
 
 /// How long one webhook post may take, connection included.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -213,10 +213,63 @@ pub fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The JSON sent: Slack reads `text`; other receivers may use the structured `backout` part.
+/// The colour bar of a notification's attachment, by outcome: Slack's
+/// "good" green, "danger" red, "warning" amber; a request waiting, blue.
+pub fn outcome_colour(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::RollbackCompleted => "#2eb886",
+        NotificationKind::RollbackFailed | NotificationKind::Escalation => "#a30200",
+        NotificationKind::RollbackStarted | NotificationKind::Alert => "#daa038",
+        NotificationKind::ApprovalRequested => "#439fe0",
+    }
+}
+
+/// At most `max` characters of `text`, cut with `…`: Slack refuses a whole
+/// message when one block's text is too long.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Slack's Block Kit form of a notification: the headline as a `header`
+/// block, and the template's lines as `section` fields (at most 10 a section)
+/// in an attachment whose colour bar says the outcome; anything `text` adds
+/// after the template (the grouped repeats) as a `context` block.
+fn blocks(text: &str, n: &Notification) -> (serde_json::Value, serde_json::Value) {
+    let header = json!([{
+        "type": "header",
+        "text": { "type": "plain_text", "text": clip(&super::render::title(n), 150), "emoji": true }
+    }]);
+    let fields: Vec<serde_json::Value> = super::render::fields(n)
+        .iter()
+        .map(|(label, value)| {
+            json!({ "type": "mrkdwn", "text": clip(&format!("*{}:*\n{}", slack_escape(label), slack_escape(value)), 2000) })
+        })
+        .collect();
+    let mut body: Vec<serde_json::Value> =
+        fields.chunks(10).map(|chunk| json!({ "type": "section", "fields": chunk })).collect();
+    let added = text.strip_prefix(super::render_text(n).as_str()).map(str::trim).unwrap_or_default();
+    if !added.is_empty() {
+        body.push(
+            json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": clip(&slack_escape(added), 2000) }] }),
+        );
+    }
+    (header, json!([{ "color": outcome_colour(n.kind), "blocks": body }]))
+}
+
+/// The JSON sent: Slack shows the Block Kit `blocks` and `attachments` and
+/// uses `text` as the fallback (notifications, clients without blocks); other
+/// receivers may use the structured `backout` part.
 pub fn payload(text: &str, n: &Notification) -> serde_json::Value {
+    let (header, attachments) = blocks(text, n);
     json!({
         "text": slack_escape(text),
+        "blocks": header,
+        "attachments": attachments,
         "backout": {
             "kind": n.kind.as_str(),
             "environment": n.environment,
