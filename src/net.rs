@@ -54,3 +54,19 @@ pub fn human_bytes(n: usize) -> String {
         format!("{n} bytes")
     }
 }
+
+/// An HTTP client that never follows redirects and trusts the certificates
+/// of the PEM bundle `pem` besides the system's (a private CA's servers), or
+/// why it cannot be built. Reading the file is the caller's.
+pub fn client_trusting(pem: &[u8]) -> Result<reqwest::Client, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)".into());
+    }
+    certs
+        .into_iter()
+        .fold(reqwest::Client::builder(), reqwest::ClientBuilder::add_root_certificate)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("its certificates cannot be used: {e}"))
+}

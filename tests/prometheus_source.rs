@@ -76,7 +76,7 @@ async fn prometheus_source_end_to_end() {
     let start = Instant::now();
     let sample = loop {
         let s = quality.poll().await.sample.unwrap();
-        if s.ok || start.elapsed() > Duration::from_secs(30) {
+        if s.value.is_some() || start.elapsed() > Duration::from_secs(30) {
             break s;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -90,16 +90,17 @@ async fn prometheus_source_end_to_end() {
     let start = Instant::now();
     let s = loop {
         let s = error_rate.poll().await.sample.unwrap();
-        if s.ok || start.elapsed() > Duration::from_secs(30) {
+        if s.value.is_some() || start.elapsed() > Duration::from_secs(30) {
             break s;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(s.ok && s.value.unwrap() < 0.05, "{s:?}");
 
+    // No series is "no data" (issue 12, item 3): neither a zero nor a failure.
     let none = poller(&url, &base, "metric_that_does_not_exist").poll().await.sample.unwrap();
-    assert!(!none.ok && none.value.is_none(), "no data is a failed sample, never a zero");
-    assert!(none.error.as_deref().unwrap().starts_with("no data"), "{none:?}");
+    assert!(none.ok && none.value.is_none() && none.error.is_none(), "no data is never a zero: {none:?}");
+    assert_eq!(none.text.as_deref(), Some("no data"), "{none:?}");
 
     let many = poller(&url, &base, "http_requests_total").poll().await.sample.unwrap();
     assert!(many.error.as_deref().unwrap().starts_with("2 series"), "{many:?}");

@@ -52,6 +52,9 @@ pub struct Config {
     /// When an incident is escalated (seed 002's decision time box).
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// How every `prometheus` signal reaches its server: auth, tenant, CA.
+    #[serde(default)]
+    pub prometheus: PrometheusConfig,
     /// The environments to watch, in display order.
     #[serde(default, rename = "environment")]
     pub environments: Vec<EnvironmentConfig>,
@@ -83,6 +86,40 @@ impl Default for SeverityObjectives {
             feature: defaults::rto_feature(),
             non_critical: defaults::rto_non_critical(),
         }
+    }
+}
+
+/// How backout reaches Prometheus-compatible servers (Prometheus, Mimir,
+/// Cortex, Thanos): applied to every `source = "prometheus"` signal. Secrets
+/// are named by environment variable, never written here.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Environment variable holding a bearer token (`Authorization: Bearer`).
+    #[serde(default)]
+    pub bearer_token_env: Option<Spanned<String>>,
+    /// Environment variable holding the basic-auth user name.
+    #[serde(default)]
+    pub username_env: Option<Spanned<String>>,
+    /// Environment variable holding the basic-auth password.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// Tenant sent as `X-Scope-OrgID` (Mimir, Cortex, Loki-style setups).
+    #[serde(default)]
+    pub tenant: Option<Spanned<String>>,
+    /// A PEM file of extra root certificates trusted for `https` servers,
+    /// relative to the config file's folder.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// The config file's folder, which `ca_file` is relative to.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl PrometheusConfig {
+    /// The CA file's path, resolved against the config file's folder.
+    pub fn ca_path(&self) -> Option<PathBuf> {
+        self.ca_file.as_ref().map(|f| self.base_dir.join(f.get_ref()))
     }
 }
 
@@ -270,6 +307,10 @@ pub struct EnvironmentConfig {
     /// The post-rollback validation checklist.
     #[serde(default)]
     pub checklist: Vec<ChecklistItemConfig>,
+    /// The config's `[prometheus]`, given to every environment when the
+    /// config is read, so every poller of a `prometheus` signal uses it.
+    #[serde(skip)]
+    pub prometheus: std::sync::Arc<PrometheusConfig>,
     /// How long an automatic checklist item must hold before it ticks itself,
     /// unless the item says otherwise (default 60 s).
     #[serde(default)]
@@ -565,8 +606,13 @@ impl Config {
 
     /// Parses and checks config text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
+        config.prometheus.base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         validate::check(&config, file, text)?;
+        let shared = std::sync::Arc::new(config.prometheus.clone());
+        for env in &mut config.environments {
+            env.prometheus = std::sync::Arc::clone(&shared);
+        }
         Ok(config)
     }
 

@@ -185,6 +185,60 @@ impl Checker<'_> {
         }
     }
 
+    /// `[prometheus]`: env var names, one kind of auth, a usable tenant and
+    /// CA file (read now, so a file that is not a CA bundle is found here).
+    fn prometheus(&mut self, p: &super::PrometheusConfig) {
+        for (key, name) in [
+            ("bearer_token_env", &p.bearer_token_env),
+            ("username_env", &p.username_env),
+            ("password_env", &p.password_env),
+        ] {
+            if let Some(n) = name {
+                self.env_var_name(n, key);
+            }
+        }
+        if let Some(b) = &p.bearer_token_env
+            && (p.username_env.is_some() || p.password_env.is_some())
+        {
+            self.err(
+                b.span(),
+                "[prometheus] names both a bearer token and basic auth".into(),
+                "use one: bearer_token_env, or username_env with password_env",
+            );
+        }
+        match (&p.username_env, &p.password_env) {
+            (Some(n), None) | (None, Some(n)) => self.err(
+                n.span(),
+                "[prometheus] basic auth needs both username_env and password_env".into(),
+                "name the variable holding the other one too",
+            ),
+            _ => {}
+        }
+        if let Some(t) = &p.tenant
+            && (t.get_ref().trim().is_empty() || !t.get_ref().chars().all(|c| c.is_ascii_graphic()))
+        {
+            self.err(
+                t.span(),
+                format!("[prometheus] tenant {:?} cannot be sent as an X-Scope-OrgID header", t.get_ref()),
+                "give the tenant id as printable ASCII without spaces, e.g. tenant = \"team-payments\"",
+            );
+        }
+        if let (Some(f), Some(path)) = (&p.ca_file, p.ca_path()) {
+            let problem = match std::fs::read(&path) {
+                Err(e) => Some(format!("cannot read ca_file {}: {e}", path.display())),
+                Ok(pem) => crate::net::client_trusting(&pem).err().map(|e| format!("ca_file {}: {e}", path.display())),
+            };
+            if let Some(problem) = problem {
+                self.err(
+                    f.span(),
+                    problem,
+                    "give a PEM file of the CA certificates that signed your Prometheus server's certificate, relative \
+                     to the config file",
+                );
+            }
+        }
+    }
+
     fn env_var_name(&mut self, name: &Spanned<String>, key: &str) {
         let n = name.get_ref();
         if n.contains("://") {
@@ -514,6 +568,7 @@ pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), Conf
     if let Some(n) = &config.notifications.escalation_webhook_url_env {
         c.env_var_name(n, "escalation_webhook_url_env");
     }
+    c.prometheus(&config.prometheus);
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     for env in &config.environments {
         if let Some(first) = seen.insert(env.name(), env.name.span()) {

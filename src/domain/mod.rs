@@ -60,7 +60,7 @@ pub use incident::{
     CheckKind, IncidentStatus, Milestone, ProbeMethod, SEVERITY_UNKNOWN, Severity, SignalAggregate, StepState,
 };
 pub use rollback::{FlagChange, RequestStatus, RollbackStatus, RollbackTrigger, RollbackType, flag_is_on};
-pub use sample::{RuleKind, Sample};
+pub use sample::{NO_DATA, RuleKind, Sample};
 pub use service::{DeploymentStatus, Health};
 pub use state::{DriverState, FlagState};
 

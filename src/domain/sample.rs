@@ -3,6 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The text of a [`Sample::no_data`] reading.
+pub const NO_DATA: &str = "no data";
+
 /// One poll of one signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
@@ -22,6 +25,12 @@ impl Sample {
     /// A successful numeric reading.
     pub fn value(at: DateTime<Utc>, value: f64) -> Self {
         Sample { at, value: Some(value), text: None, ok: true, error: None }
+    }
+
+    /// A poll that was answered with nothing to read (a query that matched
+    /// no series): not a failure, not a value; shown as `no data`.
+    pub fn no_data(at: DateTime<Utc>) -> Self {
+        Sample { at, value: None, text: Some(NO_DATA.to_string()), ok: true, error: None }
     }
 
     /// A failed poll: never a zero, always a reason.

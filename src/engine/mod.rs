@@ -28,7 +28,9 @@ pub use persist::{StoreCmd, StoreWriter};
 pub use rules::{Evidence, baseline, describe, evaluate, rollback_trigger};
 pub use sample::{Sample, SampleRing};
 pub use sink::{EVENT_QUEUE, OVERFLOW_LIMIT};
-pub use sources::{Poll, ScrapeCache, SignalPoller, default_metric, json_sample, prometheus_value};
+pub use sources::{
+    Poll, PromAccess, ScrapeCache, SignalPoller, default_metric, json_sample, prometheus_reading, prometheus_value,
+};
 
 use crate::config::Config;
 use crate::notify::Notifier;

@@ -40,7 +40,7 @@ enum Kind {
     Health(PlaybookClient),
     Status(PlaybookClient),
     Json { url: String, pointer: String },
-    Prometheus { url: String, query: String },
+    Prometheus { url: String, query: String, access: Box<PromAccess> },
     Exposition { url: String, derive: Derivation, metric: String, prev: Option<Counters> },
 }
 
@@ -82,6 +82,17 @@ pub struct SignalPoller {
 impl SignalPoller {
     /// A poller for `signal` of `env`, sharing `http`'s connection pool.
     pub fn new(env: &EnvironmentConfig, signal: &SignalConfig, http: reqwest::Client) -> Self {
+        Self::new_with_vars(env, signal, http, |name| std::env::var(name).ok())
+    }
+
+    /// [`SignalPoller::new`], reading the secrets `[prometheus]` names
+    /// through `var` instead of the process environment (tests).
+    pub fn new_with_vars(
+        env: &EnvironmentConfig,
+        signal: &SignalConfig,
+        http: reqwest::Client,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Self {
         let timeout = env.timeout.get();
         let url = signal.url.as_ref().map(|u| u.get_ref().clone());
         let kind = match signal.source {
@@ -90,9 +101,11 @@ impl SignalPoller {
             SignalSource::Json => {
                 Kind::Json { url: url.unwrap_or_default(), pointer: signal.pointer.clone().unwrap_or_default() }
             }
-            SignalSource::Prometheus => {
-                Kind::Prometheus { url: url.unwrap_or_default(), query: signal.query.clone().unwrap_or_default() }
-            }
+            SignalSource::Prometheus => Kind::Prometheus {
+                url: url.unwrap_or_default(),
+                query: signal.query.clone().unwrap_or_default(),
+                access: Box::new(PromAccess::resolve(&env.prometheus, var)),
+            },
             SignalSource::Exposition => {
                 let derive = signal.derive.unwrap_or(Derivation::Gauge);
                 let metric = signal.metric.clone().unwrap_or_else(|| default_metric(derive).to_string());
@@ -161,7 +174,9 @@ impl SignalPoller {
                 Err(e) => Poll::sample(Sample::failed(Utc::now(), e.to_string())),
             },
             Kind::Json { url, pointer } => Poll::sample(poll_json(&http, url, pointer, timeout, cap).await),
-            Kind::Prometheus { url, query } => Poll::sample(poll_prometheus(&http, url, query, timeout, cap).await),
+            Kind::Prometheus { url, query, access } => {
+                Poll::sample(poll_prometheus(&http, url, query, access, (timeout, cap)).await)
+            }
             Kind::Exposition { url, derive, metric, prev } => Poll {
                 sample: poll_exposition(&http, url, *derive, metric, prev, (timeout, cap), self.cache.as_ref()).await,
                 status: None,
@@ -238,17 +253,115 @@ pub fn json_sample(body: &str, pointer: &str, at: chrono::DateTime<Utc>) -> Samp
     }
 }
 
-async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout: Duration, cap: usize) -> Sample {
+/// How a poller reaches its Prometheus server, resolved once from
+/// `[prometheus]`: the secrets read from their environment variables, and a
+/// client trusting the configured CA. A secret is never shown: Debug hides it.
+pub struct PromAccess {
+    /// `Authorization` to send.
+    auth: PromAuth,
+    /// `X-Scope-OrgID` to send.
+    tenant: Option<String>,
+    /// A client trusting `ca_file`, when one is set.
+    client: Option<reqwest::Client>,
+    /// Why no query can be sent (a variable unset, a CA file unreadable):
+    /// every poll is a failed sample saying so.
+    problem: Option<String>,
+}
+
+enum PromAuth {
+    None,
+    Bearer(String),
+    Basic(String, String),
+}
+
+impl std::fmt::Debug for PromAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth = match self.auth {
+            PromAuth::None => "none",
+            PromAuth::Bearer(_) => "bearer <redacted>",
+            PromAuth::Basic(..) => "basic <redacted>",
+        };
+        f.debug_struct("PromAccess")
+            .field("auth", &auth)
+            .field("tenant", &self.tenant)
+            .field("custom_ca", &self.client.is_some())
+            .field("problem", &self.problem)
+            .finish()
+    }
+}
+
+impl PromAccess {
+    /// From `[prometheus]`, reading variables through `var`.
+    pub fn resolve(cfg: &crate::config::PrometheusConfig, var: impl Fn(&str) -> Option<String>) -> PromAccess {
+        let mut problem = None;
+        let mut secret = |name: &Option<toml::Spanned<String>>| -> Option<String> {
+            let name = name.as_ref()?.get_ref();
+            match var(name).filter(|v| !v.is_empty()) {
+                Some(v) => Some(v),
+                None => {
+                    problem.get_or_insert_with(|| {
+                        format!("{name} is not set; [prometheus] needs it to query the server (nothing was sent)")
+                    });
+                    None
+                }
+            }
+        };
+        let auth = match (secret(&cfg.bearer_token_env), secret(&cfg.username_env), secret(&cfg.password_env)) {
+            (Some(token), _, _) => PromAuth::Bearer(token),
+            (None, Some(user), Some(password)) => PromAuth::Basic(user, password),
+            _ => PromAuth::None,
+        };
+        let client = cfg.ca_path().and_then(|path| {
+            let built =
+                std::fs::read(&path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display())).and_then(
+                    |pem| crate::net::client_trusting(&pem).map_err(|e| format!("ca_file {}: {e}", path.display())),
+                );
+            built.map_err(|e| problem.get_or_insert(e).clone()).ok()
+        });
+        PromAccess { auth, tenant: cfg.tenant.as_ref().map(|t| t.get_ref().clone()), client, problem }
+    }
+
+    /// `req` with the auth and tenant headers.
+    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = match &self.auth {
+            PromAuth::None => req,
+            PromAuth::Bearer(token) => req.bearer_auth(token),
+            PromAuth::Basic(user, password) => req.basic_auth(user, Some(password)),
+        };
+        match &self.tenant {
+            Some(t) => req.header("X-Scope-OrgID", t),
+            None => req,
+        }
+    }
+}
+
+async fn poll_prometheus(
+    http: &reqwest::Client,
+    url: &str,
+    query: &str,
+    access: &PromAccess,
+    (timeout, cap): (Duration, usize),
+) -> Sample {
+    if let Some(problem) = &access.problem {
+        return Sample::failed(Utc::now(), problem.clone());
+    }
     let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
     let url = match reqwest::Url::parse_with_params(&endpoint, &[("query", query)]) {
         Ok(u) => u,
         Err(e) => return Sample::failed(Utc::now(), format!("bad Prometheus URL {endpoint:?}: {e}")),
     };
-    let req = http.get(url);
+    let req = access.apply(access.client.as_ref().unwrap_or(http).get(url));
     let fut = async {
         let resp = req.send().await.map_err(|e| format!("unreachable: {e}"))?;
         if resp.status().is_redirection() {
             return Err(format!("{} (fix the Prometheus URL)", crate::playbook::redirect_not_followed(&resp)));
+        }
+        // A refused login is said as such, not as an answer that is not JSON.
+        if matches!(resp.status().as_u16(), 401 | 403) {
+            return Err(format!(
+                "HTTP {}: the server refused backout's credentials (check [prometheus] auth and tenant)",
+                resp.status().as_u16()
+            ));
         }
         crate::net::read_body(resp, cap).await.map_err(|e| e.to_string())
     };
@@ -260,11 +373,27 @@ async fn poll_prometheus(http: &reqwest::Client, url: &str, query: &str, timeout
         }
     };
     let at = Utc::now();
-    match prometheus_value(&body) {
-        Ok(v) => Sample::value(at, v),
+    match prometheus_reading(&body) {
+        Ok(Some(v)) => Sample::value(at, v),
+        // The query matched nothing: shown as no data, neither a zero nor a failure.
+        Ok(None) => Sample::no_data(at),
         Err(e) => Sample::failed(at, e),
     }
 }
+
+/// The one number an instant query answered, `None` when it matched no series
+/// (no data), or why there is none. Several series, NaN and error answers are
+/// failures, never a zero.
+pub fn prometheus_reading(body: &str) -> Result<Option<f64>, String> {
+    match prometheus_value(body) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e == NO_SERIES => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What [`prometheus_value`] says of an answer that matched no series.
+const NO_SERIES: &str = "no data: the query matched no series";
 
 /// The one number an instant query answered, or why there is none. Several
 /// series, no data, NaN and error answers are failures, never a zero.
@@ -284,7 +413,7 @@ pub fn prometheus_value(body: &str) -> Result<f64, String> {
         Some("vector") => {
             let result = data["result"].as_array().ok_or("vector answer without a result list")?;
             match result.len() {
-                0 => return Err("no data: the query matched no series".into()),
+                0 => return Err(NO_SERIES.into()),
                 1 => &result[0]["value"],
                 n => {
                     return Err(format!(
@@ -418,6 +547,9 @@ mod tests {
         assert_eq!(prometheus_value(scalar), Ok(3.0));
         let none = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
         assert!(prometheus_value(none).unwrap_err().starts_with("no data"));
+        // As a reading: no data, not a failure; the other failures stay failures.
+        assert_eq!(prometheus_reading(none), Ok(None));
+        assert_eq!(prometheus_reading(one), Ok(Some(0.07)));
         let two =
             r#"{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]},{"value":[1,"2"]}]}}"#;
         assert!(prometheus_value(two).unwrap_err().starts_with("2 series"));

@@ -345,7 +345,8 @@ impl Facts {
         match sample {
             Some(s) => match s.value {
                 Some(v) if s.ok || v.is_finite() => below(name, v, threshold),
-                _ => (false, format!("{name}: {}", s.error.unwrap_or_else(|| "no value".into()))),
+                // A failed read says why; no data (nothing matched) says so.
+                _ => (false, format!("{name}: {}", s.error.or(s.text).unwrap_or_else(|| "no value".into()))),
             },
             None => (false, format!("{name}: no fresh sample")),
         }

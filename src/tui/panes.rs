@@ -199,6 +199,7 @@ fn readings(e: &EnvView, width: usize) -> String {
             let l = s.latest.as_ref()?;
             Some(match (l.ok, l.value) {
                 (true, Some(v)) => format!("{} {}", s.name, fmt_value(v, &s.unit)),
+                (true, None) => format!("{} {}", s.name, l.text.as_deref().unwrap_or(crate::domain::NO_DATA)),
                 _ => format!("{} {FAILED_MARK}", s.name),
             })
         })
@@ -265,6 +266,9 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
 /// Drawn for a failed sample: a glyph of its own, not only a colour.
 pub const FAILED_MARK: char = '✖';
 
+/// How a sparkline draws a sample with no data (nothing matched the query).
+pub const NO_DATA_MARK: char = '·';
+
 /// The last `width` values as block characters, scaled to the larger of their
 /// maximum and the threshold so a breach is visible at a glance; a failed
 /// sample is [`FAILED_MARK`].
@@ -274,7 +278,14 @@ pub fn sparkline(values: &[f64], width: usize, threshold: Option<f64>) -> String
     let max = good().fold(threshold.unwrap_or(0.0), f64::max);
     let min = good().fold(f64::INFINITY, f64::min).min(0.0);
     let bars: Vec<char> = crate::text::bars(tail, min, max.max(min + f64::EPSILON)).chars().collect();
-    tail.iter().zip(bars).map(|(v, bar)| if v.is_finite() { bar } else { FAILED_MARK }).collect()
+    tail.iter()
+        .zip(bars)
+        .map(|(v, bar)| match *v {
+            v if v.is_finite() => bar,
+            v if v == super::reduce::NO_DATA_POINT => NO_DATA_MARK,
+            _ => FAILED_MARK,
+        })
+        .collect()
 }
 
 /// The sparkline as spans: bars in the sparkline style, a bar past the rule's
@@ -293,6 +304,8 @@ fn sparkline_spans(
     let style_of = |v: f64| {
         if stale {
             t.get("stale")
+        } else if v == super::reduce::NO_DATA_POINT {
+            t.dim()
         } else if !v.is_finite() {
             t.get("unhealthy")
         } else if rule.is_some_and(|r| r.breached_by(v)) {
@@ -371,7 +384,7 @@ fn signal_line(app: &App, s: &SignalView, stale: bool, width: usize) -> Line<'st
     // Only the points that fit are copied, not the whole hour kept.
     let values: Vec<f64> = s.values.iter().skip(s.values.len().saturating_sub(room)).copied().collect();
     // A flapping signal whose last reading is good still shows its failures.
-    let failed = values.iter().filter(|v| !v.is_finite()).count();
+    let failed = values.iter().filter(|v| v.is_nan()).count();
     let room = if failed > 0 { room.saturating_sub(6) } else { room };
     let values = &values[values.len().saturating_sub(room)..];
     let mut spans = vec![Span::styled(label, style), Span::raw(" ")];
@@ -598,6 +611,9 @@ mod tests {
         let flapping = [1.0, f64::NAN, 1.0, f64::NAN, 1.0];
         assert_eq!(sparkline(&flapping, 10, None), "█✖█✖█");
         assert_eq!(sparkline(&[f64::NAN, f64::NAN], 10, None), "✖✖");
+        // No data is a gap of its own, neither a bar nor a failure.
+        let gap = super::super::reduce::NO_DATA_POINT;
+        assert_eq!(sparkline(&[1.0, gap, f64::NAN, 1.0], 10, None), "█·✖█");
     }
 
     #[test]

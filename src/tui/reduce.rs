@@ -16,6 +16,8 @@ use crate::store::{RollbackRow, TimelineEvent};
 pub fn point(sample: &crate::engine::Sample) -> f64 {
     match (sample.ok, sample.value) {
         (true, Some(v)) if v.is_finite() => v,
+        // Answered with nothing to read: a gap, not a failure.
+        (true, None) => NO_DATA_POINT,
         _ => FAILED,
     }
 }
@@ -23,6 +25,10 @@ pub fn point(sample: &crate::engine::Sample) -> f64 {
 /// A failed sample in a sparkline's values (NaN: no reading is ever NaN,
 /// non-finite readings are failed samples).
 pub const FAILED: f64 = f64::NAN;
+
+/// A sample with no data (a query that matched no series) in a sparkline's
+/// values: drawn as a gap mark, counted neither as a value nor a failure.
+pub const NO_DATA_POINT: f64 = f64::NEG_INFINITY;
 
 /// Applies one event that happened at `at` to `env`.
 pub fn apply(env: &mut EnvView, at: DateTime<Utc>, message: &str, what: &Happened) {
