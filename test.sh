@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need when it is missing
-# (tmux for the console tests, sqlite3, a real Prometheus server), then runs
+# (tmux for the console tests, sqlite3, a real Prometheus and Alertmanager), then runs
 # every test. Extra arguments go to `cargo test` (e.g. `./test.sh --test drill_cli`).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,8 +8,10 @@ cd "$(dirname "$0")"
 need_pkgs=()
 command -v tmux >/dev/null 2>&1 || need_pkgs+=(tmux)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
-# The prometheus source is tested against a real server (tests/prometheus_source.rs).
+# The prometheus source is tested against a real server (tests/prometheus_source.rs),
+# and the Alertmanager receiver against a real Alertmanager (tests/alertmanager.rs).
 [ -x /usr/bin/prometheus ] || need_pkgs+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || need_pkgs+=(prometheus-alertmanager)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_pkgs[*]}" >&2
   sudo=()

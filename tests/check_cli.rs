@@ -99,3 +99,24 @@ fn item12_a_bad_theme_flag_is_one_line_and_exit_2() {
         assert!(stderr.contains("theme \"neon\"") && stderr.contains("--theme takes dark"), "{stderr}");
     }
 }
+
+/// Every README block that starts `# NAME.toml` is a complete config: it
+/// passes `check` as written.
+#[test]
+fn readme_configs_named_as_files_pass_check() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = Vec::new();
+    for block in readme.split("```toml\n").skip(1) {
+        let body = block.split("\n```").next().unwrap();
+        let Some(name) = body.lines().next().and_then(|l| l.strip_prefix("# ")).filter(|n| n.ends_with(".toml")) else {
+            continue;
+        };
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = check(&path);
+        assert_eq!(out.status.code(), Some(0), "README's {name}: {}", String::from_utf8_lossy(&out.stderr));
+        checked.push(name.to_string());
+    }
+    assert!(checked.contains(&"alertmanager.toml".to_string()), "{checked:?}");
+}

@@ -20,6 +20,11 @@ pub struct WatchArgs {
     /// Stop by itself after this long (default: until Ctrl-C or SIGTERM).
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
+    /// Receive Alertmanager's webhook on this address (such as
+    /// 127.0.0.1:9095), over `[alertmanager] listen`; `alertmanager` signals
+    /// read the alerts it receives.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn line(e: &EngineEvent, format: Format) -> String {
@@ -46,7 +51,12 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
             notifier.describe()
         );
     }
-    let opts = EngineOptions { dry_run: args.dry_run, check_incidents: !args.dry_run, ..EngineOptions::default() };
+    let opts = EngineOptions {
+        dry_run: args.dry_run,
+        check_incidents: !args.dry_run,
+        listen: args.listen.map(|a| a.to_string()),
+        ..EngineOptions::default()
+    };
     let format = ctx.format;
     let duration = args.duration;
     ctx.rt.block_on(async move {

@@ -61,6 +61,7 @@ fn exposition(name: &str, derive: Derivation, metric: &str, unit: &str) -> Signa
         metric: Some(metric.to_string()),
         unit: Some(unit.to_string()),
         interval: None,
+        matchers: Vec::new(),
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Config {
     /// How every `prometheus` signal reaches its server: auth, tenant, CA.
     #[serde(default)]
     pub prometheus: PrometheusConfig,
+    /// The Alertmanager webhook receiver that `alertmanager` signals read.
+    #[serde(default)]
+    pub alertmanager: AlertmanagerConfig,
     /// The environments to watch, in display order.
     #[serde(default, rename = "environment")]
     pub environments: Vec<EnvironmentConfig>,
@@ -86,6 +89,29 @@ impl Default for SeverityObjectives {
             feature: defaults::rto_feature(),
             non_critical: defaults::rto_non_critical(),
         }
+    }
+}
+
+/// The Alertmanager webhook receiver (`watch --listen` overrides `listen`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Address to listen on, such as `"127.0.0.1:9095"`; none: no receiver
+    /// unless `watch --listen` gives one.
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// Environment variable holding the bearer token a post must carry.
+    #[serde(default)]
+    pub token_env: Option<Spanned<String>>,
+    /// Most bytes of one post (1 MiB when absent).
+    #[serde(default)]
+    pub max_body: Option<Spanned<u64>>,
+}
+
+impl AlertmanagerConfig {
+    /// Most bytes of one post.
+    pub fn max_body(&self) -> usize {
+        self.max_body.as_ref().and_then(|m| usize::try_from(*m.get_ref()).ok()).unwrap_or(crate::net::DEFAULT_MAX_BODY)
     }
 }
 
@@ -382,6 +408,9 @@ pub enum SignalSource {
     Exposition,
     /// The playbook `GET /deployment/status`.
     Status,
+    /// Alerts received from Alertmanager's webhook that match `matchers`:
+    /// 1 while one fires, 0 when none does.
+    Alertmanager,
 }
 
 /// What to derive from an exposition scrape.
@@ -426,6 +455,10 @@ pub struct SignalConfig {
     /// Polling interval for this signal; defaults to `poll_interval`.
     #[serde(default)]
     pub interval: Option<HumanDuration>,
+    /// For `alertmanager`: label matchers every alert counted must satisfy,
+    /// Prometheus style (`alertname="HighErrorRate"`, `service=~"checkout.*"`).
+    #[serde(default)]
+    pub matchers: Vec<Spanned<String>>,
 }
 
 /// What a rule does when it fires.

@@ -345,6 +345,20 @@ impl Checker<'_> {
                     }
                     _ => {}
                 },
+                SignalSource::Alertmanager => {
+                    if s.matchers.is_empty() {
+                        self.err(
+                            s.name.span(),
+                            need("matchers"),
+                            "label matchers, e.g. matchers = ['alertname=\"HighErrorRate\"', 'service=\"checkout\"']",
+                        );
+                    }
+                    for m in &s.matchers {
+                        if let Err(why) = crate::engine::alerts::Matcher::parse(m.get_ref()) {
+                            self.err(m.span(), why, "write it like alertname=\"HighErrorRate\" (=, !=, =~, !~)");
+                        }
+                    }
+                }
                 SignalSource::Health | SignalSource::Status => {}
             }
             if let Some(url) = &s.url {
@@ -385,6 +399,18 @@ impl Checker<'_> {
                 RuleKind::ConsecutiveFailures => {
                     if t.count.unwrap_or(0) == 0 {
                         self.err(t.signal.span(), format!("{what} needs `count` of at least 1"), "e.g. count = 3");
+                    }
+                }
+                RuleKind::Firing => {
+                    let source = effective.iter().find(|s| s.name.get_ref() == sig).map(|s| s.source);
+                    if source.is_some_and(|s| s != SignalSource::Alertmanager) {
+                        self.err(
+                            t.signal.span(),
+                            format!(
+                                "{what}: rule \"firing\" reads alerts, but signal {sig:?} is not an alertmanager signal"
+                            ),
+                            "give the signal source = \"alertmanager\" with matchers, or use above/below",
+                        );
                     }
                 }
             }
@@ -569,6 +595,28 @@ pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), Conf
         c.env_var_name(n, "escalation_webhook_url_env");
     }
     c.prometheus(&config.prometheus);
+    let am = &config.alertmanager;
+    if let Some(l) = &am.listen
+        && l.get_ref().parse::<std::net::SocketAddr>().is_err()
+    {
+        c.err(
+            l.span(),
+            format!("[alertmanager] listen = {:?} is not an address to listen on", l.get_ref()),
+            "give an IP and port, e.g. listen = \"127.0.0.1:9095\" (0.0.0.0:9095 for every interface)",
+        );
+    }
+    if let Some(n) = &am.token_env {
+        c.env_var_name(n, "token_env");
+    }
+    if let Some(m) = &am.max_body
+        && !MAX_BODY_RANGE.contains(m.get_ref())
+    {
+        c.err(
+            m.span(),
+            format!("[alertmanager] max_body = {} is out of range", m.get_ref()),
+            "give a byte count from 1024 (1 KiB) to 268435456 (256 MiB); the default is 1048576 (1 MiB)",
+        );
+    }
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     for env in &config.environments {
         if let Some(first) = seen.insert(env.name(), env.name.span()) {

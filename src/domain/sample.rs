@@ -50,5 +50,7 @@ word_enum!(
         ConsecutiveFailures = "consecutive_failures",
         /// The value fell by more than `threshold` from its pre-deploy baseline.
         Drop = "drop",
+        /// An Alertmanager alert has been firing across the window.
+        Firing = "firing",
     }
 );

@@ -105,6 +105,12 @@ pub enum Happened {
     ChecklistError,
     /// An open incident's decision time box ran out: escalated (recorded once).
     Escalated,
+    /// The Alertmanager receiver listens (the message says where).
+    AlertsListening,
+    /// An Alertmanager post was taken in (how many alerts started or resolved).
+    AlertsReceived,
+    /// An Alertmanager post was refused (bad payload, token, size).
+    AlertsRefused,
     /// A database write failed.
     StoreError,
     /// A rollback task ended abnormally.
@@ -168,6 +174,9 @@ impl Happened {
             Happened::Validated => "validated",
             Happened::ChecklistError => "checklist_error",
             Happened::Escalated => "escalated",
+            Happened::AlertsListening => "alerts_listening",
+            Happened::AlertsReceived => "alerts_received",
+            Happened::AlertsRefused => "alerts_refused",
             Happened::StoreError => "store_error",
             Happened::RollbackTaskFailed => "rollback_task_failed",
             Happened::NothingToCancel => "nothing_to_cancel",

@@ -3,6 +3,7 @@
 //! its evidence. It knows nothing of the terminal: it sends [`EngineEvent`]s.
 
 mod act;
+pub mod alerts;
 pub mod escalate;
 mod event;
 mod exposition;
@@ -66,6 +67,9 @@ pub struct EngineOptions {
     /// items tick themselves after their stability window (off for read-only
     /// observers and for drills, which run their own).
     pub check_incidents: bool,
+    /// Where the Alertmanager receiver listens, over `[alertmanager] listen`
+    /// (`watch --listen`).
+    pub listen: Option<String>,
 }
 
 impl EngineOptions {
@@ -96,6 +100,7 @@ impl Default for EngineOptions {
             live_samples: false,
             drill: false,
             check_incidents: false,
+            listen: None,
         }
     }
 }
@@ -211,8 +216,9 @@ pub async fn run(
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let board = start_receiver(&config, &opts, &inbox, &stop_rx).await?;
     let mut pollers = JoinSet::new();
-    spawn_pollers(&config, &opts, &inbox, &stop_rx, &mut pollers);
+    spawn_pollers(&config, &opts, board.as_ref(), (&inbox, &stop_rx), &mut pollers);
     for env in &envs {
         shared.publish(EngineEvent::now(&env.name, env.describe(), Happened::Watching));
     }
@@ -358,11 +364,77 @@ fn command_env(cmd: &EngineCommand) -> &str {
     }
 }
 
-fn spawn_pollers(
+/// Starts the Alertmanager receiver when one is asked for (`watch --listen`,
+/// else `[alertmanager] listen`) and returns the board its alerts go to. A
+/// receiver that cannot listen, or whose token variable is not set, stops
+/// the start with the reason: an engine that silently hears no alerts would
+/// roll nothing back when it should.
+async fn start_receiver(
     config: &Config,
     opts: &EngineOptions,
     inbox: &mpsc::UnboundedSender<Msg>,
     stop: &watch::Receiver<bool>,
+) -> Result<Option<alerts::AlertBoard>> {
+    let am = &config.alertmanager;
+    let Some(addr) = opts.listen.clone().or_else(|| am.listen.as_ref().map(|l| l.get_ref().clone())) else {
+        return Ok(None);
+    };
+    let token = match &am.token_env {
+        Some(var) => match std::env::var(var.get_ref()).ok().filter(|t| !t.is_empty()) {
+            Some(t) => Some(t),
+            None => color_eyre::eyre::bail!(
+                "[alertmanager] token_env names {}, which is not set: the receiver would take anyone's alerts; set it \
+                 (and the same token in Alertmanager's http_config authorization), or remove token_env",
+                var.get_ref()
+            ),
+        },
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        color_eyre::eyre::eyre!("the Alertmanager receiver cannot listen on {addr}: {e} (choose another address)")
+    })?;
+    let local = listener.local_addr()?;
+    let board = alerts::AlertBoard::default();
+    let (news_tx, mut news) = mpsc::unbounded_channel();
+    let app = alerts::router(board.clone(), alerts::ReceiverOptions { token, max_body: am.max_body() }, news_tx);
+    let mut stopped = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    let out = inbox.clone();
+    tokio::spawn(async move {
+        while let Some(n) = news.recv().await {
+            let (what, message) = match n {
+                alerts::ReceiverNews::Received(r) => (
+                    Happened::AlertsReceived,
+                    format!("alertmanager: {} alert(s) started firing, {} resolved", r.firing, r.resolved),
+                ),
+                alerts::ReceiverNews::Refused(why) => {
+                    (Happened::AlertsRefused, format!("alertmanager post refused: {why}"))
+                }
+            };
+            if out.send(Msg::Event(EngineEvent::now("", message, what))).is_err() {
+                break;
+            }
+        }
+    });
+    let _ = inbox.send(Msg::Event(EngineEvent::now(
+        "",
+        format!("receiving Alertmanager webhooks on http://{local}/alertmanager"),
+        Happened::AlertsListening,
+    )));
+    Ok(Some(board))
+}
+
+fn spawn_pollers(
+    config: &Config,
+    opts: &EngineOptions,
+    board: Option<&alerts::AlertBoard>,
+    (inbox, stop): (&mpsc::UnboundedSender<Msg>, &watch::Receiver<bool>),
     set: &mut JoinSet<()>,
 ) {
     let http = reqwest::Client::builder()
@@ -382,7 +454,10 @@ fn spawn_pollers(
             let every = sig.interval.unwrap_or(config.poll_interval).get();
             // A page is reused for up to half the interval, so a signal never
             // sees the same scrape twice and rates stay between real scrapes.
-            let poller = SignalPoller::new(env, sig, http.clone()).with_cache(Arc::clone(&pages), every / 2);
+            let mut poller = SignalPoller::new(env, sig, http.clone()).with_cache(Arc::clone(&pages), every / 2);
+            if let Some(board) = board {
+                poller = poller.with_alerts(board);
+            }
             let page = poller.page().map(str::to_string);
             match groups.iter_mut().find(|(p, ev, _)| page.is_some() && *p == page && *ev == every) {
                 Some((_, _, members)) => members.push((Some(s), poller)),

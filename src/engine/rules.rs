@@ -38,6 +38,7 @@ pub fn describe(t: &TriggerConfig) -> String {
         RuleKind::Drop => {
             format!("{sig} dropped more than {} below its pre-deploy baseline{window}", t.threshold.unwrap_or(f64::NAN))
         }
+        RuleKind::Firing => format!("{sig}: alert firing{window}"),
     }
 }
 
@@ -46,7 +47,9 @@ pub fn rollback_trigger(signal: Option<&SignalConfig>, t: &TriggerConfig) -> Rol
     if t.rule == RuleKind::ConsecutiveFailures || signal.is_some_and(|s| s.source == SignalSource::Health) {
         return RollbackTrigger::HealthCheckFailed;
     }
-    let name = t.signal.get_ref().to_ascii_lowercase();
+    // An alert's signal is named by what it matches (alertname="HighErrorRate").
+    let matchers = signal.map(|s| s.matchers.iter().map(|m| m.get_ref().as_str()).collect::<Vec<_>>().join(" "));
+    let name = format!("{} {}", t.signal.get_ref(), matchers.unwrap_or_default()).to_ascii_lowercase();
     if name.contains("error") {
         RollbackTrigger::ErrorRate
     } else if name.contains("latency") || name.contains("response") || name.contains("duration") {
@@ -143,6 +146,16 @@ pub fn evaluate(t: &TriggerConfig, ring: &SampleRing, since: DateTime<Utc>, base
                 fmt_value(threshold)
             );
             Some(evidence(t, run, Some(base), summary))
+        }
+        RuleKind::Firing => {
+            let run = streak(ring, since, window, |v| v >= 1.0)?;
+            let what = run.first().and_then(|s| s.text.clone()).unwrap_or_else(|| "an alert".into());
+            let summary = format!(
+                "{sig}: {what} for {} ({} samples)",
+                humantime::format_duration(t.window.map(|w| w.get()).unwrap_or_default()),
+                run.len()
+            );
+            Some(evidence(t, run, None, summary))
         }
     }
 }

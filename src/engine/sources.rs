@@ -39,9 +39,26 @@ struct Counters {
 enum Kind {
     Health(PlaybookClient),
     Status(PlaybookClient),
-    Json { url: String, pointer: String },
-    Prometheus { url: String, query: String, access: Box<PromAccess> },
-    Exposition { url: String, derive: Derivation, metric: String, prev: Option<Counters> },
+    Json {
+        url: String,
+        pointer: String,
+    },
+    Prometheus {
+        url: String,
+        query: String,
+        access: Box<PromAccess>,
+    },
+    Exposition {
+        url: String,
+        derive: Derivation,
+        metric: String,
+        prev: Option<Counters>,
+    },
+    /// Alerts from the Alertmanager receiver's board (none when no receiver runs).
+    Alerts {
+        board: Option<super::alerts::AlertBoard>,
+        matchers: Vec<super::alerts::Matcher>,
+    },
 }
 
 /// Recent `/metrics` pages by URL, shared by the signals read from one page so
@@ -106,6 +123,15 @@ impl SignalPoller {
                 query: signal.query.clone().unwrap_or_default(),
                 access: Box::new(PromAccess::resolve(&env.prometheus, var)),
             },
+            SignalSource::Alertmanager => Kind::Alerts {
+                board: None,
+                // `check` refused any matcher that does not parse.
+                matchers: signal
+                    .matchers
+                    .iter()
+                    .filter_map(|m| super::alerts::Matcher::parse(m.get_ref()).ok())
+                    .collect(),
+            },
             SignalSource::Exposition => {
                 let derive = signal.derive.unwrap_or(Derivation::Gauge);
                 let metric = signal.metric.clone().unwrap_or_else(|| default_metric(derive).to_string());
@@ -114,6 +140,14 @@ impl SignalPoller {
             }
         };
         SignalPoller { kind, http, timeout, max_body: env.max_body(), cache: None }
+    }
+
+    /// Reads alerts from `board` (the receiver's), for an `alertmanager` signal.
+    pub fn with_alerts(mut self, board: &super::alerts::AlertBoard) -> Self {
+        if let Kind::Alerts { board: b, .. } = &mut self.kind {
+            *b = Some(board.clone());
+        }
+        self
     }
 
     /// Shares scrapes of the same page with other pollers: a page fetched less
@@ -177,6 +211,7 @@ impl SignalPoller {
             Kind::Prometheus { url, query, access } => {
                 Poll::sample(poll_prometheus(&http, url, query, access, (timeout, cap)).await)
             }
+            Kind::Alerts { board, matchers } => Poll::sample(alerts_sample(board.as_ref(), matchers, Utc::now())),
             Kind::Exposition { url, derive, metric, prev } => Poll {
                 sample: poll_exposition(&http, url, *derive, metric, prev, (timeout, cap), self.cache.as_ref()).await,
                 status: None,
@@ -184,6 +219,29 @@ impl SignalPoller {
             },
         }
     }
+}
+
+/// An `alertmanager` signal's reading: 1 with the firing alerts' names while
+/// any matching alert fires, else 0; a failed sample without a receiver.
+fn alerts_sample(
+    board: Option<&super::alerts::AlertBoard>,
+    matchers: &[super::alerts::Matcher],
+    at: chrono::DateTime<Utc>,
+) -> Sample {
+    let Some(board) = board else {
+        return Sample::failed(
+            at,
+            "no Alertmanager receiver runs here: set [alertmanager] listen, or pass watch --listen ADDR",
+        );
+    };
+    let firing = board.firing(matchers, at);
+    if firing.is_empty() {
+        return Sample { at, value: Some(0.0), text: Some("not firing".into()), ok: true, error: None };
+    }
+    let mut names: Vec<&str> = firing.iter().map(super::alerts::Alert::name).collect();
+    names.dedup();
+    let text = crate::text::excerpt(&format!("{} firing", names.join(", ")), 120);
+    Sample { at, value: Some(1.0), text: Some(text), ok: true, error: None }
 }
 
 /// The metric an exposition derivation reads when the config names none.

@@ -98,6 +98,8 @@ pub enum SignalRule {
     Drop(f64),
     /// Breached after this many failed checks in a row.
     ConsecutiveFailures(u32),
+    /// Breached while an Alertmanager alert fires (the value is 1).
+    Firing,
 }
 
 impl SignalRule {
@@ -108,6 +110,7 @@ impl SignalRule {
             RuleKind::Below => t.threshold.map(SignalRule::Below),
             RuleKind::Drop => t.threshold.map(SignalRule::Drop),
             RuleKind::ConsecutiveFailures => Some(SignalRule::ConsecutiveFailures(t.count.unwrap_or(1))),
+            RuleKind::Firing => Some(SignalRule::Firing),
         }
     }
 
@@ -117,7 +120,7 @@ impl SignalRule {
         let rules: Vec<SignalRule> =
             triggers.iter().filter(|t| t.signal.get_ref() == signal).filter_map(SignalRule::of).collect();
         let rank = |r: &SignalRule| match r {
-            SignalRule::Above(_) | SignalRule::Below(_) => 0,
+            SignalRule::Above(_) | SignalRule::Below(_) | SignalRule::Firing => 0,
             SignalRule::Drop(_) => 1,
             SignalRule::ConsecutiveFailures(_) => 2,
         };
@@ -129,7 +132,7 @@ impl SignalRule {
     pub fn limit(self) -> Option<f64> {
         match self {
             SignalRule::Above(v) | SignalRule::Below(v) => Some(v),
-            SignalRule::Drop(_) | SignalRule::ConsecutiveFailures(_) => None,
+            SignalRule::Drop(_) | SignalRule::ConsecutiveFailures(_) | SignalRule::Firing => None,
         }
     }
 
@@ -148,6 +151,7 @@ impl SignalRule {
         match self {
             SignalRule::Above(limit) => value > limit,
             SignalRule::Below(limit) => value < limit,
+            SignalRule::Firing => value >= 1.0,
             SignalRule::Drop(_) | SignalRule::ConsecutiveFailures(_) => false,
         }
     }

@@ -360,6 +360,7 @@ pub fn rule_label(rule: SignalRule, unit: &str) -> String {
         SignalRule::Drop(v) => format!("drop > {}", shown(v)),
         // The failed checks show in the value itself; there is no number to compare.
         SignalRule::ConsecutiveFailures(_) => String::new(),
+        SignalRule::Firing => "alert".into(),
     }
 }
 
