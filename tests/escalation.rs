@@ -59,7 +59,7 @@ fn an_incident_past_its_decision_time_box_is_escalated_once() {
     let mut text = std::fs::read_to_string(&d.config).unwrap();
     text.push_str(
         "\n[notifications]\ndesktop = false\nescalation_webhook_url_env = \"TEST_ESCALATION_HOOK\"\n\n\
-         [escalation]\ncritical = \"10s\"\ntarget = \"EP21 Tech Lead\"\n",
+         [escalation]\ncritical = \"10s\"\ntarget = \"EP21 Tech Lead\"\n\n[severities]\ncritical = \"15s\"\n",
     );
     std::fs::write(&d.config, text).unwrap();
     let (url, got) = receiver(Duration::from_secs(90));
@@ -116,6 +116,15 @@ fn an_incident_past_its_decision_time_box_is_escalated_once() {
         )
         .unwrap();
     assert!(told.starts_with("notified escalation-webhook"), "{told}");
+    // Past its 15 s objective too: recorded once, by one watcher.
+    let missed: i64 = db
+        .query_row(
+            "SELECT count(*) FROM timeline_events WHERE kind = 'objective_missed' AND incident_id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(missed, 1, "objective_missed once on the timeline");
     // The watcher that escalated said so on its output.
     let said = [out_a, out_b].iter().filter(|o| String::from_utf8_lossy(&o.stdout).contains("escalated to")).count();
     assert_eq!(said, 1, "exactly one watcher escalated it");

@@ -105,6 +105,8 @@ fn notification(kind: NotificationKind) -> Notification {
         drill: false,
         group_key: "checkout:error-rate".into(),
         flag: None,
+        severity: None,
+        incident_id: None,
         detail: Vec::new(),
     }
 }

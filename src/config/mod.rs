@@ -211,6 +211,51 @@ impl EscalationConfig {
     }
 }
 
+/// A notification channel, as routes name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// The live Slack-compatible webhook (and the escalation webhook).
+    Webhook,
+    /// PagerDuty's Events API v2.
+    Pagerduty,
+    /// Desktop notifications.
+    Desktop,
+}
+
+/// Which channels get notifications of each severity. A severity not listed
+/// gets every channel that is on; drills go to the drill webhook whatever
+/// the routes say.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Routes {
+    /// Critical incidents' channels.
+    #[serde(default)]
+    pub critical: Option<Vec<Channel>>,
+    /// Performance incidents' channels.
+    #[serde(default)]
+    pub performance: Option<Vec<Channel>>,
+    /// Feature incidents' channels.
+    #[serde(default)]
+    pub feature: Option<Vec<Channel>>,
+    /// Non-critical incidents' channels.
+    #[serde(default, rename = "non-critical")]
+    pub non_critical: Option<Vec<Channel>>,
+}
+
+impl Routes {
+    /// The channels of `severity` (unknown is critical), or `None`: all.
+    pub fn channels(&self, severity: Option<crate::domain::Severity>) -> Option<&[Channel]> {
+        use crate::domain::Severity;
+        match severity.unwrap_or(Severity::Critical) {
+            Severity::Critical => self.critical.as_deref(),
+            Severity::Performance => self.performance.as_deref(),
+            Severity::Feature => self.feature.as_deref(),
+            Severity::NonCritical => self.non_critical.as_deref(),
+        }
+    }
+}
+
 /// Notification settings. Secrets are named here, never written here.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +273,16 @@ pub struct NotificationsConfig {
     /// webhook URL; escalations go to the live webhook when it is not set.
     #[serde(default)]
     pub escalation_webhook_url_env: Option<Spanned<String>>,
+    /// Name of the environment variable holding a PagerDuty Events API v2
+    /// routing (integration) key; PagerDuty is off without it.
+    #[serde(default)]
+    pub pagerduty_routing_key_env: Option<Spanned<String>>,
+    /// The Events API v2 address (PagerDuty's own when absent; a proxy's).
+    #[serde(default)]
+    pub pagerduty_url: Option<Spanned<String>>,
+    /// Which channels get which severities (seed 001's alert channels).
+    #[serde(default)]
+    pub routes: Option<Routes>,
     /// Repeats of the same alert within this window are grouped into one.
     #[serde(default = "defaults::group_window")]
     pub group_window: HumanDuration,
@@ -240,6 +295,9 @@ impl Default for NotificationsConfig {
             webhook_url_env: None,
             drill_webhook_url_env: None,
             escalation_webhook_url_env: None,
+            pagerduty_routing_key_env: None,
+            pagerduty_url: None,
+            routes: None,
             group_window: defaults::group_window(),
         }
     }

@@ -594,6 +594,12 @@ pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), Conf
     if let Some(n) = &config.notifications.escalation_webhook_url_env {
         c.env_var_name(n, "escalation_webhook_url_env");
     }
+    if let Some(n) = &config.notifications.pagerduty_routing_key_env {
+        c.env_var_name(n, "pagerduty_routing_key_env");
+    }
+    if let Some(u) = &config.notifications.pagerduty_url {
+        c.url(u, "pagerduty_url");
+    }
     c.prometheus(&config.prometheus);
     let am = &config.alertmanager;
     if let Some(l) = &am.listen

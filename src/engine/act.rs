@@ -9,7 +9,15 @@ use crate::rollback::{Prepared, RollbackOptions};
 use crate::store::{NewEvent, RollbackRow, Store};
 
 /// Sends a notification without waiting for it, and records what went out.
-pub(super) fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, n: Notification) {
+pub(super) fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Option<i64>, mut n: Notification) {
+    // Routed by the environment's severity (its objective's) when the notice
+    // names none: what an incident it opens gets.
+    if n.severity.is_none() {
+        n.severity = sh
+            .config
+            .environment(&env_name)
+            .map(|e| crate::incident::Severity::for_objective(e.recovery_time_objective.get(), &sh.config.severities));
+    }
     let notifier = sh.notifier.clone();
     let writer = sh.writer.clone();
     let inbox = sh.inbox.clone();
@@ -122,6 +130,8 @@ pub(super) fn run_rollback(run: RunRollback) -> RollbackOutcome {
         drill,
         group_key: format!("{name}:rollback-start"),
         flag: None,
+        severity: None,
+        incident_id: None,
         detail: Vec::new(),
     };
     // The start notice goes out now without being waited for: a slow webhook

@@ -105,6 +105,8 @@ pub enum Happened {
     ChecklistError,
     /// An open incident's decision time box ran out: escalated (recorded once).
     Escalated,
+    /// An open incident is past its recovery-time objective (recorded once).
+    ObjectiveMissed,
     /// The Alertmanager receiver listens (the message says where).
     AlertsListening,
     /// An Alertmanager post was taken in (how many alerts started or resolved).
@@ -174,6 +176,7 @@ impl Happened {
             Happened::Validated => "validated",
             Happened::ChecklistError => "checklist_error",
             Happened::Escalated => "escalated",
+            Happened::ObjectiveMissed => "objective_missed",
             Happened::AlertsListening => "alerts_listening",
             Happened::AlertsReceived => "alerts_received",
             Happened::AlertsRefused => "alerts_refused",

@@ -262,7 +262,7 @@ pub async fn run(
                         (Arc::clone(&shared.config), shared.db_path.clone(), shared.inbox.clone(), shared.rt.clone());
                     let notifier = shared.notifier.clone();
                     checks.spawn_blocking(move || {
-                        check_open_incidents(&rt, &config, &db, &inbox);
+                        check_open_incidents(&rt, &config, &db, &notifier, &inbox);
                         escalate_open_incidents(&rt, &config, &db, &notifier, &inbox);
                     });
                 }
@@ -305,6 +305,7 @@ fn check_open_incidents(
     rt: &tokio::runtime::Handle,
     config: &Config,
     db: &std::path::Path,
+    notifier: &Notifier,
     inbox: &mpsc::UnboundedSender<Msg>,
 ) {
     let Ok(mut store) = Store::open(db) else { return };
@@ -320,7 +321,25 @@ fn check_open_incidents(
         match crate::incident::evaluate_checklist(rt, &mut store, incident.id, env) {
             Ok(round) if round.validated && !already => {
                 let msg = format!("incident #{}: every required checklist item holds: validated", incident.id);
-                let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::Validated)));
+                let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg.clone(), Happened::Validated)));
+                // Resolves the incident's page (PagerDuty); other channels are not told.
+                let n = validated_notice(&incident, msg);
+                let delivery = rt.block_on(notifier.send(&n));
+                if !delivery.channels.is_empty() || !delivery.errors.is_empty() {
+                    let _ = store.append_event(&crate::store::NewEvent {
+                        at: Utc::now(),
+                        incident_id: Some(incident.id),
+                        environment_id: Some(env_id),
+                        rollback_id: None,
+                        actor: "backout".into(),
+                        kind: "notification".into(),
+                        message: delivery.summary(),
+                        data: Some(
+                            serde_json::json!({ "validated": true, "channels": delivery.channels, "errors": delivery.errors })
+                                .to_string(),
+                        ),
+                    });
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -328,6 +347,28 @@ fn check_open_incidents(
                 let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::ChecklistError)));
             }
         }
+    }
+}
+
+/// The notice of a validated incident: it resolves the incident's page.
+fn validated_notice(incident: &crate::store::IncidentRow, reason: String) -> crate::notify::Notification {
+    crate::notify::Notification {
+        kind: crate::notify::NotificationKind::Validated,
+        environment: incident.environment.clone().unwrap_or_default(),
+        colour: None,
+        from_version: None,
+        target_version: None,
+        reason,
+        impact: "unknown".into(),
+        duration: None,
+        error: None,
+        actor: "backout".into(),
+        drill: incident.drill,
+        group_key: format!("validated:{}", incident.id),
+        flag: None,
+        severity: incident.severity,
+        incident_id: Some(incident.id),
+        detail: Vec::new(),
     }
 }
 
@@ -344,7 +385,8 @@ fn escalate_open_incidents(
     match escalate::escalate_overdue(rt, config, &mut store, notifier, Utc::now()) {
         Ok(done) => {
             for e in done {
-                let _ = inbox.send(Msg::Event(EngineEvent::now(&e.environment, e.message, Happened::Escalated)));
+                let what = if e.kind == "escalated" { Happened::Escalated } else { Happened::ObjectiveMissed };
+                let _ = inbox.send(Msg::Event(EngineEvent::now(&e.environment, e.message, what)));
             }
         }
         Err(e) => {

@@ -432,6 +432,8 @@ impl EnvState {
             drill: sh.opts.drill,
             group_key: format!("{}:{group}", self.name),
             flag: None,
+            severity: None,
+            incident_id: None,
             detail: Vec::new(),
         };
         notify(sh, self.id, self.name.clone(), None, n);

@@ -448,6 +448,8 @@ fn drive(
         drill: true,
         group_key: format!("{}:drill:{id}", env.name()),
         flag: rollback.as_ref().and_then(|r| r.flag.clone()),
+        severity: None,
+        incident_id: None,
         detail: Vec::new(),
     };
     let mut notify_cfg = config.notifications.clone();

@@ -6,6 +6,7 @@
 
 mod desktop;
 mod group;
+mod pagerduty;
 mod render;
 mod webhook;
 
@@ -36,6 +37,10 @@ pub enum NotificationKind {
     ApprovalRequested,
     /// An incident's decision time box ran out: the escalation target is told.
     Escalation,
+    /// An incident is still not validated past its recovery-time objective.
+    ObjectiveMissed,
+    /// An incident's checklist holds: validated (PagerDuty resolves its page).
+    Validated,
 }
 
 impl NotificationKind {
@@ -48,6 +53,8 @@ impl NotificationKind {
             NotificationKind::Alert => "alert",
             NotificationKind::ApprovalRequested => "approval_requested",
             NotificationKind::Escalation => "escalation",
+            NotificationKind::ObjectiveMissed => "objective_missed",
+            NotificationKind::Validated => "validated",
         }
     }
 }
@@ -84,6 +91,11 @@ pub struct Notification {
     /// Further `label: value` lines, in order (an approval's command, an
     /// escalation's time box).
     pub detail: Vec<(String, String)>,
+    /// The severity it is routed by (`[notifications.routes]`); unknown is
+    /// routed as critical, so nothing is quieter than it should be.
+    pub severity: Option<crate::domain::Severity>,
+    /// The incident it is about: PagerDuty's dedup key.
+    pub incident_id: Option<i64>,
 }
 
 /// What became of one notification.
@@ -129,6 +141,8 @@ impl Notification {
             drill: false,
             group_key: format!("{}:rollback:{}", row.environment, row.id),
             flag: row.flag.clone(),
+            severity: None,
+            incident_id: row.incident_id,
             detail: Vec::new(),
         }
     }
@@ -168,6 +182,8 @@ struct Inner {
     live: Route<Webhook>,
     drill: Route<Webhook>,
     escalation: Route<Webhook>,
+    pagerduty: Route<pagerduty::PagerDuty>,
+    routes: Option<crate::config::Routes>,
     desktop: Mutex<DesktopState>,
     groups: Mutex<AlertGroups>,
 }
@@ -208,7 +224,19 @@ impl Notifier {
         let escalation =
             route("escalation webhook", cfg.escalation_webhook_url_env.as_ref().map(|s| s.get_ref().as_str()));
         let desktop = if cfg.desktop { DesktopState::On } else { DesktopState::Off("off in config".to_string()) };
-        Self::build(live, drill, desktop, cfg.group_window.get()).with_escalation(escalation)
+        let pagerduty = match cfg.pagerduty_routing_key_env.as_ref().map(|v| v.get_ref().trim()) {
+            None | Some("") => Route::Off("not configured".to_string()),
+            Some(var) => match env(var).filter(|k| !k.trim().is_empty()) {
+                None => Route::Off(format!("{var} is not set")),
+                Some(key) => Route::On(pagerduty::PagerDuty::new(
+                    key.trim().to_string(),
+                    cfg.pagerduty_url.as_ref().map(|u| u.get_ref().clone()),
+                )),
+            },
+        };
+        Self::build(live, drill, desktop, cfg.group_window.get())
+            .with_escalation(escalation)
+            .with_paging(pagerduty, cfg.routes.clone())
     }
 
     /// Sends nothing (tests, dry runs).
@@ -245,6 +273,23 @@ impl Notifier {
         self.with_escalation(route)
     }
 
+    /// With PagerDuty at `url` (its Events API v2) under `key`, and `routes`
+    /// (tests; config does this from its variables).
+    pub fn with_pagerduty(self, key: String, url: String, routes: Option<crate::config::Routes>) -> Notifier {
+        self.with_paging(Route::On(pagerduty::PagerDuty::new(key, Some(url))), routes)
+    }
+
+    fn with_paging(self, pagerduty: Route<pagerduty::PagerDuty>, routes: Option<crate::config::Routes>) -> Notifier {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.pagerduty = pagerduty;
+                inner.routes = routes;
+                Notifier { inner: Arc::new(inner) }
+            }
+            Err(inner) => Notifier { inner },
+        }
+    }
+
     fn with_escalation(self, escalation: Route<Webhook>) -> Notifier {
         match Arc::try_unwrap(self.inner) {
             Ok(mut inner) => {
@@ -271,6 +316,8 @@ impl Notifier {
                 live,
                 drill,
                 escalation: Route::Off("not configured".to_string()),
+                pagerduty: Route::Off("not configured".to_string()),
+                routes: None,
                 desktop: Mutex::new(desktop),
                 groups: Mutex::new(AlertGroups::new(group_window)),
             }),
@@ -290,8 +337,28 @@ impl Notifier {
             (false, NotificationKind::Escalation, Some(hook)) => (Some(hook), "escalation-webhook"),
             (false, _, _) => (inner.live.on(), "webhook"),
         };
-        let use_desktop = !n.drill && matches!(*lock(&inner.desktop), DesktopState::On);
-        if hook.is_none() && !use_desktop {
+        // Seed 001's alert channels: routes say which channels a severity
+        // reaches; without routes every channel gets everything, except
+        // PagerDuty, which pages only critical incidents. A validation only
+        // resolves a page.
+        let routed = |c: crate::config::Channel| match inner.routes.as_ref().and_then(|r| r.channels(n.severity)) {
+            Some(list) => list.contains(&c),
+            None => {
+                c != crate::config::Channel::Pagerduty
+                    || matches!(n.severity, None | Some(crate::domain::Severity::Critical))
+            }
+        };
+        let telling = n.kind != NotificationKind::Validated;
+        let hook = hook.filter(|_| telling && (n.drill || routed(crate::config::Channel::Webhook)));
+        let use_desktop = telling
+            && !n.drill
+            && routed(crate::config::Channel::Desktop)
+            && matches!(*lock(&inner.desktop), DesktopState::On);
+        let page = inner
+            .pagerduty
+            .on()
+            .filter(|_| !n.drill && routed(crate::config::Channel::Pagerduty) && pagerduty::PagerDuty::wants(n));
+        if hook.is_none() && !use_desktop && page.is_none() {
             return delivery;
         }
 
@@ -321,7 +388,19 @@ impl Notifier {
             })
         };
         let to_desktop = async { if use_desktop { Some(desktop::show(text).await) } else { None } };
-        let (webhook_result, desktop_result) = tokio::join!(to_webhook, to_desktop);
+        let to_pagerduty = async {
+            let page = page?;
+            Some(match &inner.client {
+                Ok(client) => page.send(client, text, n).await,
+                Err(why) => Err(format!("pagerduty: {why}")),
+            })
+        };
+        let (webhook_result, desktop_result, page_result) = tokio::join!(to_webhook, to_desktop, to_pagerduty);
+        match page_result {
+            Some(Ok(())) => delivery.channels.push("pagerduty".to_string()),
+            Some(Err(e)) => delivery.errors.push(e),
+            None => {}
+        }
 
         match webhook_result {
             Some(Ok(())) => delivery.channels.push(hook_channel.to_string()),
@@ -360,12 +439,21 @@ impl Notifier {
             DesktopState::On => "desktop on".to_string(),
             DesktopState::Off(why) => format!("desktop off ({why})"),
         };
+        let paging = match &inner.pagerduty {
+            Route::On(_) => "pagerduty on, ".to_string(),
+            Route::Off(why) if why == "not configured" => String::new(),
+            Route::Off(why) => format!("pagerduty off ({why}), "),
+        };
         // Without its own webhook an escalation goes to the live one: said only when set.
         let escalation = match &inner.escalation {
             Route::Off(why) if why == "not configured" => String::new(),
             route => format!("{}, ", hook("escalation webhook", route)),
         };
-        format!("{}, {}, {escalation}{desktop}", hook("webhook", &inner.live), hook("drill webhook", &inner.drill))
+        format!(
+            "{}, {}, {escalation}{paging}{desktop}",
+            hook("webhook", &inner.live),
+            hook("drill webhook", &inner.drill)
+        )
     }
 
     /// Whether desktop notifications are still on.

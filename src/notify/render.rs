@@ -75,7 +75,7 @@ pub fn fields(n: &Notification) -> Vec<(String, String)> {
             line(&mut out, "Requested by", &n.actor);
             line(&mut out, "Status", "waiting for a second operator; nothing has run");
         }
-        NotificationKind::Escalation => {
+        NotificationKind::Escalation | NotificationKind::ObjectiveMissed | NotificationKind::Validated => {
             line(&mut out, "Reason", &n.reason);
             line(&mut out, "Impact", &n.impact);
             line(&mut out, "Raised by", &n.actor);
@@ -96,6 +96,8 @@ pub fn headline(kind: NotificationKind) -> &'static str {
         NotificationKind::Alert => "⚠️ ALERT",
         NotificationKind::ApprovalRequested => "✋ ROLLBACK AWAITS APPROVAL",
         NotificationKind::Escalation => "⏫ ESCALATION: DECISION TIME BOX RAN OUT",
+        NotificationKind::ObjectiveMissed => "⏰ RECOVERY OBJECTIVE MISSED",
+        NotificationKind::Validated => "✅ INCIDENT VALIDATED",
     }
 }
 
@@ -146,6 +148,8 @@ mod tests {
             drill: false,
             group_key: "checkout:error-rate".into(),
             flag: None,
+            severity: None,
+            incident_id: None,
             detail: Vec::new(),
         }
     }

@@ -29,6 +29,8 @@ fn alert(key: &str) -> Notification {
         drill: false,
         group_key: key.into(),
         flag: None,
+        severity: None,
+        incident_id: None,
         detail: Vec::new(),
     }
 }

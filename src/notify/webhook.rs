@@ -217,8 +217,10 @@ pub fn slack_escape(text: &str) -> String {
 /// "good" green, "danger" red, "warning" amber; a request waiting, blue.
 pub fn outcome_colour(kind: NotificationKind) -> &'static str {
     match kind {
-        NotificationKind::RollbackCompleted => "#2eb886",
-        NotificationKind::RollbackFailed | NotificationKind::Escalation => "#a30200",
+        NotificationKind::RollbackCompleted | NotificationKind::Validated => "#2eb886",
+        NotificationKind::RollbackFailed | NotificationKind::Escalation | NotificationKind::ObjectiveMissed => {
+            "#a30200"
+        }
         NotificationKind::RollbackStarted | NotificationKind::Alert => "#daa038",
         NotificationKind::ApprovalRequested => "#439fe0",
     }

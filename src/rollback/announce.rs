@@ -22,7 +22,9 @@ pub fn announce(
     } else {
         crate::notify::NotificationKind::RollbackFailed
     };
-    let n = crate::notify::Notification { colour, ..crate::notify::Notification::for_rollback(kind, row) };
+    // Routed by the incident's severity.
+    let severity = row.incident_id.and_then(|id| store.incident(id).ok().flatten()).and_then(|i| i.severity);
+    let n = crate::notify::Notification { colour, severity, ..crate::notify::Notification::for_rollback(kind, row) };
     let delivery = rt.block_on(notifier.send(&n));
     if delivery.sent() {
         store.mark_notification_sent(row.id)?;

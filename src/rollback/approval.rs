@@ -109,6 +109,8 @@ pub fn announce_request(
         drill: false,
         group_key: format!("{}:request:{}", request.environment, request.id),
         flag: None,
+        severity: None,
+        incident_id: None,
         detail: vec![
             ("Plan".into(), request.plan.clone()),
             (

@@ -254,16 +254,25 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Records `event` (of kind `escalated`) for its incident unless one is
+    /// Records `event` for its incident unless one of the same kind is
     /// already recorded, in one statement, so two processes watching the same
-    /// file escalate an incident once. `Ok(true)` when recorded now.
-    pub fn record_escalation(&mut self, event: &NewEvent) -> Result<bool> {
+    /// file record it once (`escalated`, `objective_missed`). `Ok(true)` when
+    /// recorded now.
+    pub fn record_once(&mut self, event: &NewEvent) -> Result<bool> {
         self.durably(|conn| {
             let changed = conn.execute(
                 "INSERT INTO timeline_events (at, incident_id, environment_id, rollback_id, actor, kind, message, data)
-                 SELECT ?1, ?2, ?3, NULL, ?4, 'escalated', ?5, ?6
-                 WHERE NOT EXISTS (SELECT 1 FROM timeline_events WHERE incident_id = ?2 AND kind = 'escalated')",
-                params![ts(event.at), event.incident_id, event.environment_id, event.actor, event.message, event.data],
+                 SELECT ?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7
+                 WHERE NOT EXISTS (SELECT 1 FROM timeline_events WHERE incident_id = ?2 AND kind = ?5)",
+                params![
+                    ts(event.at),
+                    event.incident_id,
+                    event.environment_id,
+                    event.actor,
+                    event.kind,
+                    event.message,
+                    event.data
+                ],
             )?;
             Ok(changed == 1)
         })

@@ -102,6 +102,8 @@ pub fn announces(what: &Happened) -> bool {
             | Happened::Validated
             | Happened::ChecklistError
             | Happened::Escalated
+            | Happened::ObjectiveMissed
+            | Happened::AlertsRefused
     )
 }
 
