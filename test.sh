@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need when it is missing
-# (tmux for the console tests, sqlite3, a real Prometheus and Alertmanager), then runs
+# (tmux for the console tests, sqlite3, a real Prometheus and Alertmanager,
+# an SMTP server), then runs
 # every test. Extra arguments go to `cargo test` (e.g. `./test.sh --test drill_cli`).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +25,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: cannot install ${need_pkgs[*]}: no apt-get; install them and run again" >&2
     exit 1
   fi
+fi
+
+# Email is tested against a real SMTP server: Python's aiosmtpd (tests/email_smtp.rs).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "test.sh: installing aiosmtpd (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
 exec cargo test --locked "$@"

@@ -221,6 +221,57 @@ pub enum Channel {
     Pagerduty,
     /// Desktop notifications.
     Desktop,
+    /// Email over SMTP.
+    Email,
+}
+
+/// Email over SMTP with STARTTLS. Secrets are named by environment variable.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The SMTP server (submission).
+    pub smtp_host: Spanned<String>,
+    /// Its port (587 when absent).
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    /// Upgrade with STARTTLS, required (default); `false` is allowed only for
+    /// a relay on this machine (loopback).
+    #[serde(default)]
+    pub starttls: Option<Spanned<bool>>,
+    /// The sender, such as `"backout <backout@example.com>"`.
+    pub from: Spanned<String>,
+    /// The recipients.
+    pub to: Vec<Spanned<String>>,
+    /// Environment variable holding the SMTP user name.
+    #[serde(default)]
+    pub username_env: Option<Spanned<String>>,
+    /// Environment variable holding the SMTP password.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// A PEM file of extra CA certificates trusted for the server, relative
+    /// to the config file's folder.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// The config file's folder, which `ca_file` is relative to.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl EmailConfig {
+    /// The SMTP port.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(587)
+    }
+
+    /// Whether STARTTLS is required (it is unless turned off).
+    pub fn starttls(&self) -> bool {
+        self.starttls.as_ref().is_none_or(|s| *s.get_ref())
+    }
+
+    /// The CA file's path, resolved against the config file's folder.
+    pub fn ca_path(&self) -> Option<PathBuf> {
+        self.ca_file.as_ref().map(|f| self.base_dir.join(f.get_ref()))
+    }
 }
 
 /// Which channels get notifications of each severity. A severity not listed
@@ -283,6 +334,9 @@ pub struct NotificationsConfig {
     /// Which channels get which severities (seed 001's alert channels).
     #[serde(default)]
     pub routes: Option<Routes>,
+    /// Email over SMTP (seed 000): `[notifications.email]`.
+    #[serde(default)]
+    pub email: Option<EmailConfig>,
     /// Repeats of the same alert within this window are grouped into one.
     #[serde(default = "defaults::group_window")]
     pub group_window: HumanDuration,
@@ -298,6 +352,7 @@ impl Default for NotificationsConfig {
             pagerduty_routing_key_env: None,
             pagerduty_url: None,
             routes: None,
+            email: None,
             group_window: defaults::group_window(),
         }
     }
@@ -699,6 +754,9 @@ impl Config {
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigErrors::from_parse(file, text, &e))?;
         config.prometheus.base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(email) = &mut config.notifications.email {
+            email.base_dir.clone_from(&config.prometheus.base_dir);
+        }
         validate::check(&config, file, text)?;
         let shared = std::sync::Arc::new(config.prometheus.clone());
         for env in &mut config.environments {

@@ -239,6 +239,65 @@ impl Checker<'_> {
         }
     }
 
+    /// `[notifications.email]`: addresses that parse, a login named whole,
+    /// STARTTLS unless the relay is on this machine, a usable CA file.
+    fn email(&mut self, e: &super::EmailConfig) {
+        for (key, addr) in std::iter::once(("from", &e.from)).chain(e.to.iter().map(|t| ("to", t))) {
+            if let Err(why) = addr.get_ref().parse::<lettre::message::Mailbox>() {
+                self.err(
+                    addr.span(),
+                    format!("[notifications.email] {key} {:?} is not an email address: {why}", addr.get_ref()),
+                    "write it like \"oncall@example.com\" or \"On call <oncall@example.com>\"",
+                );
+            }
+        }
+        if e.to.is_empty() {
+            self.err(
+                e.from.span(),
+                "[notifications.email] has no recipient".into(),
+                "add to = [\"oncall@example.com\"]",
+            );
+        }
+        for (key, name) in [("username_env", &e.username_env), ("password_env", &e.password_env)] {
+            if let Some(n) = name {
+                self.env_var_name(n, key);
+            }
+        }
+        match (&e.username_env, &e.password_env) {
+            (Some(n), None) | (None, Some(n)) => self.err(
+                n.span(),
+                "[notifications.email] a login needs both username_env and password_env".into(),
+                "name the variable holding the other one too",
+            ),
+            _ => {}
+        }
+        let loopback = matches!(e.smtp_host.get_ref().as_str(), "localhost" | "127.0.0.1" | "::1");
+        if let Some(t) = &e.starttls
+            && !*t.get_ref()
+            && !loopback
+        {
+            self.err(
+                t.span(),
+                format!(
+                    "[notifications.email] starttls = false would send mail in clear text to {}",
+                    e.smtp_host.get_ref()
+                ),
+                "keep STARTTLS (remove the line); only a relay on this machine (localhost) may go without it",
+            );
+        }
+        if let (Some(f), Some(path)) = (&e.ca_file, e.ca_path()) {
+            let problem = match std::fs::read(&path) {
+                Err(err) => Some(format!("cannot read ca_file {}: {err}", path.display())),
+                Ok(pem) => lettre::transport::smtp::client::Certificate::from_pem(&pem)
+                    .err()
+                    .map(|err| format!("ca_file {}: not a PEM certificate: {err}", path.display())),
+            };
+            if let Some(problem) = problem {
+                self.err(f.span(), problem, "give a PEM file of the CA that signed the SMTP server's certificate");
+            }
+        }
+    }
+
     fn env_var_name(&mut self, name: &Spanned<String>, key: &str) {
         let n = name.get_ref();
         if n.contains("://") {
@@ -599,6 +658,9 @@ pub(super) fn check(config: &Config, file: &Path, text: &str) -> Result<(), Conf
     }
     if let Some(u) = &config.notifications.pagerduty_url {
         c.url(u, "pagerduty_url");
+    }
+    if let Some(email) = &config.notifications.email {
+        c.email(email);
     }
     c.prometheus(&config.prometheus);
     let am = &config.alertmanager;

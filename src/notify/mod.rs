@@ -5,6 +5,7 @@
 //! variables named in config; they appear in no message, error or Debug output.
 
 mod desktop;
+mod email;
 mod group;
 mod pagerduty;
 mod render;
@@ -183,6 +184,7 @@ struct Inner {
     drill: Route<Webhook>,
     escalation: Route<Webhook>,
     pagerduty: Route<pagerduty::PagerDuty>,
+    email: Route<email::Email>,
     routes: Option<crate::config::Routes>,
     desktop: Mutex<DesktopState>,
     groups: Mutex<AlertGroups>,
@@ -234,9 +236,17 @@ impl Notifier {
                 )),
             },
         };
+        let email = match &cfg.email {
+            None => Route::Off("not configured".to_string()),
+            Some(e) => match email::Email::from_config(e, &env) {
+                Ok(mail) => Route::On(mail),
+                Err(why) => Route::Off(why),
+            },
+        };
         Self::build(live, drill, desktop, cfg.group_window.get())
             .with_escalation(escalation)
             .with_paging(pagerduty, cfg.routes.clone())
+            .with_email(email)
     }
 
     /// Sends nothing (tests, dry runs).
@@ -290,6 +300,16 @@ impl Notifier {
         }
     }
 
+    fn with_email(self, email: Route<email::Email>) -> Notifier {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.email = email;
+                Notifier { inner: Arc::new(inner) }
+            }
+            Err(inner) => Notifier { inner },
+        }
+    }
+
     fn with_escalation(self, escalation: Route<Webhook>) -> Notifier {
         match Arc::try_unwrap(self.inner) {
             Ok(mut inner) => {
@@ -317,6 +337,7 @@ impl Notifier {
                 drill,
                 escalation: Route::Off("not configured".to_string()),
                 pagerduty: Route::Off("not configured".to_string()),
+                email: Route::Off("not configured".to_string()),
                 routes: None,
                 desktop: Mutex::new(desktop),
                 groups: Mutex::new(AlertGroups::new(group_window)),
@@ -358,7 +379,8 @@ impl Notifier {
             .pagerduty
             .on()
             .filter(|_| !n.drill && routed(crate::config::Channel::Pagerduty) && pagerduty::PagerDuty::wants(n));
-        if hook.is_none() && !use_desktop && page.is_none() {
+        let mail = inner.email.on().filter(|_| telling && !n.drill && routed(crate::config::Channel::Email));
+        if hook.is_none() && !use_desktop && page.is_none() && mail.is_none() {
             return delivery;
         }
 
@@ -395,7 +417,17 @@ impl Notifier {
                 Err(why) => Err(format!("pagerduty: {why}")),
             })
         };
-        let (webhook_result, desktop_result, page_result) = tokio::join!(to_webhook, to_desktop, to_pagerduty);
+        let to_email = async {
+            let mail = mail?;
+            Some(mail.send(text, n).await)
+        };
+        let (webhook_result, desktop_result, page_result, email_result) =
+            tokio::join!(to_webhook, to_desktop, to_pagerduty, to_email);
+        match email_result {
+            Some(Ok(())) => delivery.channels.push("email".to_string()),
+            Some(Err(e)) => delivery.errors.push(e),
+            None => {}
+        }
         match page_result {
             Some(Ok(())) => delivery.channels.push("pagerduty".to_string()),
             Some(Err(e)) => delivery.errors.push(e),
@@ -439,6 +471,11 @@ impl Notifier {
             DesktopState::On => "desktop on".to_string(),
             DesktopState::Off(why) => format!("desktop off ({why})"),
         };
+        let mailing = match &inner.email {
+            Route::On(_) => "email on, ".to_string(),
+            Route::Off(why) if why == "not configured" => String::new(),
+            Route::Off(why) => format!("email off ({why}), "),
+        };
         let paging = match &inner.pagerduty {
             Route::On(_) => "pagerduty on, ".to_string(),
             Route::Off(why) if why == "not configured" => String::new(),
@@ -450,7 +487,7 @@ impl Notifier {
             route => format!("{}, ", hook("escalation webhook", route)),
         };
         format!(
-            "{}, {}, {escalation}{paging}{desktop}",
+            "{}, {}, {escalation}{paging}{mailing}{desktop}",
             hook("webhook", &inner.live),
             hook("drill webhook", &inner.drill)
         )
