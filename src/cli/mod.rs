@@ -10,6 +10,7 @@ mod history;
 mod incident;
 mod notes;
 pub mod output;
+mod package;
 mod rollback;
 mod simulate;
 mod states;
@@ -137,6 +138,10 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Step through a recorded incident in the console, read-only.
     Review(console::ReviewArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    Completions(package::CompletionsArgs),
+    /// Print backout's man page (roff) on stdout.
+    Man,
 }
 
 /// What every command needs.
@@ -218,6 +223,12 @@ pub fn pick_environments<'a>(
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<Exit> {
+    // Packaging reads only the command line's definitions: no config, database or runtime.
+    match &cli.command {
+        Command::Completions(args) => return package::completions(args),
+        Command::Man => return package::man(),
+        _ => {}
+    }
     // The console's engine is small and mostly waits: one worker thread next to
     // the screen's saves the wake-ups of two (idle CPU 0.52% -> 0.43% of a
     // core). Rollbacks and store work run on blocking threads either way.
@@ -254,6 +265,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Console(args) => console::console(&ctx, &args),
         Command::Review(args) => console::review(&ctx, &args),
+        Command::Completions(args) => package::completions(&args),
+        Command::Man => package::man(),
     }
 }
 
