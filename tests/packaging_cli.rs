@@ -114,3 +114,109 @@ fn a_closed_stdout_ends_quietly() {
         assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// The main commands: each shows two or three examples in its help.
+const MAIN_COMMANDS: [&str; 12] = [
+    "rollback", "approve", "status", "history", "watch", "drill", "incident", "export", "console", "simulate", "demo",
+    "check",
+];
+
+/// The lines of the `Examples:` section of `backout COMMAND --help`.
+fn examples_of(command: &str) -> Vec<String> {
+    let out = backout(&[command, "--help"]);
+    assert!(out.status.success(), "{command} --help: {}", stderr(&out));
+    let help = stdout(&out);
+    let mut lines = help.lines().skip_while(|l| *l != "Examples:");
+    if lines.next().is_none() {
+        return Vec::new();
+    }
+    lines.take_while(|l| l.starts_with("  ")).map(|l| l.trim().to_string()).collect()
+}
+
+/// An example as its argv, the way a shell would split it here: whitespace
+/// separates words, double quotes group them; a bare `#`, `>` or `|` ends the command.
+fn argv(line: &str) -> Vec<String> {
+    let mut words: Vec<(String, bool)> = Vec::new();
+    let mut word: Option<(String, bool)> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.get_or_insert_with(|| (String::new(), false)).1 = false;
+            }
+            c if c.is_whitespace() && !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(|| (String::new(), true)).0.push(c),
+        }
+    }
+    assert!(!quoted, "unbalanced quotes in {line:?}");
+    words.extend(word);
+    let end =
+        words.iter().position(|(w, bare)| *bare && (w.starts_with('#') || w == ">" || w == "|")).unwrap_or(words.len());
+    words.truncate(end);
+    words.into_iter().map(|(w, _)| w).collect()
+}
+
+/// The flags README documents for `backout COMMAND`: those in the first cell
+/// of every Commands table row about it, and the global flags.
+fn documented_flags(readme: &str, command: &str) -> Vec<String> {
+    let mut flags = Vec::new();
+    for line in readme.lines() {
+        let Some(row) = line.strip_prefix("| `") else { continue };
+        let cell = row.split(" | ").next().unwrap_or_default();
+        let about_command = cell
+            .strip_prefix("backout ")
+            .and_then(|rest| rest.strip_prefix(command))
+            .is_some_and(|rest| rest.starts_with([' ', '`']));
+        if about_command || cell.starts_with("--") {
+            let words = cell.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'));
+            flags.extend(words.filter(|w| w.starts_with('-') && w.len() > 1).map(str::to_string));
+        }
+    }
+    flags
+}
+
+#[test]
+fn rollback_help_shows_examples() {
+    for flag in ["--help", "-h"] {
+        let out = backout(&["rollback", flag]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("\nExamples:\n  backout rollback "), "{}", stdout(&out));
+    }
+}
+
+/// Every example of every command parses with the command line's own
+/// definitions, as that command, and uses only flags README documents for it.
+#[test]
+fn every_example_is_a_command_line_readme_documents() {
+    use clap::{CommandFactory, FromArgMatches};
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut checked = 0;
+    for command in backout::cli::Cli::command().get_subcommands() {
+        let name = command.get_name();
+        let examples = examples_of(name);
+        if MAIN_COMMANDS.contains(&name) {
+            assert!((2..=3).contains(&examples.len()), "`{name} --help` shows {examples:?}");
+        }
+        let documented = documented_flags(&readme, name);
+        for example in &examples {
+            let argv = argv(example);
+            assert_eq!(argv.first().map(String::as_str), Some("backout"), "{example}");
+            let matches = backout::cli::Cli::command()
+                .try_get_matches_from(&argv)
+                .unwrap_or_else(|e| panic!("`{example}` does not parse:\n{e}"));
+            assert_eq!(matches.subcommand_name(), Some(name), "`{example}` is an example of `{name}`");
+            backout::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("`{example}`:\n{e}"));
+            for flag in argv.iter().filter(|w| w.starts_with('-')) {
+                let flag = flag.split('=').next().unwrap_or_default();
+                assert!(
+                    documented.iter().any(|d| d == flag),
+                    "`{example}`: README does not document {flag} for {name}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2 * MAIN_COMMANDS.len(), "only {checked} examples");
+}
