@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need when it is missing
-# (tmux for the console tests, sqlite3, a real Prometheus and Alertmanager,
-# an SMTP server), then runs
+# (tmux for the console tests, sqlite3, dbus-daemon, a real Prometheus and
+# Alertmanager, an SMTP server), then runs
 # every test. Extra arguments go to `cargo test` (e.g. `./test.sh --test drill_cli`).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 need_pkgs=()
 command -v tmux >/dev/null 2>&1 || need_pkgs+=(tmux)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
+# Desktop notifications are tested on a private session bus (tests/notify_desktop.rs).
+command -v dbus-daemon >/dev/null 2>&1 || need_pkgs+=(dbus-daemon)
 # The prometheus source is tested against a real server (tests/prometheus_source.rs),
 # and the Alertmanager receiver against a real Alertmanager (tests/alertmanager.rs).
 [ -x /usr/bin/prometheus ] || need_pkgs+=(prometheus)

@@ -46,9 +46,9 @@ impl std::fmt::Display for BodyError {
 /// `1 MiB`, `512 KiB`, `300 bytes`.
 pub fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;
-    if n >= KIB * KIB && n % (KIB * KIB) == 0 {
+    if n >= KIB * KIB && n.is_multiple_of(KIB * KIB) {
         format!("{} MiB", n / (KIB * KIB))
-    } else if n >= KIB && n % KIB == 0 {
+    } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else {
         format!("{n} bytes")

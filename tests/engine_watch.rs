@@ -62,10 +62,10 @@ async fn run_engine(
             on_event(&e, &cmd_tx);
             let mut all = seen.lock().unwrap();
             all.push(e);
-            if until(&all) {
-                if let Some(d) = done.take() {
-                    let _ = d.send(());
-                }
+            if until(&all)
+                && let Some(d) = done.take()
+            {
+                let _ = d.send(());
             }
         }
     });

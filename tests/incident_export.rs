@@ -442,15 +442,15 @@ fn fact_records_match_only_within_one_row() {
 /// `required`, `properties`, `additionalProperties: false` and `items`; enough
 /// for docs/export-schema.json, which uses nothing else.
 fn validate(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(c) = schema.get("const") {
-        if c != v {
-            errors.push(format!("{at}: expected {c}, found {v}"));
-        }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: expected {c}, found {v}"));
     }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            errors.push(format!("{at}: {v} is not one of {e:?}"));
-        }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        errors.push(format!("{at}: {v} is not one of {e:?}"));
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
@@ -475,10 +475,10 @@ fn validate(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
     }
     if let (Some(obj), Value::Object(map)) = (schema.get("properties").and_then(Value::as_object), v) {
         for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(name) = r.as_str() {
-                if !map.contains_key(name) {
-                    errors.push(format!("{at}: missing {name}"));
-                }
+            if let Some(name) = r.as_str()
+                && !map.contains_key(name)
+            {
+                errors.push(format!("{at}: missing {name}"));
             }
         }
         for (k, val) in map {

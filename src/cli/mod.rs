@@ -5,11 +5,13 @@ mod approve;
 mod console;
 mod demo;
 mod drill;
+mod examples;
 mod export;
 mod history;
 mod incident;
 mod notes;
 pub mod output;
+mod package;
 mod rollback;
 mod simulate;
 mod states;
@@ -48,12 +50,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Health, version and in-flight rollback of each environment.
+    #[command(after_help = examples::section(examples::STATUS))]
     Status {
         /// Only this environment.
         #[arg(long)]
         env: Option<String>,
     },
     /// Deployment and rollback history.
+    #[command(after_help = examples::section(examples::HISTORY))]
     History {
         /// Only this environment.
         #[arg(long)]
@@ -63,9 +67,11 @@ pub enum Command {
         limit: usize,
     },
     /// Roll an environment back.
+    #[command(after_help = examples::section(examples::ROLLBACK))]
     Rollback(rollback::RollbackArgs),
     /// Approve (or decline) a rollback another operator planned on an
     /// environment with `approvals = 2`; without REQUEST, list pending ones.
+    #[command(after_help = examples::section(examples::APPROVE))]
     Approve(approve::ApproveArgs),
     /// The states kept before an environment's rollbacks, newest first, to
     /// restore with `rollback --to-state N`.
@@ -106,6 +112,7 @@ pub enum Command {
         action: action::ActionCommand,
     },
     /// Open, list, show, update or close incidents.
+    #[command(after_help = examples::section(examples::INCIDENT))]
     Incident {
         /// What to do.
         #[command(subcommand)]
@@ -116,8 +123,10 @@ pub enum Command {
     /// An incident's validation checklist: run the automatic checks, tick, untick or waive items.
     Checklist(incident::ChecklistArgs),
     /// Write the post-incident report (markdown, JSON or HTML).
+    #[command(after_help = examples::section(examples::EXPORT))]
     Export(export::ExportArgs),
     /// Drill a bad release end to end against a service offering POST /deployment/deploy.
+    #[command(after_help = examples::section(examples::DRILL))]
     Drill(drill::DrillArgs),
     /// Past drills with their times against the objective.
     Drills {
@@ -126,17 +135,28 @@ pub enum Command {
         limit: usize,
     },
     /// Validate the config without touching anything.
+    #[command(after_help = examples::section(examples::CHECK))]
     Check,
     /// Watch every environment and act on the trigger rules, without the console.
+    #[command(after_help = examples::section(examples::WATCH))]
     Watch(watch::WatchArgs),
     /// Serve the playbook API for simulated services.
+    #[command(after_help = examples::section(examples::SIMULATE))]
     Simulate(simulate::SimulateArgs),
     /// Run the console against a built-in simulated fleet.
+    #[command(after_help = examples::section(examples::DEMO))]
     Demo(demo::DemoArgs),
     /// Open the interactive console.
+    #[command(after_help = examples::section(examples::CONSOLE))]
     Console(console::ConsoleArgs),
     /// Step through a recorded incident in the console, read-only.
     Review(console::ReviewArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::section(examples::COMPLETIONS))]
+    Completions(package::CompletionsArgs),
+    /// Print backout's man page (roff) on stdout.
+    #[command(after_help = examples::section(examples::MAN))]
+    Man,
 }
 
 /// What every command needs.
@@ -218,6 +238,12 @@ pub fn pick_environments<'a>(
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<Exit> {
+    // Packaging reads only the command line's definitions: no config, database or runtime.
+    match &cli.command {
+        Command::Completions(args) => return package::completions(args),
+        Command::Man => return package::man(),
+        _ => {}
+    }
     // The console's engine is small and mostly waits: one worker thread next to
     // the screen's saves the wake-ups of two (idle CPU 0.52% -> 0.43% of a
     // core). Rollbacks and store work run on blocking threads either way.
@@ -254,6 +280,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Console(args) => console::console(&ctx, &args),
         Command::Review(args) => console::review(&ctx, &args),
+        Command::Completions(args) => package::completions(&args),
+        Command::Man => package::man(),
     }
 }
 

@@ -110,10 +110,10 @@ fn split_eol(line: &str) -> (&str, &str) {
 fn assignment_prefix<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let indent = line.len() - line.trim_start().len();
     let mut rest = &line[indent..];
-    if let Some(after) = rest.strip_prefix("export") {
-        if after.starts_with([' ', '\t']) {
-            rest = after.trim_start();
-        }
+    if let Some(after) = rest.strip_prefix("export")
+        && after.starts_with([' ', '\t'])
+    {
+        rest = after.trim_start();
     }
     let key_at = line.len() - rest.len();
     let after_key = rest.strip_prefix(key)?;

@@ -26,10 +26,10 @@ pub(super) fn notify(sh: &Shared, env_id: i64, env_name: String, rollback_id: Op
         if delivery.grouped {
             return;
         }
-        if delivery.sent() {
-            if let Some(id) = rollback_id {
-                writer.send(StoreCmd::Notified(id));
-            }
+        if delivery.sent()
+            && let Some(id) = rollback_id
+        {
+            writer.send(StoreCmd::Notified(id));
         }
         let what = Happened::Notification(Delivered {
             text: delivery.text.clone(),

@@ -56,10 +56,10 @@ impl SampleRing {
 
     fn sample(&self, i: usize) -> Sample {
         let slot = self.slots[(self.head + i) % self.slots.len()];
-        if i + 1 == self.len {
-            if let Some(l) = &self.latest {
-                return l.clone();
-            }
+        if i + 1 == self.len
+            && let Some(l) = &self.latest
+        {
+            return l.clone();
         }
         Sample {
             at: DateTime::from_timestamp_millis(slot.at_ms).unwrap_or_default(),

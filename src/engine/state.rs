@@ -386,19 +386,19 @@ impl EnvState {
         if self.rollback_in_flight {
             return Some("a rollback is already in flight".into());
         }
-        if let (Some(v), Some(settled)) = (&self.version, &self.settled_on) {
-            if v == settled {
-                return Some(format!(
-                    "{v} is the version automatic rollback went back to; it will not roll back past it on its own"
-                ));
-            }
+        if let (Some(v), Some(settled)) = (&self.version, &self.settled_on)
+            && v == settled
+        {
+            return Some(format!(
+                "{v} is the version automatic rollback went back to; it will not roll back past it on its own"
+            ));
         }
-        if let (Some(v), Some(failed)) = (&self.version, &self.failed_from) {
-            if v == failed {
-                return Some(format!(
-                    "an automatic rollback from {v} already failed; it is not retried on its own (roll back by hand)"
-                ));
-            }
+        if let (Some(v), Some(failed)) = (&self.version, &self.failed_from)
+            && v == failed
+        {
+            return Some(format!(
+                "an automatic rollback from {v} already failed; it is not retried on its own (roll back by hand)"
+            ));
         }
         if let Some(end) = self.last_rollback_end {
             let cooldown = self.cfg.cooldown.get();
@@ -407,10 +407,10 @@ impl EnvState {
                 return Some(format!("in cooldown after the last rollback ({}s left)", left.as_secs()));
             }
         }
-        if let Some(v) = &self.version {
-            if self.cfg.irreversible_versions.contains(v) {
-                return Some(format!("{v} is marked irreversible; automatic rollback past it is blocked"));
-            }
+        if let Some(v) = &self.version
+            && self.cfg.irreversible_versions.contains(v)
+        {
+            return Some(format!("{v} is marked irreversible; automatic rollback past it is blocked"));
         }
         let _ = sh;
         None
@@ -543,23 +543,24 @@ impl EnvState {
                 self.record(sh, "backout", msg, Happened::SignalStale);
             }
         }
-        if let Some(p) = &self.proposal {
-            if now >= p.deadline && !self.rollback_in_flight {
-                let p = p.clone();
-                self.proposal = None;
-                // The grace period is over: decide again on what holds now.
-                if let Some(why) = self.blocked(sh) {
-                    let msg = format!("proposed rollback not run: {why}");
-                    self.record(sh, "backout", msg, Happened::RollbackCancelled);
-                } else if !self.firing[p.trigger] {
-                    let msg = format!(
-                        "proposed rollback not run: {} no longer holds",
-                        rules::describe(&self.triggers[p.trigger])
-                    );
-                    self.record(sh, "backout", msg, Happened::RollbackCancelled);
-                } else {
-                    self.start_rollback(e, p.trigger, p.evidence, sh, rb);
-                }
+        if let Some(p) = &self.proposal
+            && now >= p.deadline
+            && !self.rollback_in_flight
+        {
+            let p = p.clone();
+            self.proposal = None;
+            // The grace period is over: decide again on what holds now.
+            if let Some(why) = self.blocked(sh) {
+                let msg = format!("proposed rollback not run: {why}");
+                self.record(sh, "backout", msg, Happened::RollbackCancelled);
+            } else if !self.firing[p.trigger] {
+                let msg = format!(
+                    "proposed rollback not run: {} no longer holds",
+                    rules::describe(&self.triggers[p.trigger])
+                );
+                self.record(sh, "backout", msg, Happened::RollbackCancelled);
+            } else {
+                self.start_rollback(e, p.trigger, p.evidence, sh, rb);
             }
         }
     }

@@ -104,10 +104,10 @@ pub fn checklist_state(store: &Store, incident_id: i64, env: &EnvironmentConfig)
 
 /// Finds an item by 1-based number or exact title (case-insensitive).
 pub fn find_item<'a>(env: &'a EnvironmentConfig, key: &str) -> Result<&'a ChecklistItemConfig> {
-    if let Ok(n) = key.trim().parse::<usize>() {
-        if let Some(item) = n.checked_sub(1).and_then(|i| env.checklist.get(i)) {
-            return Ok(item);
-        }
+    if let Ok(n) = key.trim().parse::<usize>()
+        && let Some(item) = n.checked_sub(1).and_then(|i| env.checklist.get(i))
+    {
+        return Ok(item);
     }
     env.checklist.iter().find(|i| i.title.eq_ignore_ascii_case(key.trim())).ok_or_else(|| {
         let known: Vec<String> =

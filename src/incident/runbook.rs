@@ -402,18 +402,18 @@ fn perform(store: &mut Store, ctx: &ActionContext<'_>, incident_id: i64, action:
         }
         Action::Flag { env_file, flags, value } => {
             // Turning a flag on that a rollback turned off waits for a root cause (seed 002).
-            if crate::domain::flag_is_on(value) {
-                if let Some(env) = ctx.env {
-                    let env_id = match store.environment_id(env.name()) {
-                        Ok(id) => id,
+            if crate::domain::flag_is_on(value)
+                && let Some(env) = ctx.env
+            {
+                let env_id = match store.environment_id(env.name()) {
+                    Ok(id) => id,
+                    Err(e) => return failed(format!("could not check the flags' rollbacks: {e}")),
+                };
+                for key in flags {
+                    match env_id.map(|id| crate::rollback::flag_block_reason(store, id, key)).transpose() {
+                        Ok(Some(Some(why))) => return failed(format!("refused, nothing written: {why}")),
+                        Ok(_) => {}
                         Err(e) => return failed(format!("could not check the flags' rollbacks: {e}")),
-                    };
-                    for key in flags {
-                        match env_id.map(|id| crate::rollback::flag_block_reason(store, id, key)).transpose() {
-                            Ok(Some(Some(why))) => return failed(format!("refused, nothing written: {why}")),
-                            Ok(_) => {}
-                            Err(e) => return failed(format!("could not check the flags' rollbacks: {e}")),
-                        }
                     }
                 }
             }

@@ -404,18 +404,20 @@ pub fn prepare(
         (Some(RollbackTarget { colour: Some(c), .. }), Ok(s)) => s.environments.get(c).map(|st| (c.clone(), st.health)),
         _ => None,
     };
-    if let Some((colour, h)) = &target_colour_health {
-        if *h == Health::Unhealthy && !opts.force {
-            let version = target.as_ref().map(|t| t.version.clone()).unwrap_or_default();
-            return Ok(Err(Refusal::TargetUnhealthy { colour: colour.clone(), version }));
-        }
+    if let Some((colour, h)) = &target_colour_health
+        && *h == Health::Unhealthy
+        && !opts.force
+    {
+        let version = target.as_ref().map(|t| t.version.clone()).unwrap_or_default();
+        return Ok(Err(Refusal::TargetUnhealthy { colour: colour.clone(), version }));
     }
     // The http driver was just reached through the status call; the others
     // (a program, an env file, a flag service) are checked here.
-    if !opts.skip_validation && !matches!(driver, Driver::Http(_)) {
-        if let Err(e) = rt.block_on(driver.check_reachable()) {
-            return Ok(Err(Refusal::Unreachable(format!("the {} driver cannot run: {e}", driver.name()))));
-        }
+    if !opts.skip_validation
+        && !matches!(driver, Driver::Http(_))
+        && let Err(e) = rt.block_on(driver.check_reachable())
+    {
+        return Ok(Err(Refusal::Unreachable(format!("the {} driver cannot run: {e}", driver.name()))));
     }
     let deployment_id = from_version
         .as_deref()

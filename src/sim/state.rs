@@ -334,7 +334,7 @@ impl ServiceState {
         if self.scenario == Scenario::Flapping {
             let period = timings.flap_period.max(Duration::from_millis(1)).as_nanos();
             let phase = now.saturating_duration_since(self.started).as_nanos() / period;
-            return if phase % 2 == 0 { Health::Healthy } else { Health::Unhealthy };
+            return if phase.is_multiple_of(2) { Health::Healthy } else { Health::Unhealthy };
         }
         let health = self.profile_at(timings, now).health();
         let settling = self.settle_until.is_some_and(|until| now < until);

@@ -85,10 +85,10 @@ pub(super) fn automatic_refusal(conn: &Connection, new: &NewRollback) -> Result<
             |r| Ok((r.get(0)?, time_at(r, 1, "rollbacks")?)),
         )
         .optional()?;
-    if let Some((rollback_id, ended)) = last {
-        if Utc::now() < ended + cooldown {
-            return Ok(Some(BeginRefused::Cooldown { rollback_id, until: ended + cooldown }));
-        }
+    if let Some((rollback_id, ended)) = last
+        && Utc::now() < ended + cooldown
+    {
+        return Ok(Some(BeginRefused::Cooldown { rollback_id, until: ended + cooldown }));
     }
     Ok(None)
 }

@@ -593,10 +593,10 @@ impl App {
                     self.status = "no checklist item selected (Tab to the checklist)".into();
                     return Vec::new();
                 };
-                if let Some(e) = self.envs.get_mut(self.selected) {
-                    if let Some(it) = e.checklist.get_mut(row) {
-                        it.passed = !item.passed;
-                    }
+                if let Some(e) = self.envs.get_mut(self.selected)
+                    && let Some(it) = e.checklist.get_mut(row)
+                {
+                    it.passed = !item.passed;
                 }
                 vec![Effect::Checklist { env: env_name, item: item.title, passed: !item.passed }]
             }
