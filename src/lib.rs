@@ -6,6 +6,7 @@ pub mod domain;
 pub mod drivers;
 pub mod engine;
 pub mod incident;
+pub mod logfile;
 pub mod net;
 pub mod notify;
 pub mod playbook;

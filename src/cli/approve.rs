@@ -54,6 +54,7 @@ pub(super) fn run(ctx: &Context, args: &ApproveArgs) -> Result<Exit> {
             eprintln!("backout: refused: rollback request #{id} was decided by someone else meanwhile");
             return Ok(Exit::Refused);
         }
+        tracing::info!(request = id, "rollback request #{id} declined by {operator}: {why}");
         println!("rollback request #{id} declined by {operator}: {why}; nothing was sent");
         return Ok(Exit::Ok);
     }
@@ -86,6 +87,7 @@ pub(super) fn run(ctx: &Context, args: &ApproveArgs) -> Result<Exit> {
     };
     if let Some(changed) = stale(&request, &prepared) {
         store.end_request(id, RequestStatus::Stale, &operator, &changed)?;
+        tracing::warn!(request = id, "rollback request #{id} refused as stale at approval by {operator}: {changed}");
         eprintln!(
             "backout: refused: rollback request #{id} is stale: {changed}; nothing was sent. Plan it again with \
              `backout rollback {}` if it is still needed",

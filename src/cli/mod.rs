@@ -41,6 +41,11 @@ pub struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+    /// What the log file keeps: error, warn, info, debug or trace (BACKOUT_LOG
+    /// overrides it; `off` keeps none). The file is
+    /// $XDG_STATE_HOME/backout/backout.log.DATE (BACKOUT_LOG_DIR to move it).
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -257,6 +262,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
+    // The log file: what a post-mortem needs, never on the screen. Secrets
+    // named by the config are redacted from it.
+    let secrets = Config::load(&crate::config::resolve_path(cli.config.as_deref()))
+        .map(|c| crate::logfile::secrets_of(&c))
+        .unwrap_or_default();
+    let screen = matches!(cli.command, Command::Console(_) | Command::Demo(_) | Command::Review(_));
+    let _log = crate::logfile::init(&cli.log_level, secrets, screen);
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "backout {}", argv.join(" "));
     let ctx = Context { config_flag: cli.config, db_flag: cli.db, format, format_arg: cli.format, rt };
     match cli.command {
         Command::Status { env } => status::run(&ctx, env.as_deref()),

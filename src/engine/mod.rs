@@ -555,6 +555,11 @@ fn fastrand_unit(a: usize, b: Option<usize>) -> f64 {
 
 impl Shared {
     fn publish(&self, e: EngineEvent) {
+        // Every decision and outcome the engine announces, in the log file;
+        // the console's live readings are not (the database keeps them).
+        if !matches!(e.what, Happened::Sample { .. } | Happened::Status { .. }) {
+            tracing::info!(env = %e.environment, kind = e.kind(), "{}", e.message);
+        }
         self.events.publish(e);
     }
 

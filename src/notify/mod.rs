@@ -347,6 +347,14 @@ impl Notifier {
 
     /// Sends one notification to the channels it belongs on: at most one attempt per channel.
     pub async fn send(&self, n: &Notification) -> Delivery {
+        let delivery = self.send_unlogged(n).await;
+        if !delivery.grouped {
+            tracing::info!(env = %n.environment, kind = n.kind.as_str(), "{}", delivery.summary());
+        }
+        delivery
+    }
+
+    async fn send_unlogged(&self, n: &Notification) -> Delivery {
         let inner = &self.inner;
         let mut delivery = Delivery { text: render_text(n), ..Delivery::default() };
 

@@ -31,7 +31,16 @@ pub fn request(
         colour: prepared.colour.clone(),
         plan: prepared.describe(RollbackTrigger::Manual),
     };
-    Ok(store.request_rollback(&new, REQUEST_EXPIRES)?)
+    let recorded = store.request_rollback(&new, REQUEST_EXPIRES)?;
+    match &recorded {
+        Ok(r) => {
+            tracing::info!(env = %r.environment, request = r.id, "rollback request #{} by {}: {}", r.id, r.requested_by, r.plan)
+        }
+        Err(RequestRefused::Pending(p)) => {
+            tracing::warn!(env = %p.environment, "rollback request refused: request #{} is still pending", p.id);
+        }
+    }
+    Ok(recorded)
 }
 
 /// The options `request` runs with when `approver` approves it: as its

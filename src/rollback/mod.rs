@@ -327,6 +327,22 @@ pub fn prepare(
     env: &EnvironmentConfig,
     opts: &RollbackOptions,
 ) -> Result<std::result::Result<Prepared, Refusal>> {
+    let planned = plan_rollback(rt, store, env, opts)?;
+    match &planned {
+        Ok(p) => {
+            tracing::info!(env = %env.name(), operator = %opts.operator, "rollback planned: {}", p.describe(opts.trigger))
+        }
+        Err(r) => tracing::warn!(env = %env.name(), operator = %opts.operator, "rollback refused at planning: {r}"),
+    }
+    Ok(planned)
+}
+
+fn plan_rollback(
+    rt: &Handle,
+    store: &mut Store,
+    env: &EnvironmentConfig,
+    opts: &RollbackOptions,
+) -> Result<std::result::Result<Prepared, Refusal>> {
     let env_id = store.ensure_environment(env.name(), env.kind.as_str(), env.base_url.get_ref())?;
     let reconciled = reconcile(rt, store, env, env_id)?;
     if let Some(holder) = store.rollback_lock(env_id)? {
@@ -473,8 +489,22 @@ pub fn execute_with_phases(
     let new = new_rollback(store, &prepared, opts)?;
     let row = match store.begin_rollback(&new, prepared.planned_at)? {
         Ok(row) => row,
-        Err(refused) => return Ok(Err(refusal(&prepared, refused))),
+        Err(refused) => {
+            let r = refusal(&prepared, refused);
+            tracing::warn!(env = %prepared.environment, operator = %opts.operator, "rollback refused: {r}");
+            return Ok(Err(r));
+        }
     };
+    tracing::info!(
+        env = %prepared.environment,
+        rollback = row.id,
+        operator = %opts.operator,
+        approved_by = ?opts.approval.as_ref().map(|a| &a.1),
+        "rollback #{} begun: {}; reason: {}",
+        row.id,
+        prepared.describe(opts.trigger),
+        opts.reason
+    );
     if let Some(changed) = changed_since_plan(rt, &prepared, opts) {
         let why = format!("refused after taking the lock: the service changed since the plan: {changed}");
         store.finish_rollback(row.id, RollbackStatus::Failed, Some(&why), &opts.operator)?;
@@ -571,6 +601,14 @@ pub fn execute_with_phases(
     if let Some(e) = phase_errors.into_iter().next() {
         return Err(e).wrap_err("recording a rollback phase");
     }
+    tracing::info!(
+        env = %prepared.environment,
+        rollback = finished.id,
+        "rollback #{} ended {}: {}",
+        finished.id,
+        finished.status,
+        finished.error.as_deref().unwrap_or(&driver_said)
+    );
     Ok(Ok(finished))
 }
 

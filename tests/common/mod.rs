@@ -40,6 +40,8 @@ impl Drill {
         let mut c = Command::new(env!("CARGO_BIN_EXE_backout"));
         c.arg("--config").arg(&self.config).arg("--db").arg(&self.db).args(args);
         c.env("USER", "tester").env_remove("BACKOUT_CONFIG").env_remove("BACKOUT_DB");
+        // The log file goes beside the database, not into the machine's state folder.
+        c.env("BACKOUT_LOG_DIR", self.dir.path().join("logs"));
         c.stdin(std::process::Stdio::null());
         c
     }
