@@ -54,7 +54,11 @@ pub(super) fn run(ctx: &Context, args: &WatchArgs) -> Result<Exit> {
     let opts = EngineOptions {
         dry_run: args.dry_run,
         check_incidents: !args.dry_run,
-        listen: args.listen.map(|a| a.to_string()),
+        // Given or configured, `watch` does not start without its receiver.
+        listen: args
+            .listen
+            .map(|a| a.to_string())
+            .or_else(|| config.alertmanager.listen.as_ref().map(|l| l.get_ref().clone())),
         ..EngineOptions::default()
     };
     let format = ctx.format;

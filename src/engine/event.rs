@@ -113,6 +113,8 @@ pub enum Happened {
     AlertsReceived,
     /// An Alertmanager post was refused (bad payload, token, size).
     AlertsRefused,
+    /// The Alertmanager receiver could not start (the message says why).
+    AlertsDown,
     /// A database write failed.
     StoreError,
     /// A rollback task ended abnormally.
@@ -180,6 +182,7 @@ impl Happened {
             Happened::AlertsListening => "alerts_listening",
             Happened::AlertsReceived => "alerts_received",
             Happened::AlertsRefused => "alerts_refused",
+            Happened::AlertsDown => "alerts_down",
             Happened::StoreError => "store_error",
             Happened::RollbackTaskFailed => "rollback_task_failed",
             Happened::NothingToCancel => "nothing_to_cancel",

@@ -216,7 +216,17 @@ pub async fn run(
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let board = start_receiver(&config, &opts, &inbox, &stop_rx).await?;
+    // A receiver `watch` was asked to run must run; the console's (from the
+    // config) says why it does not and the engine goes on without it.
+    let board = match start_receiver(&config, &opts, &inbox, &stop_rx).await {
+        Ok(board) => board,
+        Err(e) if opts.listen.is_some() => return Err(e),
+        Err(e) => {
+            let why = format!("{e:#}; alertmanager signals read nothing");
+            let _ = inbox.send(Msg::Event(EngineEvent::now("", why, Happened::AlertsDown)));
+            None
+        }
+    };
     let mut pollers = JoinSet::new();
     spawn_pollers(&config, &opts, board.as_ref(), (&inbox, &stop_rx), &mut pollers);
     for env in &envs {

@@ -104,6 +104,7 @@ pub fn announces(what: &Happened) -> bool {
             | Happened::Escalated
             | Happened::ObjectiveMissed
             | Happened::AlertsRefused
+            | Happened::AlertsDown
     )
 }
 
