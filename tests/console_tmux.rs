@@ -345,3 +345,60 @@ fn item6_the_picker_starts_on_a_good_version_after_an_automatic_rollback() {
     assert!(!chosen.contains("bad") && !chosen.contains("serving"), "the picker starts on {chosen:?}:\n{screen}");
     tmux.keys(&["Escape"]);
 }
+
+/// Issue 11 item 8, in the real console: on an environment with
+/// `approvals = 2`, `r` records a request and runs nothing; `A` by the same
+/// operator is refused; `A` by a second operator runs it, and the record
+/// names both.
+#[test]
+fn item8_a_second_operator_approves_a_request_with_a() {
+    let d =
+        Drill::start(vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)], Timings::default());
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(&d.config, text.replacen("timeout = \"2s\"\n", "timeout = \"2s\"\napprovals = 2\n", 1)).unwrap();
+    let as_user = |user: &str, what: &str| {
+        let cmd = format!(
+            "env USER={user} {} --config {} --db {} console",
+            env!("CARGO_BIN_EXE_backout"),
+            shell_quote(d.config.to_str().unwrap()),
+            shell_quote(d.db.to_str().unwrap())
+        );
+        Tmux::start(&format!("backout-{what}-{}", std::process::id()), &cmd)
+    };
+    let rollbacks = || d.db().query_row("SELECT count(*) FROM rollbacks", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+
+    let alice = as_user("alice", "approve-alice");
+    alice.wait_for("✔ healthy", Duration::from_secs(30));
+    alice.keys(&["r"]);
+    alice.wait_for("Type FORCE to roll back anyway", Duration::from_secs(30));
+    alice.keys(&["F", "O", "R", "C", "E", "Enter"]);
+    alice.wait_for("Reason (recorded)", Duration::from_secs(30));
+    alice.keys(&["-l", "checkout 5xx"]);
+    alice.keys(&["Enter"]);
+    alice.wait_for("rollback request #1 recorded", Duration::from_secs(30));
+    assert_eq!(rollbacks(), 0, "a request runs nothing");
+    alice.keys(&["A"]);
+    alice.wait_for("request #1 is yours", Duration::from_secs(30));
+    assert!(!alice.screen().contains("ROLLBACK IN PROGRESS"), "a request is not a rollback in flight");
+    drop(alice);
+
+    let bob = as_user("bob", "approve-bob");
+    bob.wait_for("✔ healthy", Duration::from_secs(30));
+    bob.keys(&["A"]);
+    let screen = bob.wait_for("request #1 by alice, approved by bob", Duration::from_secs(30));
+    assert!(screen.contains("checkout 5xx"), "the request's reason is shown:\n{screen}");
+    bob.keys(&["Enter"]);
+    let done = wait_until(Duration::from_secs(30), || {
+        d.db()
+            .query_row("SELECT count(*) FROM rollbacks WHERE status = 'completed' AND approved_by = 'bob'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0)
+            == 1
+    });
+    assert!(done.is_some(), "bob's approval did not run the rollback; screen:\n{}", bob.screen());
+    let (operator, reason): (String, String) =
+        d.db().query_row("SELECT operator, reason FROM rollbacks", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((operator.as_str(), reason.as_str()), ("alice", "checkout 5xx"));
+    assert_eq!(rollbacks(), 1);
+}

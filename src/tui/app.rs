@@ -225,6 +225,26 @@ impl App {
                 self.on_loaded(snaps);
                 Vec::new()
             }
+            Msg::PreparedApproval { env, plan, reason } => {
+                if !matches!(&self.popup, Some(Popup::Preparing(p)) if p.env == env) {
+                    return vec![Effect::DropPrepared { env }];
+                }
+                match plan {
+                    Ok(plan) => {
+                        let production = self.envs.iter().any(|e| e.name == env && e.production);
+                        let mut confirm = ConfirmRollback::new(env, plan, production);
+                        // The request's reason is the one recorded; shown, not asked again.
+                        confirm.reason = popups::field::Field::with_text(&reason);
+                        self.popup = Some(confirm.into());
+                    }
+                    Err(why) => {
+                        self.popup = None;
+                        // Short: the status bar is narrow; the message log keeps it whole.
+                        self.status = why;
+                    }
+                }
+                Vec::new()
+            }
             Msg::Prepared { env, plan } => {
                 if !matches!(&self.popup, Some(Popup::Preparing(p)) if p.env == env) {
                     return vec![Effect::DropPrepared { env }];
@@ -268,6 +288,13 @@ impl App {
                 Vec::new()
             }
             Msg::Done(text) => {
+                self.status = text;
+                vec![Effect::Refresh { at: self.review_time() }]
+            }
+            Msg::Requested { env, text } => {
+                if let Some(e) = self.env_mut(&env) {
+                    e.in_flight = None;
+                }
                 self.status = text;
                 vec![Effect::Refresh { at: self.review_time() }]
             }
@@ -527,6 +554,13 @@ impl App {
                 }
                 self.popup = Some(Preparing { env: env_name.clone() }.into());
                 vec![Effect::PrepareRollback { env: env_name, version: None, force: false }]
+            }
+            Command::Approve => {
+                if !self.needs_live("approve a rollback") || env_name.is_empty() {
+                    return Vec::new();
+                }
+                self.popup = Some(Preparing { env: env_name.clone() }.into());
+                vec![Effect::PrepareApproval { env: env_name }]
             }
             Command::RollbackPick => {
                 if !self.needs_live("roll back") {

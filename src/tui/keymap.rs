@@ -30,6 +30,8 @@ pub enum Command {
     Rollback,
     /// Pick a version from the history to roll back to.
     RollbackPick,
+    /// Approve the rollback another operator requested (`approvals = 2`).
+    Approve,
     /// Toggle the environment's feature flag (flag-first rollback).
     ToggleFlag,
     /// Cancel a proposed automatic rollback.
@@ -83,6 +85,7 @@ impl Command {
             Command::Details => "details",
             Command::Rollback => "rollback",
             Command::RollbackPick => "rollback_pick",
+            Command::Approve => "approve",
             Command::ToggleFlag => "toggle_flag",
             Command::CancelProposal => "cancel_proposal",
             Command::ConfirmProposal => "confirm_proposal",
@@ -199,7 +202,7 @@ pub struct Keymap {
     bindings: Vec<(Key, Command, &'static str)>,
 }
 
-const DEFAULTS: [(Key, Command, &str); 35] = [
+const DEFAULTS: [(Key, Command, &str); 36] = [
     (Key::ch('j'), Command::Down, "move down"),
     (Key::code(KeyCode::Down), Command::Down, "move down"),
     (Key::ch('k'), Command::Up, "move up"),
@@ -215,6 +218,7 @@ const DEFAULTS: [(Key, Command, &str); 35] = [
     (Key::code(KeyCode::Enter), Command::Details, "details"),
     (Key::ch('r'), Command::Rollback, "roll back to the last known-good version"),
     (Key::ch('R'), Command::RollbackPick, "roll back to a version picked from history"),
+    (Key::ch('A'), Command::Approve, "approve another operator's rollback request"),
     (Key::ch('f'), Command::ToggleFlag, "turn the flag off (flag driver only)"),
     (Key::ch('c'), Command::CancelProposal, "cancel a proposed automatic rollback"),
     (Key::ch('C'), Command::ConfirmProposal, "run a proposed automatic rollback now"),

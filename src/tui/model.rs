@@ -396,6 +396,12 @@ pub enum Effect {
         /// The operator typed FORCE: plan past a healthy service or a target reported down.
         force: bool,
     },
+    /// Plan the pending rollback request of an environment again, for its
+    /// approval by this operator.
+    PrepareApproval {
+        /// Environment.
+        env: String,
+    },
     /// Run the rollback that was prepared.
     Rollback {
         /// Environment.
@@ -498,6 +504,15 @@ pub enum Msg {
         /// The plan, or why there is none.
         plan: Result<String, RefusedPlan>,
     },
+    /// A rollback request was planned again and awaits this operator's approval.
+    PreparedApproval {
+        /// Environment.
+        env: String,
+        /// The plan, or why it may not be approved.
+        plan: Result<String, String>,
+        /// The request's reason, recorded with the rollback.
+        reason: String,
+    },
     /// A mouse click or wheel turn, with the screen it happened on.
     Mouse {
         /// What the mouse did.
@@ -514,6 +529,14 @@ pub enum Msg {
     Paste(String),
     /// A worker finished something; the sentence for the status bar.
     Done(String),
+    /// A confirmed rollback was recorded as a request for a second operator:
+    /// nothing runs, so nothing is in flight.
+    Requested {
+        /// Environment.
+        env: String,
+        /// The sentence for the status bar.
+        text: String,
+    },
     /// Review: the incident's timeline to step through.
     ReviewTimeline(Vec<TimelineEvent>),
 }

@@ -1237,3 +1237,44 @@ base_url = "http://127.0.0.1:1/svc/docs"
     let (fg, alert) = last_bar_style(Some(0.75));
     assert_ne!(Some(fg), alert, "0.70 is within 0.1 of a baseline of 0.75");
 }
+
+/// Issue 11, item 8: the second operator approves a pending request with `A`:
+/// the plan made again is confirmed with the request's reason shown (the one
+/// recorded), production's name typed; nothing pending, or a request of
+/// one's own, is said and nothing runs.
+#[test]
+fn approve_key_confirms_a_pending_request_with_its_reason() {
+    let mut app = degraded_app();
+    let effects = app.update(key('A'));
+    assert!(matches!(&effects[..], [super::app::Effect::PrepareApproval { env }] if env == "checkout"), "{effects:?}");
+    let effects = app.update(Msg::PreparedApproval {
+        env: "checkout".into(),
+        plan: Err("request #3 is yours (tester); another operator approves it".into()),
+        reason: String::new(),
+    });
+    assert!(effects.is_empty() && app.popup.is_none());
+    assert!(app.status.starts_with("request #3 is yours (tester)"), "{}", app.status);
+
+    app.update(key('A'));
+    app.update(Msg::PreparedApproval {
+        env: "checkout".into(),
+        plan: Ok(
+            "checkout: 2.0.0-bad → 1.4.3 (blue) via the http driver (blue_green_switch); current health degraded \
+                  (request #3 by alice, approved by bob)"
+                .into(),
+        ),
+        reason: "checkout 5xx".into(),
+    });
+    let screen = draw(&app, 160, 40);
+    assert!(screen.contains("request #3 by alice, approved by bob") && screen.contains("checkout 5xx"), "{screen}");
+    // Production: the name is still typed (Enter without it moves there).
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    for c in "checkout".chars() {
+        app.update(key(c));
+    }
+    let effects = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [super::app::Effect::Rollback { env, reason }] if env == "checkout" && reason == "checkout 5xx"),
+        "{effects:?}"
+    );
+}

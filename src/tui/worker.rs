@@ -32,7 +32,7 @@ pub struct Worker {
     rt: tokio::runtime::Handle,
     tx: UnboundedSender<Msg>,
     engine: Option<UnboundedSender<EngineCommand>>,
-    prepared: Arc<Mutex<HashMap<String, (Prepared, bool)>>>,
+    prepared: Arc<Mutex<HashMap<String, (Prepared, bool, Option<RollbackOptions>)>>>,
     /// The connection reads reuse; writes open their own.
     reader: Arc<Mutex<Option<Store>>>,
     /// Whether a refresh is running, and the newest one asked for meanwhile.
@@ -102,7 +102,7 @@ impl Worker {
 
     /// The plans waiting for confirmation. A panic elsewhere while the map was
     /// held leaves it whole (inserts and removes only), so it is used as it is.
-    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Prepared, bool)>> {
+    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Prepared, bool, Option<RollbackOptions>)>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -129,6 +129,7 @@ impl Worker {
         let result = match effect {
             Effect::Refresh { at } => self.refresh(at),
             Effect::PrepareRollback { env, version, force } => self.prepare(env, version, force),
+            Effect::PrepareApproval { env } => self.prepare_approval(env),
             Effect::Rollback { env, reason } => self.rollback(env, reason),
             Effect::SaveNote { env, text } => self.note(&env, &text),
             Effect::Checklist { env, item, passed } => self.checklist(&env, &item, passed),
@@ -181,7 +182,7 @@ impl Worker {
         let plan = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
             Ok(p) => {
                 let text = p.describe(RollbackTrigger::Manual);
-                self.plans().insert(env.clone(), (p, force));
+                self.plans().insert(env.clone(), (p, force, None));
                 Ok(text)
             }
             Err(refusal) => Err(RefusedPlan {
@@ -218,14 +219,15 @@ impl Worker {
     /// events the screen draws; nothing is invented here.
     fn rollback(&self, env: String, reason: String) -> Result<(), String> {
         let prepared = self.plans().remove(&env);
-        let Some((prepared, forced)) = prepared else {
+        let Some((prepared, forced, approval)) = prepared else {
             return Err(format!("the rollback of {env} was not prepared; press r again"));
         };
         let Some(engine) = &self.engine else {
             return Err("the engine is not running in this mode; nothing was rolled back".into());
         };
-        // Re-checked under the lock with the same force the plan was made with.
-        let opts = self.options(None, reason, forced);
+        // Re-checked under the lock with the same force the plan was made with;
+        // an approval runs the request as its operator asked, with its reason.
+        let opts = approval.unwrap_or_else(|| self.options(None, reason, forced));
         if let Some(cfg) = self.config.environment(&env)
             && crate::rollback::needs_request(cfg, &opts)
         {
@@ -234,6 +236,54 @@ impl Worker {
         let cmd = EngineCommand::Rollback { environment: env.clone(), plan: Box::new(prepared), opts: Box::new(opts) };
         engine.send(cmd).map_err(|_| format!("the engine has stopped; {env} was not rolled back"))?;
         self.done(format!("rollback of {env} handed to the engine"));
+        Ok(())
+    }
+
+    /// Plans `env`'s pending rollback request again for this operator's
+    /// approval: refused when there is none, when this operator planned it,
+    /// or when the service moved since (the request then ends `stale`).
+    fn prepare_approval(&self, env: String) -> Result<(), String> {
+        let answer = |plan: Result<String, String>, reason: String| {
+            let _ = self.tx.send(Msg::PreparedApproval { env: env.clone(), plan, reason });
+        };
+        let cfg = self.config.environment(&env).ok_or_else(|| format!("no environment {env}"))?;
+        let mut store = self.store()?;
+        let expires = crate::rollback::approval::REQUEST_EXPIRES;
+        let pending = store.pending_requests(expires).map_err(|e| e.to_string())?;
+        let Some(request) = pending.into_iter().find(|r| r.environment == env) else {
+            answer(Err(format!("no request to approve on {env}")), String::new());
+            return Ok(());
+        };
+        if request.requested_by == self.operator {
+            let why = format!("request #{} is yours ({}); another operator approves it", request.id, self.operator);
+            answer(Err(why), String::new());
+            return Ok(());
+        }
+        let opts = crate::rollback::approval::options_for(&request, &self.operator, self.config.severities.clone());
+        let prepared = match crate::rollback::prepare(&self.rt, &mut store, cfg, &opts).map_err(|e| format!("{e:#}"))? {
+            Ok(p) => p,
+            Err(refusal) => {
+                answer(Err(format!("request #{} cannot run now: {refusal}", request.id)), String::new());
+                return Ok(());
+            }
+        };
+        if let Some(changed) = crate::rollback::approval::stale(&request, &prepared) {
+            store
+                .end_request(request.id, crate::store::RequestStatus::Stale, &self.operator, &changed)
+                .map_err(|e| e.to_string())?;
+            answer(Err(format!("request #{} is stale: {changed}; nothing was sent", request.id)), String::new());
+            return Ok(());
+        }
+        let plan = format!(
+            "{} (request #{} by {}, approved by {})",
+            prepared.describe(RollbackTrigger::Manual),
+            request.id,
+            request.requested_by,
+            self.operator
+        );
+        let reason = request.reason.clone();
+        self.plans().insert(env.clone(), (prepared, request.force, Some(opts)));
+        answer(Ok(plan), reason);
         Ok(())
     }
 
@@ -255,11 +305,12 @@ impl Worker {
         let notifier = crate::notify::Notifier::from_config(&self.config.notifications);
         let told = crate::rollback::approval::announce_request(&self.rt, &mut store, &notifier, &request)
             .map_or_else(|e| format!("; recording its notification failed: {e:#}"), |()| String::new());
-        self.done(format!(
-            "rollback request #{} recorded; {} needs a second operator: nothing runs until someone other than {} \
-             runs `backout approve {}`{told}",
-            request.id, request.environment, request.requested_by, request.id
-        ));
+        let text = format!(
+            "rollback request #{} recorded; nothing runs until another operator approves it (A, or `backout \
+             approve {}`){told}",
+            request.id, request.id
+        );
+        let _ = self.tx.send(Msg::Requested { env: request.environment.clone(), text });
         Ok(())
     }
 
