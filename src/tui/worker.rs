@@ -23,6 +23,10 @@ struct Refreshes {
     queued: Option<Option<DateTime<Utc>>>,
 }
 
+/// A plan awaiting confirmation: the plan, whether it was forced, and for an
+/// approval the request's options it runs with.
+type Plan = (Prepared, bool, Option<RollbackOptions>);
+
 /// Runs effects.
 #[derive(Clone)]
 pub struct Worker {
@@ -32,7 +36,7 @@ pub struct Worker {
     rt: tokio::runtime::Handle,
     tx: UnboundedSender<Msg>,
     engine: Option<UnboundedSender<EngineCommand>>,
-    prepared: Arc<Mutex<HashMap<String, (Prepared, bool, Option<RollbackOptions>)>>>,
+    prepared: Arc<Mutex<HashMap<String, Plan>>>,
     /// The connection reads reuse; writes open their own.
     reader: Arc<Mutex<Option<Store>>>,
     /// Whether a refresh is running, and the newest one asked for meanwhile.
@@ -102,7 +106,7 @@ impl Worker {
 
     /// The plans waiting for confirmation. A panic elsewhere while the map was
     /// held leaves it whole (inserts and removes only), so it is used as it is.
-    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Prepared, bool, Option<RollbackOptions>)>> {
+    fn plans(&self) -> std::sync::MutexGuard<'_, HashMap<String, Plan>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
