@@ -6,51 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
 use common::{Drill, wait_until};
-
-/// A webhook receiver on loopback: keeps each posted body, answers `ok`.
-/// Stops by itself after `life`.
-fn receiver(life: Duration) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}/hook/escalations", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let keep = Arc::clone(&got);
-    std::thread::spawn(move || {
-        let end = Instant::now() + life;
-        while Instant::now() < end {
-            let Ok((stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            stream.set_nonblocking(false).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length.min(1 << 20)];
-            if reader.read_exact(&mut body).is_ok() {
-                keep.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
-            }
-            let _ = reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    (url, got)
-}
 
 #[test]
 fn an_incident_past_its_decision_time_box_is_escalated_once() {
@@ -62,7 +21,7 @@ fn an_incident_past_its_decision_time_box_is_escalated_once() {
          [escalation]\ncritical = \"10s\"\ntarget = \"EP21 Tech Lead\"\n\n[severities]\ncritical = \"15s\"\n",
     );
     std::fs::write(&d.config, text).unwrap();
-    let (url, got) = receiver(Duration::from_secs(90));
+    let (url, got) = common::receiver(Duration::from_secs(90));
 
     let out = d.run(&["incident", "open", "--env", "checkout", "--severity", "critical", "checkout", "errors"]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));

@@ -228,3 +228,40 @@ fn item6_routes_are_read_from_config_and_a_wrong_channel_is_located() {
     assert!(e.starts_with("r.toml:2:"), "{e}");
     assert!(e.contains("pager"), "{e}");
 }
+
+/// A checklist completed by hand (`backout checklist ... waive`) resolves the
+/// incident's page too, through the real binary.
+#[test]
+fn item4_an_incident_validated_by_hand_resolves_its_page() {
+    use backout::sim::{Scenario, ServiceKind, ServiceSpec, Timings};
+    #[path = "common/mod.rs"]
+    mod common;
+    let d = common::Drill::start(
+        vec![ServiceSpec::new("checkout", ServiceKind::BlueGreen, Scenario::Steady)],
+        Timings::default(),
+    );
+    let (url, got) = common::receiver(Duration::from_secs(60));
+    let mut text = std::fs::read_to_string(&d.config).unwrap();
+    text.push_str("\n[notifications]\ndesktop = false\npagerduty_routing_key_env = \"TEST_PD_KEY\"\n");
+    text.push_str(&format!("pagerduty_url = \"{url}\"\n"));
+    std::fs::write(&d.config, text).unwrap();
+    let run = |args: &[&str]| {
+        let out = d.cmd(args).env("TEST_PD_KEY", KEY).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", common::stderr(&out));
+    };
+    run(&["rollback", "checkout", "--force", "--yes", "--reason", "checkout errors"]);
+    assert!(got.lock().unwrap().is_empty(), "a person's completed rollback pages nobody");
+    let items = {
+        let (_, v) = d.json(&["checklist", "--incident", "1"]);
+        v["items"].as_array().map_or(0, Vec::len)
+    };
+    assert!(items > 0, "the simulator's config has a checklist");
+    for n in 1..=items {
+        run(&["checklist", "--incident", "1", "waive", &n.to_string(), "--note", "checked by hand in the test"]);
+    }
+    let events = got.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["event_action"], "resolve");
+    assert_eq!(events[0]["dedup_key"], "backout/checkout/incident/1");
+    assert_eq!(events_v2_errors(&events[0]), Vec::<String>::new());
+}

@@ -483,9 +483,20 @@ pub(super) fn checklist_cmd(ctx: &Context, args: &ChecklistArgs) -> Result<Exit>
         }
         None => Ok(None),
     };
-    if let Err(e) = done {
-        eprintln!("backout: {e:#}");
-        return Ok(Exit::Usage);
+    let validated = match done {
+        Ok(v) => v == Some(true),
+        Err(e) => {
+            eprintln!("backout: {e:#}");
+            return Ok(Exit::Usage);
+        }
+    };
+    // Validated by hand: the incident's page (PagerDuty) is resolved.
+    if validated {
+        let notifier = crate::notify::Notifier::from_config(&config.notifications);
+        let why = format!("incident #{id}: every required checklist item holds (by {by}): validated");
+        if let Err(e) = incident::announce_validated(ctx.rt.handle(), &mut store, &notifier, id, &why) {
+            eprintln!("backout: incident #{id} is validated, but recording its notice failed: {e:#}");
+        }
     }
     let items = if args.action.is_some() {
         incident::checklist_state(&store, id, env)?

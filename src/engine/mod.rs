@@ -333,23 +333,7 @@ fn check_open_incidents(
                 let msg = format!("incident #{}: every required checklist item holds: validated", incident.id);
                 let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg.clone(), Happened::Validated)));
                 // Resolves the incident's page (PagerDuty); other channels are not told.
-                let n = validated_notice(&incident, msg);
-                let delivery = rt.block_on(notifier.send(&n));
-                if !delivery.channels.is_empty() || !delivery.errors.is_empty() {
-                    let _ = store.append_event(&crate::store::NewEvent {
-                        at: Utc::now(),
-                        incident_id: Some(incident.id),
-                        environment_id: Some(env_id),
-                        rollback_id: None,
-                        actor: "backout".into(),
-                        kind: "notification".into(),
-                        message: delivery.summary(),
-                        data: Some(
-                            serde_json::json!({ "validated": true, "channels": delivery.channels, "errors": delivery.errors })
-                                .to_string(),
-                        ),
-                    });
-                }
+                let _ = crate::incident::announce_validated(rt, &mut store, notifier, incident.id, &msg);
             }
             Ok(_) => {}
             Err(e) => {
@@ -357,28 +341,6 @@ fn check_open_incidents(
                 let _ = inbox.send(Msg::Event(EngineEvent::now(env.name(), msg, Happened::ChecklistError)));
             }
         }
-    }
-}
-
-/// The notice of a validated incident: it resolves the incident's page.
-fn validated_notice(incident: &crate::store::IncidentRow, reason: String) -> crate::notify::Notification {
-    crate::notify::Notification {
-        kind: crate::notify::NotificationKind::Validated,
-        environment: incident.environment.clone().unwrap_or_default(),
-        colour: None,
-        from_version: None,
-        target_version: None,
-        reason,
-        impact: "unknown".into(),
-        duration: None,
-        error: None,
-        actor: "backout".into(),
-        drill: incident.drill,
-        group_key: format!("validated:{}", incident.id),
-        flag: None,
-        severity: incident.severity,
-        incident_id: Some(incident.id),
-        detail: Vec::new(),
     }
 }
 

@@ -292,6 +292,60 @@ pub fn show(store: &Store, id: i64) -> Result<Option<IncidentSummary>> {
 
 pub use crate::text::human_ms;
 
+/// The notice of a validated incident: it resolves the incident's page.
+fn validated_notice(incident: &crate::store::IncidentRow, reason: String) -> crate::notify::Notification {
+    crate::notify::Notification {
+        kind: crate::notify::NotificationKind::Validated,
+        environment: incident.environment.clone().unwrap_or_default(),
+        colour: None,
+        from_version: None,
+        target_version: None,
+        reason,
+        impact: "unknown".into(),
+        duration: None,
+        error: None,
+        actor: "backout".into(),
+        drill: incident.drill,
+        group_key: format!("validated:{}", incident.id),
+        flag: None,
+        severity: incident.severity,
+        incident_id: Some(incident.id),
+        detail: Vec::new(),
+    }
+}
+
+/// Tells the channels an incident validated (PagerDuty resolves its page;
+/// the others are not told) and records where it went, when anywhere. Called
+/// by whatever validated it: the engine's checks, a tick or waiver by hand.
+pub fn announce_validated(
+    rt: &tokio::runtime::Handle,
+    store: &mut Store,
+    notifier: &crate::notify::Notifier,
+    incident_id: i64,
+    reason: &str,
+) -> Result<()> {
+    let Some(incident) = store.incident(incident_id)? else { return Ok(()) };
+    let delivery = rt.block_on(notifier.send(&validated_notice(&incident, reason.to_string())));
+    if delivery.channels.is_empty() && delivery.errors.is_empty() {
+        return Ok(());
+    }
+    let env_id = store.incident_environment_id(incident_id)?;
+    store.append_event(&crate::store::NewEvent {
+        at: Utc::now(),
+        incident_id: Some(incident_id),
+        environment_id: env_id,
+        rollback_id: None,
+        actor: "backout".into(),
+        kind: "notification".into(),
+        message: delivery.summary(),
+        data: Some(
+            serde_json::json!({ "validated": true, "channels": delivery.channels, "errors": delivery.errors })
+                .to_string(),
+        ),
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -341,6 +341,13 @@ impl Worker {
             let validated = crate::incident::tick_item(&mut store, incident, cfg, item, &self.operator)
                 .map_err(|e| format!("{e:#}"))?;
             let note = if validated { "; every required item holds: incident validated" } else { "" };
+            if validated {
+                // Resolves the incident's page (PagerDuty).
+                let notifier = crate::notify::Notifier::from_config(&self.config.notifications);
+                let why = format!("incident #{incident}: every required checklist item holds: validated");
+                crate::incident::announce_validated(&self.rt, &mut store, &notifier, incident, &why)
+                    .map_err(|e| format!("{e:#}"))?;
+            }
             self.done(format!("checklist: {item} ticked{note}"));
         } else {
             crate::incident::untick_item(&mut store, incident, cfg, item, &self.operator)
