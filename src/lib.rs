@@ -12,6 +12,7 @@ pub mod notify;
 pub mod playbook;
 pub mod rollback;
 pub mod sim;
+pub mod statuscmd;
 pub mod store;
 pub mod text;
 pub mod tui;

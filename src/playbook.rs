@@ -122,6 +122,9 @@ pub enum CallError {
     },
     /// A 2xx answer whose body is not what the contract says.
     Garbage(String),
+    /// The status command (`[environment.status]`) failed or printed what
+    /// cannot be read.
+    Command(String),
 }
 
 impl fmt::Display for CallError {
@@ -133,6 +136,7 @@ impl fmt::Display for CallError {
             }
             CallError::Status { code, message } => write!(f, "HTTP {code}: {message}"),
             CallError::Garbage(e) => write!(f, "answer does not follow the playbook API: {e}"),
+            CallError::Command(e) => write!(f, "the status command: {e}"),
         }
     }
 }
@@ -213,6 +217,8 @@ pub struct Endpoints {
     pub deploy: String,
     /// Most bytes read of one answer ([`crate::net::DEFAULT_MAX_BODY`] by default).
     pub max_body: usize,
+    /// Status and health from a deployment tool instead of the playbook API.
+    pub status_command: Option<std::sync::Arc<crate::statuscmd::StatusCommand>>,
 }
 
 impl Endpoints {
@@ -225,6 +231,7 @@ impl Endpoints {
             rollback: "/deployment/rollback".into(),
             deploy: "/deployment/deploy".into(),
             max_body: crate::net::DEFAULT_MAX_BODY,
+            status_command: None,
         }
     }
 
@@ -276,11 +283,17 @@ impl PlaybookClient {
 
     /// `GET /health`.
     pub async fn health(&self) -> Result<HealthReport, CallError> {
+        if let Some(cmd) = &self.endpoints.status_command {
+            return cmd.health().await;
+        }
         self.call(self.http.get(self.endpoints.url(&self.endpoints.health))).await
     }
 
     /// `GET /deployment/status`.
     pub async fn status(&self) -> Result<DeploymentStatusReport, CallError> {
+        if let Some(cmd) = &self.endpoints.status_command {
+            return cmd.status().await;
+        }
         self.call(self.http.get(self.endpoints.url(&self.endpoints.status))).await
     }
 

@@ -119,4 +119,5 @@ fn readme_configs_named_as_files_pass_check() {
         checked.push(name.to_string());
     }
     assert!(checked.contains(&"alertmanager.toml".to_string()), "{checked:?}");
+    assert!(checked.contains(&"kubernetes.toml".to_string()), "{checked:?}");
 }

@@ -188,6 +188,7 @@ fn expected_version_is_sent_and_a_412_is_a_stale_plan() {
         previous_version: Some("1.4.1".into()),
         reason: "stale".into(),
         restore: None,
+        target_revision: None,
     };
     let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
     assert!(failure.stale_plan && !failure.ambiguous, "{failure:?}");
@@ -273,6 +274,7 @@ fn a_redirect_never_moves_a_rollback_to_another_host() {
         previous_version: None,
         reason: "redirect".into(),
         restore: None,
+        target_revision: None,
     };
     let failure = rt.block_on(driver.roll_back(&req, &mut |_| {})).unwrap_err();
     assert!(failure.message.contains("redirect to http://127.0.0.1"), "{}", failure.message);

@@ -92,6 +92,48 @@ impl Default for SeverityObjectives {
     }
 }
 
+/// `[environment.status]`: history, target and readiness read from a
+/// deployment tool (helm, kubectl, Argo Rollouts) instead of the playbook API.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSourceConfig {
+    /// `command`.
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    /// Whose JSON the command prints: `helm`, `kubectl`, `argo-rollouts`.
+    pub preset: Spanned<crate::statuscmd::Preset>,
+    /// The Helm release, Deployment or Rollout.
+    pub name: Spanned<String>,
+    /// The namespace, named explicitly.
+    pub namespace: Spanned<String>,
+    /// The kubeconfig context, named explicitly.
+    pub context: Spanned<String>,
+    /// `kubectl`/`argo-rollouts`: the ReplicaSets' label selector (`app=NAME`).
+    #[serde(default)]
+    pub selector: Option<Spanned<String>>,
+    /// The argv to run instead of the preset's (its output read the same way).
+    #[serde(default)]
+    pub argv: Option<Spanned<Vec<String>>>,
+    /// Longest one run may take (10 s when absent).
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+}
+
+impl StatusSourceConfig {
+    /// The argv run: the configured one, or the preset's.
+    pub fn argv(&self) -> Vec<String> {
+        match &self.argv {
+            Some(a) => a.get_ref().clone(),
+            None => self.preset.get_ref().argv(
+                self.name.get_ref(),
+                self.namespace.get_ref(),
+                self.context.get_ref(),
+                self.selector.as_ref().map(|s| s.get_ref().as_str()),
+            ),
+        }
+    }
+}
+
 /// The Alertmanager webhook receiver (`watch --listen` overrides `listen`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -446,6 +488,10 @@ pub struct EnvironmentConfig {
     /// The post-rollback validation checklist.
     #[serde(default)]
     pub checklist: Vec<ChecklistItemConfig>,
+    /// Where history, target and health come from: the playbook API
+    /// (default), or a deployment tool's own JSON (`[environment.status]`).
+    #[serde(default)]
+    pub status: Option<StatusSourceConfig>,
     /// The config's `[prometheus]`, given to every environment when the
     /// config is read, so every poller of a `prometheus` signal uses it.
     #[serde(skip)]
@@ -469,6 +515,14 @@ impl EnvironmentConfig {
         e.status.clone_from(self.status_path.get_ref());
         e.rollback.clone_from(self.driver.rollback_path.get_ref());
         e.max_body = self.max_body();
+        e.status_command = self.status.as_ref().map(|s| {
+            std::sync::Arc::new(crate::statuscmd::StatusCommand {
+                argv: s.argv(),
+                preset: *s.preset.get_ref(),
+                timeout: s.timeout.map_or(std::time::Duration::from_secs(10), HumanDuration::get),
+                cap: self.max_body(),
+            })
+        });
         e
     }
 

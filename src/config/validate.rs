@@ -19,7 +19,7 @@ const KEEP_STATES_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
 const APPROVALS_RANGE: std::ops::RangeInclusive<u64> = 1..=2;
 
 /// Placeholders a command driver's argv may use.
-pub const ARGV_PLACEHOLDERS: [&str; 4] = ["{env}", "{version}", "{previous_version}", "{reason}"];
+pub const ARGV_PLACEHOLDERS: [&str; 5] = ["{env}", "{version}", "{previous_version}", "{reason}", "{revision}"];
 
 /// One problem in a config file.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +298,49 @@ impl Checker<'_> {
         }
     }
 
+    /// `[environment.status]`: a command, with the release, namespace and
+    /// context named (never a kubeconfig's default), none of them an option.
+    fn status_source(&mut self, env: &str, st: &super::StatusSourceConfig) {
+        if st.kind.get_ref() != "command" {
+            self.err(
+                st.kind.span(),
+                format!("environment {env}: [environment.status] type = {:?} is not known", st.kind.get_ref()),
+                "type = \"command\" (leave the table out to read the playbook API)",
+            );
+        }
+        for (key, v) in [("name", &st.name), ("namespace", &st.namespace), ("context", &st.context)]
+            .into_iter()
+            .chain(st.selector.iter().map(|s| ("selector", s)))
+        {
+            let text = v.get_ref();
+            if text.trim().is_empty() || text.starts_with('-') || text.chars().any(char::is_whitespace) {
+                self.err(
+                    v.span(),
+                    format!("environment {env}: [environment.status] {key} = {text:?} cannot be passed to the tool"),
+                    "give it without spaces, not starting with \"-\" (the tool would read it as an option)",
+                );
+            }
+        }
+        if let Some(argv) = &st.argv
+            && argv.get_ref().first().is_none_or(|p| p.trim().is_empty())
+        {
+            self.err(
+                argv.span(),
+                format!("environment {env}: [environment.status] argv is empty"),
+                "the first element is the program",
+            );
+        }
+        if let Some(t) = st.timeout
+            && !(std::time::Duration::from_millis(100)..=std::time::Duration::from_secs(300)).contains(&t.get())
+        {
+            self.err(
+                st.kind.span(),
+                format!("environment {env}: [environment.status] timeout = \"{t}\" is out of range"),
+                "give 100ms to 5m, e.g. timeout = \"10s\"",
+            );
+        }
+    }
+
     fn env_var_name(&mut self, name: &Spanned<String>, key: &str) {
         let n = name.get_ref();
         if n.contains("://") {
@@ -483,6 +526,9 @@ impl Checker<'_> {
         }
 
         self.driver(env);
+        if let Some(st) = &env.status {
+            self.status_source(name, st);
+        }
 
         for item in &env.checklist {
             let what = format!("checklist item {:?} of environment {name}", item.title);

@@ -28,6 +28,9 @@ pub(crate) struct Placeholders {
     pub previous_version: Option<String>,
     /// `{reason}`: the operator's reason, control characters removed.
     pub reason: String,
+    /// `{revision}`: the deployment tool's revision of the target, read from
+    /// its history (`[environment.status]`).
+    pub revision: Option<String>,
 }
 
 impl Placeholders {
@@ -45,6 +48,7 @@ impl Placeholders {
             version,
             previous_version: req.previous_version.clone(),
             reason: clean_reason(&req.reason),
+            revision: req.target_revision.clone(),
         }
     }
 }
@@ -126,6 +130,7 @@ fn substitute_one(arg: &str, values: &Placeholders, guard_start: bool) -> Result
             "{reason}" => Some(values.reason.as_str()),
             "{version}" => Some(checked(name, "target version", values.version.as_deref(), arg)?),
             "{previous_version}" => Some(checked(name, "previous version", values.previous_version.as_deref(), arg)?),
+            "{revision}" => Some(revision(values.revision.as_deref(), arg)?),
             _ => None,
         };
         match value {
@@ -144,6 +149,21 @@ fn substitute_one(arg: &str, values: &Placeholders, guard_start: bool) -> Result
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The target's revision: known (the environment reads its history from the
+/// tool), and digits only.
+fn revision<'a>(value: Option<&'a str>, arg: &str) -> Result<&'a str, DriverFailure> {
+    let v = value.ok_or_else(|| {
+        refused(format!(
+            "the argv element {arg:?} uses {{revision}}, but no revision of the target is known (set \
+             [environment.status] so backout reads the tool's history); nothing was run"
+        ))
+    })?;
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
+        return Err(refused(format!("the target's revision {v:?} is not a revision number; nothing was run")));
+    }
+    Ok(v)
 }
 
 /// A version a placeholder puts into the argv: known, and a plain version.
@@ -353,6 +373,57 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// Runs `argv` (no shell) within `limit` and returns its whole stdout, for a
+/// program whose output is a document (a status command's JSON): an exit
+/// other than 0, or more than `cap` bytes, is an error saying so.
+pub async fn run_for_output(argv: &[String], limit: Duration, cap: usize) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let Some((program, args)) = argv.split_first() else {
+        return Err("the argv is empty; nothing to run".to_string());
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {program:?}: {e}"))?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let run = async {
+        // Never more than `cap` + 1 bytes held: the extra byte says it was longer.
+        let mut out = Vec::new();
+        if let Some(s) = stdout {
+            s.take(u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut out).await?;
+        }
+        if out.len() > cap {
+            // Nobody reads the rest: the program is stopped, not waited out.
+            let _ = child.start_kill();
+        }
+        let err = match stderr {
+            Some(s) => capture(s).await?,
+            None => Captured::default(),
+        };
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>((status, out, err))
+    };
+    let (status, out, err) = match tokio::time::timeout(limit, run).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => return Err(format!("{program:?} could not be read: {e}")),
+        Err(_) => return Err(format!("{program:?} did not finish within {}", humantime::format_duration(limit))),
+    };
+    if out.len() > cap {
+        return Err(format!(
+            "{program:?} printed more than the {} this environment reads (max_body)",
+            crate::net::human_bytes(cap)
+        ));
+    }
+    if !status.success() {
+        return Err(format!("{program:?} failed ({}): {err}", describe_status(&status)));
+    }
+    String::from_utf8(out).map_err(|_| format!("{program:?} printed text that is not UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +434,7 @@ mod tests {
             version: Some("1.4.2".into()),
             previous_version: Some("2.0.0-bad".into()),
             reason: "errors {version} $(rm -rf /)".into(),
+            revision: Some("4".into()),
         }
     }
 
@@ -418,6 +490,7 @@ mod tests {
             previous_version: Some("--evil".into()),
             reason: "line one\nline two\u{1b}[31m\u{0}".into(),
             restore: None,
+            target_revision: None,
         };
         let p = Placeholders::for_request(&req);
         let e = substitute(&strings(&["x", "from={previous_version}"]), &p).unwrap_err();
@@ -436,6 +509,7 @@ mod tests {
             previous_version: Some("registry/shop/checkout:2.0.1".into()),
             reason: "errors".into(),
             restore: None,
+            target_revision: None,
         };
         let p = Placeholders::for_request(&req);
         let argv = strings(&["kubectl", "rollout", "undo", "deployment/{env}", "--to-revision={version}"]);

@@ -91,6 +91,7 @@ mod tests {
             previous_version: Some("1.4.3".into()),
             reason: "errors".into(),
             restore: None,
+            target_revision: None,
         }
     }
 

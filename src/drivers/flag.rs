@@ -425,6 +425,7 @@ mod tests {
             previous_version: Some("1.4.3".into()),
             reason: "checkout errors".into(),
             restore: None,
+            target_revision: None,
         }
     }
 

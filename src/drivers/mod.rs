@@ -9,6 +9,7 @@ pub(crate) mod http;
 
 use std::time::Duration;
 
+pub use argv::run_for_output;
 pub use command::CommandDriver;
 pub use flag::FlagDriver;
 pub use http::HttpDriver;
@@ -33,6 +34,9 @@ pub struct DriverRequest {
     /// A kept flag state to put back instead of turning the flag off
     /// (`rollback --to-state`); only the flag driver has one.
     pub restore: Option<crate::domain::FlagState>,
+    /// The tool's revision of the target (`{revision}`), when the history
+    /// comes from the tool itself.
+    pub target_revision: Option<String>,
 }
 
 /// A rollback the driver saw through: the target is current and healthy.

@@ -229,6 +229,10 @@ pub struct Prepared {
     pub planned_at: DateTime<Utc>,
     /// The kept state this rollback puts back (`--to-state`).
     pub restore: Option<crate::store::StateRow>,
+    /// The tool's revision of the target (`{revision}`), from its history
+    /// (`[environment.status]`): the newest revision of the target version
+    /// that did not fail. Revision numbers are only ever sent, never compared.
+    pub target_revision: Option<String>,
     /// The stored deployment the rollback leaves, when known.
     deployment_id: Option<i64>,
     /// The environment, for the incident this may open and the re-check.
@@ -435,6 +439,15 @@ fn plan_rollback(
     {
         return Ok(Err(Refusal::Unreachable(format!("the {} driver cannot run: {e}", driver.name()))));
     }
+    let target_revision = match (&env.status, &target, &status) {
+        (Some(_), Some(t), Ok(s)) => s
+            .deployment_history
+            .iter()
+            .rev()
+            .find(|d| d.version == t.version && d.status != crate::domain::DeploymentStatus::Failed)
+            .map(|d| d.id.clone()),
+        _ => None,
+    };
     let deployment_id = from_version
         .as_deref()
         .and_then(|v| store.deployments(env_id).ok()?.into_iter().rev().find(|d| d.version == v).map(|d| d.id));
@@ -449,6 +462,7 @@ fn plan_rollback(
         target_colour_health,
         planned_at,
         restore,
+        target_revision,
         deployment_id,
         env: env.clone(),
     }))
@@ -550,6 +564,7 @@ pub fn execute_with_phases(
         previous_version: prepared.from_version.clone(),
         reason: opts.reason.clone(),
         restore: prepared.restore.as_ref().and_then(|s| s.state.flag.clone()),
+        target_revision: prepared.target_revision.clone(),
     };
     let mut phase_errors = Vec::new();
     let outcome = {
