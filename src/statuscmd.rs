@@ -72,6 +72,39 @@ impl Preset {
     }
 }
 
+/// Where each fact sits in a tool's JSON, for a tool without a preset: JSON
+/// pointers into the list at `items` and into each of its entries.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pointers {
+    /// The list of revisions (`""`: the document itself).
+    #[serde(default)]
+    pub items: String,
+    /// The revision's number (`{revision}`).
+    pub revision: String,
+    /// The version it runs.
+    pub version: String,
+    /// When it was made: RFC 3339 text, or seconds since the epoch.
+    pub time: String,
+    /// Whether it serves: true, a number above 0, or "true"/"yes"/"deployed".
+    pub serving: String,
+    /// Whether it is ready (healthy); its serving when absent.
+    #[serde(default)]
+    pub ready: Option<String>,
+    /// Whether it failed.
+    #[serde(default)]
+    pub failed: Option<String>,
+}
+
+/// How a command's output is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reader {
+    /// A tool's known JSON.
+    Preset(Preset),
+    /// JSON pointers.
+    Pointers(Pointers),
+}
+
 /// One revision the tool reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
@@ -95,7 +128,7 @@ pub struct StatusCommand {
     /// The argv, run without a shell.
     pub argv: Vec<String>,
     /// How to read its output.
-    pub preset: Preset,
+    pub reader: Reader,
     /// Longest one run may take.
     pub timeout: Duration,
     /// Most bytes of output read.
@@ -107,7 +140,7 @@ impl StatusCommand {
     pub async fn revisions(&self) -> Result<Vec<Revision>, CallError> {
         let out =
             crate::drivers::run_for_output(&self.argv, self.timeout, self.cap).await.map_err(CallError::Command)?;
-        parse(self.preset, &out).map_err(CallError::Command)
+        read(&self.reader, &out).map_err(CallError::Command)
     }
 
     /// The deployment status in the playbook's shape.
@@ -160,11 +193,17 @@ pub fn report(revs: &[Revision]) -> Result<DeploymentStatusReport, String> {
 
 /// Reads a tool's JSON into revisions, oldest first.
 pub fn parse(preset: Preset, json: &str) -> Result<Vec<Revision>, String> {
+    read(&Reader::Preset(preset), json)
+}
+
+/// Reads a command's JSON as `reader` says, oldest first.
+pub fn read(reader: &Reader, json: &str) -> Result<Vec<Revision>, String> {
     let doc: Value = serde_json::from_str(json)
         .map_err(|e| format!("the status command's output is not JSON: {e}: {}", crate::text::excerpt(json, 120)))?;
-    let mut revs = match preset {
-        Preset::Helm => helm(&doc)?,
-        Preset::Kubectl | Preset::ArgoRollouts => replicasets(&doc, preset.revision_annotation())?,
+    let mut revs = match reader {
+        Reader::Preset(Preset::Helm) => helm(&doc)?,
+        Reader::Preset(p @ (Preset::Kubectl | Preset::ArgoRollouts)) => replicasets(&doc, p.revision_annotation())?,
+        Reader::Pointers(p) => pointed(&doc, p)?,
     };
     revs.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| num(&a.revision).cmp(&num(&b.revision))));
     Ok(revs)
@@ -180,6 +219,49 @@ fn text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Truthy as a status command says it: true, a number above 0, or a word.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f > 0.0),
+        Value::String(s) => {
+            matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "deployed" | "serving")
+        }
+        _ => false,
+    }
+}
+
+/// Revisions read through JSON pointers.
+fn pointed(doc: &Value, p: &Pointers) -> Result<Vec<Revision>, String> {
+    let list = doc
+        .pointer(&p.items)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("no list at {:?} in the status command's output", p.items))?;
+    list.iter()
+        .map(|e| {
+            let revision = e
+                .pointer(&p.revision)
+                .and_then(text)
+                .ok_or_else(|| format!("an entry has no revision at {}", p.revision))?;
+            let version = e
+                .pointer(&p.version)
+                .and_then(text)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("revision {revision} has no version at {}", p.version))?;
+            let at = match e.pointer(&p.time) {
+                Some(Value::String(t)) => DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc)),
+                Some(Value::Number(n)) => n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)),
+                _ => None,
+            }
+            .ok_or_else(|| format!("revision {revision} has no time at {} (RFC 3339 or epoch seconds)", p.time))?;
+            let serving = e.pointer(&p.serving).is_some_and(truthy);
+            let ready = p.ready.as_deref().map_or(serving, |r| e.pointer(r).is_some_and(truthy));
+            let failed = p.failed.as_deref().is_some_and(|f| e.pointer(f).is_some_and(truthy));
+            Ok(Revision { revision, version, at, serving, ready, failed })
+        })
+        .collect()
 }
 
 /// `helm history -o json`: `[{revision, updated, status, chart, app_version, description}]`.
@@ -289,6 +371,24 @@ mod tests {
         let argo = parse(Preset::ArgoRollouts, &fixture("argo-replicasets.json")).unwrap_or_default();
         assert_eq!(argo.iter().find(|r| r.serving).map(|r| r.version.as_str()), Some("1.4.3"));
         assert!(parse(Preset::Kubectl, "{\"items\": 3}").is_err());
+        // Any tool, through pointers.
+        let p = Pointers {
+            items: "/releases".into(),
+            revision: "/rev".into(),
+            version: "/image/tag".into(),
+            time: "/at".into(),
+            serving: "/live".into(),
+            ready: Some("/ok".into()),
+            failed: None,
+        };
+        let doc = r#"{"releases":[{"rev":7,"image":{"tag":"1.4.3"},"at":1795305026,"live":false,"ok":true},
+                                  {"rev":8,"image":{"tag":"2.0.0"},"at":"2026-11-22T08:01:18Z","live":"yes","ok":false}]}"#;
+        let revs = read(&Reader::Pointers(p.clone()), doc).unwrap_or_default();
+        let got: Vec<(&str, &str, bool, bool)> =
+            revs.iter().map(|r| (r.revision.as_str(), r.version.as_str(), r.serving, r.ready)).collect();
+        // 1795305026 is 2026-11-21T..., before revision 8's time: oldest first.
+        assert_eq!(got, [("7", "1.4.3", false, true), ("8", "2.0.0", true, false)], "sorted by time");
+        assert!(read(&Reader::Pointers(p), r#"{"releases":[{"rev":1}]}"#).unwrap_err().contains("no version"));
         assert!(parse(Preset::Helm, "not json").is_err());
     }
 }

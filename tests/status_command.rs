@@ -183,4 +183,14 @@ fn check_refuses_a_status_source_missing_its_context_or_with_an_option_like_name
     assert!(err.contains("cannot be passed to the tool"), "{err}");
     let (code, err) = run(&KUBECTL_STATUS.replace("kubectl\"", "kustomize\""));
     assert_eq!(code, Some(2), "{err}");
+    // Any other tool: its argv, and pointers into its JSON.
+    let custom = "argv = [\"deployctl\", \"history\", \"--json\"]\n\n[environment.status.pointers]\nitems = \"/releases\"\n\
+                  revision = \"/rev\"\nversion = \"/image/tag\"\ntime = \"/at\"\nserving = \"/live\"";
+    assert_eq!(run(custom).0, Some(0), "{}", run(custom).1);
+    let (code, err) = run(&custom.replace("\"/at\"", "\"at\""));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not a JSON pointer"), "{err}");
+    let (code, err) = run("argv = [\"deployctl\"]");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("needs a preset, or argv with pointers"), "{err}");
 }

@@ -100,14 +100,22 @@ pub struct StatusSourceConfig {
     /// `command`.
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
-    /// Whose JSON the command prints: `helm`, `kubectl`, `argo-rollouts`.
-    pub preset: Spanned<crate::statuscmd::Preset>,
-    /// The Helm release, Deployment or Rollout.
-    pub name: Spanned<String>,
-    /// The namespace, named explicitly.
-    pub namespace: Spanned<String>,
-    /// The kubeconfig context, named explicitly.
-    pub context: Spanned<String>,
+    /// Whose JSON the command prints: `helm`, `kubectl`, `argo-rollouts`;
+    /// none: `argv` and `pointers` say.
+    #[serde(default)]
+    pub preset: Option<Spanned<crate::statuscmd::Preset>>,
+    /// The Helm release, Deployment or Rollout (presets).
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The namespace, named explicitly (presets).
+    #[serde(default)]
+    pub namespace: Option<Spanned<String>>,
+    /// The kubeconfig context, named explicitly (presets).
+    #[serde(default)]
+    pub context: Option<Spanned<String>>,
+    /// Without a preset: where each fact sits in the command's JSON.
+    #[serde(default)]
+    pub pointers: Option<crate::statuscmd::Pointers>,
     /// `kubectl`/`argo-rollouts`: the ReplicaSets' label selector (`app=NAME`).
     #[serde(default)]
     pub selector: Option<Spanned<String>>,
@@ -120,16 +128,29 @@ pub struct StatusSourceConfig {
 }
 
 impl StatusSourceConfig {
-    /// The argv run: the configured one, or the preset's.
+    /// The argv run: the configured one, or the preset's (`check` makes
+    /// sure there is one).
     pub fn argv(&self) -> Vec<String> {
-        match &self.argv {
-            Some(a) => a.get_ref().clone(),
-            None => self.preset.get_ref().argv(
-                self.name.get_ref(),
-                self.namespace.get_ref(),
-                self.context.get_ref(),
+        let text = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+        match (&self.argv, &self.preset) {
+            (Some(a), _) => a.get_ref().clone(),
+            (None, Some(p)) => p.get_ref().argv(
+                &text(&self.name),
+                &text(&self.namespace),
+                &text(&self.context),
                 self.selector.as_ref().map(|s| s.get_ref().as_str()),
             ),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// How the output is read: the preset's way, or the pointers.
+    pub fn reader(&self) -> crate::statuscmd::Reader {
+        match (&self.preset, &self.pointers) {
+            (Some(p), _) => crate::statuscmd::Reader::Preset(*p.get_ref()),
+            (None, Some(ptr)) => crate::statuscmd::Reader::Pointers(ptr.clone()),
+            // `check` refuses a status source with neither.
+            (None, None) => crate::statuscmd::Reader::Preset(crate::statuscmd::Preset::Kubectl),
         }
     }
 }
@@ -518,7 +539,7 @@ impl EnvironmentConfig {
         e.status_command = self.status.as_ref().map(|s| {
             std::sync::Arc::new(crate::statuscmd::StatusCommand {
                 argv: s.argv(),
-                preset: *s.preset.get_ref(),
+                reader: s.reader(),
                 timeout: s.timeout.map_or(std::time::Duration::from_secs(10), HumanDuration::get),
                 cap: self.max_body(),
             })

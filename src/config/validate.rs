@@ -308,9 +308,49 @@ impl Checker<'_> {
                 "type = \"command\" (leave the table out to read the playbook API)",
             );
         }
-        for (key, v) in [("name", &st.name), ("namespace", &st.namespace), ("context", &st.context)]
-            .into_iter()
-            .chain(st.selector.iter().map(|s| ("selector", s)))
+        match (&st.preset, &st.pointers, &st.argv) {
+            (Some(p), Some(_), _) => self.err(
+                p.span(),
+                format!("environment {env}: [environment.status] has both a preset and pointers"),
+                "a preset reads its tool's JSON itself; use pointers (with argv) only for another tool",
+            ),
+            (Some(p), None, _) => {
+                for (key, v) in [("name", &st.name), ("namespace", &st.namespace), ("context", &st.context)] {
+                    if v.is_none() {
+                        self.err(
+                            p.span(),
+                            format!("environment {env}: [environment.status] preset needs `{key}`"),
+                            "name the release or workload, its namespace and the kubeconfig context explicitly",
+                        );
+                    }
+                }
+            }
+            (None, Some(ptr), Some(_)) => {
+                let items = std::iter::once(("items", ptr.items.as_str()))
+                    .filter(|(_, v)| !v.is_empty())
+                    .chain([("revision", ptr.revision.as_str()), ("version", &ptr.version), ("time", &ptr.time), ("serving", &ptr.serving)])
+                    .chain(ptr.ready.as_deref().map(|v| ("ready", v)))
+                    .chain(ptr.failed.as_deref().map(|v| ("failed", v)));
+                for (key, v) in items {
+                    if !v.starts_with('/') {
+                        self.err(
+                            st.kind.span(),
+                            format!("environment {env}: [environment.status.pointers] {key} = {v:?} is not a JSON pointer"),
+                            "a JSON pointer starts with \"/\", e.g. version = \"/app_version\"",
+                        );
+                    }
+                }
+            }
+            (None, _, _) => self.err(
+                st.kind.span(),
+                format!("environment {env}: [environment.status] needs a preset, or argv with pointers"),
+                "preset = \"helm\", \"kubectl\" or \"argo-rollouts\"; or argv = [...] with [environment.status.pointers]",
+            ),
+        }
+        for (key, v) in
+            [("name", &st.name), ("namespace", &st.namespace), ("context", &st.context), ("selector", &st.selector)]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
         {
             let text = v.get_ref();
             if text.trim().is_empty() || text.starts_with('-') || text.chars().any(char::is_whitespace) {
