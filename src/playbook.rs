@@ -276,6 +276,13 @@ impl PlaybookClient {
         PlaybookClient { http, endpoints, timeout }
     }
 
+    /// A client on `http`'s connection pool, which must not follow redirects
+    /// (the engine's pollers share one: a client of its own per poller cost
+    /// each environment a pool and a TLS configuration).
+    pub fn with_http(endpoints: Endpoints, timeout: Duration, http: reqwest::Client) -> Self {
+        PlaybookClient { http, endpoints, timeout }
+    }
+
     /// The endpoints this client calls.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints

@@ -453,3 +453,32 @@ async fn automatic_rollback_records_detection_at_the_first_breach() {
         conn.query_row("SELECT actor FROM incident_milestones WHERE milestone = 'detected'", [], |r| r.get(0)).unwrap();
     assert!(actor.starts_with("rule:"), "{actor}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_cannot_poll_on_time_says_so() {
+    let report = EngineOptions { poll_report_every: Duration::from_secs(1), ..EngineOptions::default() };
+    // Every answer takes a second and the interval is 200 ms: each signal's
+    // polls come a second apart, five intervals, and the engine says so.
+    let timings = Timings { slow_delay: Duration::from_secs(1), ..Timings::default() };
+    let s = setup(Scenario::Slow, timings, |t| t);
+    let events = run_engine(
+        &s,
+        Notifier::disabled(),
+        report.clone(),
+        Duration::from_secs(8),
+        |_, _| {},
+        |e| e.iter().any(|e| e.kind() == "polling_behind"),
+    )
+    .await;
+    let behind = events.iter().find(|e| e.kind() == "polling_behind").expect("a polling_behind event");
+    assert!(behind.message.starts_with("polling is falling behind"), "{}", behind.message);
+    assert!(behind.environment.is_empty(), "an engine-wide event: {:?}", behind.environment);
+
+    // A service answering at once, polled once a second: nothing is said.
+    let s = setup(Scenario::Steady, Timings::default(), |t| {
+        t.replace("poll_interval = \"200ms\"", "poll_interval = \"1s\"")
+    });
+    assert!(s.config.poll_interval.get() == Duration::from_secs(1), "the edit took");
+    let events = run_engine(&s, Notifier::disabled(), report, Duration::from_millis(4500), |_, _| {}, |_| false).await;
+    assert_eq!(count(&events, "polling_behind"), 0, "{:?}", kinds(&events));
+}

@@ -115,6 +115,9 @@ pub enum Happened {
     AlertsRefused,
     /// The Alertmanager receiver could not start (the message says why).
     AlertsDown,
+    /// More than 1% of the last minute's polls came late (the message says
+    /// how many and the longest gap).
+    PollingBehind,
     /// A database write failed.
     StoreError,
     /// A rollback task ended abnormally.
@@ -183,6 +186,7 @@ impl Happened {
             Happened::AlertsReceived => "alerts_received",
             Happened::AlertsRefused => "alerts_refused",
             Happened::AlertsDown => "alerts_down",
+            Happened::PollingBehind => "polling_behind",
             Happened::StoreError => "store_error",
             Happened::RollbackTaskFailed => "rollback_task_failed",
             Happened::NothingToCancel => "nothing_to_cancel",

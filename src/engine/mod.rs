@@ -70,6 +70,9 @@ pub struct EngineOptions {
     /// Where the Alertmanager receiver listens, over `[alertmanager] listen`
     /// (`watch --listen`).
     pub listen: Option<String>,
+    /// How often the pollers' punctuality is logged, and said as a
+    /// `polling_behind` event when more than 1% of polls came late.
+    pub poll_report_every: Duration,
 }
 
 impl EngineOptions {
@@ -101,6 +104,7 @@ impl Default for EngineOptions {
             drill: false,
             check_incidents: false,
             listen: None,
+            poll_report_every: Duration::from_secs(60),
         }
     }
 }
@@ -228,7 +232,9 @@ pub async fn run(
         }
     };
     let mut pollers = JoinSet::new();
-    spawn_pollers(&config, &opts, board.as_ref(), (&inbox, &stop_rx), &mut pollers);
+    let stats = Arc::new(PollStats::default());
+    spawn_pollers(&config, &opts, board.as_ref(), (&inbox, &stop_rx), &stats, &mut pollers);
+    let mut last_stats = tokio::time::Instant::now();
     for env in &envs {
         shared.publish(EngineEvent::now(&env.name, env.describe(), Happened::Watching));
     }
@@ -262,6 +268,10 @@ pub async fn run(
             Some(e) = err_rx.recv() => shared.emit_global(Happened::StoreError, e),
             _ = tick.tick() => {
                 shared.events.tick();
+                if last_stats.elapsed() >= shared.opts.poll_report_every {
+                    last_stats = tokio::time::Instant::now();
+                    report_polling(&stats, &shared);
+                }
                 let now = Utc::now();
                 for (i, env) in envs.iter_mut().enumerate() {
                     env.on_tick(i, now, &shared, &mut rollbacks);
@@ -449,10 +459,15 @@ fn spawn_pollers(
     opts: &EngineOptions,
     board: Option<&alerts::AlertBoard>,
     (inbox, stop): (&mpsc::UnboundedSender<Msg>, &watch::Receiver<bool>),
+    stats: &Arc<PollStats>,
     set: &mut JoinSet<()>,
 ) {
+    // Every poller shares one client: one pool, one TLS configuration. Its
+    // idle pool holds as many connections as may be in flight, so a busy
+    // fleet behind one host (a proxy, the simulator) reuses them instead of
+    // opening a connection per request.
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(16)
+        .pool_max_idle_per_host(opts.max_concurrent_requests.max(1))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|_| reqwest::Client::new());
@@ -487,28 +502,104 @@ fn spawn_pollers(
             let permits = Arc::clone(&permits);
             let jitter = opts.jitter.clamp(0.0, 0.5);
             let first = members.first().and_then(|m| m.0);
+            let stats = Arc::clone(stats);
             set.spawn(async move {
                 // Spread the first polls so a thousand signals do not fire at once.
-                let mut delay = every.mul_f64(fastrand_unit(e, first));
+                let mut next = tokio::time::Instant::now() + every.mul_f64(fastrand_unit(e, first));
+                let mut last: Option<tokio::time::Instant> = None;
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
+                        _ = tokio::time::sleep_until(next) => {}
                         _ = stop.changed() => return,
                     }
+                    let round = tokio::time::Instant::now();
+                    stats.count(last.map(|l| round - l), every, members.len());
+                    last = Some(round);
                     for (signal, poller) in &mut members {
                         let poll = {
                             let Ok(_permit) = permits.acquire().await else { return };
-                            poller.poll().await
+                            // Boxed: an HTTP request's future is about 5 KB, and
+                            // held inline it would sit in every idle task (four
+                            // per environment); boxed, only the requests in
+                            // flight (at most the permits) hold one.
+                            Box::pin(poller.poll()).await
                         };
                         if inbox.send(Msg::Polled { env: e, signal: *signal, poll }).is_err() {
                             return;
                         }
                     }
+                    // The next round is due an interval after this one began, not
+                    // after it ended: a slow answer does not push every later
+                    // poll back. A round longer than the interval starts the
+                    // next at once (and is counted late).
                     let spread = 1.0 + jitter * (2.0 * fastrand_unit(e, first) - 1.0);
-                    delay = every.mul_f64(spread.max(0.05));
+                    next = (round + every.mul_f64(spread.max(0.05))).max(tokio::time::Instant::now());
                 }
             });
         }
+    }
+}
+
+/// Share of late polls over which the engine says it is falling behind.
+const LATE_SHARE_WARN: f64 = 0.01;
+
+/// Polls made and polls late since the last report, counted by the pollers. A
+/// poll is late when it began more than one and a half intervals after its
+/// signal's previous poll: a second without a sample at a 1 s interval.
+#[derive(Debug, Default)]
+pub struct PollStats {
+    polls: std::sync::atomic::AtomicU64,
+    late: std::sync::atomic::AtomicU64,
+    /// Longest gap between two polls of one signal, in milliseconds.
+    worst_ms: std::sync::atomic::AtomicU64,
+}
+
+impl PollStats {
+    /// Counts a round of `signals` polls that began `gap` after the previous
+    /// round (`None` for the first).
+    fn count(&self, gap: Option<Duration>, every: Duration, signals: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(gap) = gap else { return };
+        let n = signals as u64;
+        self.polls.fetch_add(n, Relaxed);
+        if gap > every.mul_f64(1.5) {
+            self.late.fetch_add(n, Relaxed);
+        }
+        self.worst_ms.fetch_max(u64::try_from(gap.as_millis()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Polls, late polls and the longest gap since the last call, which starts the count again.
+    fn take(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.polls.swap(0, Relaxed), self.late.swap(0, Relaxed), self.worst_ms.swap(0, Relaxed))
+    }
+}
+
+/// Writes the last minute's polling to the log, and says so as an event when
+/// more than 1% of polls were late: the samples the rules judge are older
+/// than their interval, and an engine that cannot keep up must not look as if it did.
+fn report_polling(stats: &PollStats, shared: &Shared) {
+    let (polls, late, worst_ms) = stats.take();
+    if polls == 0 {
+        return;
+    }
+    let share = late as f64 / polls as f64;
+    tracing::info!(
+        polls,
+        late,
+        worst_ms,
+        "polling: {polls} polls, {late} late ({:.2}%), longest gap {worst_ms} ms",
+        share * 100.0
+    );
+    if share > LATE_SHARE_WARN {
+        shared.emit_global(
+            Happened::PollingBehind,
+            format!(
+                "polling is falling behind: {late} of {polls} polls since the last report came more than 1.5 intervals \
+                 after the one before (longest gap {worst_ms} ms); samples are older than their interval. Fewer \
+                 signals, a longer poll_interval, or a faster machine"
+            ),
+        );
     }
 }
 

@@ -113,8 +113,8 @@ impl SignalPoller {
         let timeout = env.timeout.get();
         let url = signal.url.as_ref().map(|u| u.get_ref().clone());
         let kind = match signal.source {
-            SignalSource::Health => Kind::Health(PlaybookClient::new(env.endpoints(), timeout)),
-            SignalSource::Status => Kind::Status(PlaybookClient::new(env.endpoints(), timeout)),
+            SignalSource::Health => Kind::Health(PlaybookClient::with_http(env.endpoints(), timeout, http.clone())),
+            SignalSource::Status => Kind::Status(PlaybookClient::with_http(env.endpoints(), timeout, http.clone())),
             SignalSource::Json => {
                 Kind::Json { url: url.unwrap_or_default(), pointer: signal.pointer.clone().unwrap_or_default() }
             }
@@ -169,7 +169,7 @@ impl SignalPoller {
     /// A poller of the playbook status endpoint, which every environment has.
     pub fn status(env: &EnvironmentConfig, http: reqwest::Client) -> Self {
         let timeout = env.timeout.get();
-        let kind = Kind::Status(PlaybookClient::new(env.endpoints(), timeout));
+        let kind = Kind::Status(PlaybookClient::with_http(env.endpoints(), timeout, http.clone()));
         SignalPoller { kind, http, timeout, max_body: env.max_body(), cache: None }
     }
 

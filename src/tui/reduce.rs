@@ -105,6 +105,7 @@ pub fn announces(what: &Happened) -> bool {
             | Happened::ObjectiveMissed
             | Happened::AlertsRefused
             | Happened::AlertsDown
+            | Happened::PollingBehind
     )
 }
 
