@@ -70,3 +70,48 @@ pub fn client_trusting(pem: &[u8]) -> Result<reqwest::Client, String> {
         .build()
         .map_err(|e| format!("its certificates cannot be used: {e}"))
 }
+
+/// What a shared client is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Reads (status, health, metrics): connections are kept and reused.
+    Read,
+    /// Actions (a rollback, a deploy): every request opens its own
+    /// connection, so none is sent down one the server is closing as idle,
+    /// where a failure would leave unknown whether the action ran.
+    Action,
+}
+
+/// Most runtimes whose clients are kept (a process has one or two; tests many).
+const KEPT_RUNTIMES: usize = 8;
+
+/// An HTTP client that never follows a redirect, shared by every caller on the
+/// current tokio runtime. Building one loads the system's certificates (about
+/// 3 ms, most of a rollback's time before this), and reads reuse its pooled
+/// connections. Clients are kept per runtime because a pooled connection is
+/// driven by a task of the runtime that opened it; outside any runtime a new
+/// client is built.
+pub fn shared_client(purpose: Use) -> reqwest::Client {
+    type Kept = Vec<(tokio::runtime::Id, Use, reqwest::Client)>;
+    static CLIENTS: std::sync::Mutex<Kept> = std::sync::Mutex::new(Vec::new());
+    let build = || {
+        let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        let b = match purpose {
+            Use::Read => b,
+            Use::Action => b.pool_max_idle_per_host(0),
+        };
+        b.build().unwrap_or_else(|_| reqwest::Client::new())
+    };
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return build() };
+    let id = handle.id();
+    let mut kept = CLIENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, c)) = kept.iter().find(|(i, p, _)| *i == id && *p == purpose) {
+        return c.clone();
+    }
+    let client = build();
+    if kept.len() >= KEPT_RUNTIMES * 2 {
+        kept.remove(0);
+    }
+    kept.push((id, purpose, client.clone()));
+    client
+}

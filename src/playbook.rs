@@ -243,7 +243,10 @@ impl Endpoints {
 /// A client for one playbook service.
 #[derive(Debug, Clone)]
 pub struct PlaybookClient {
+    /// Reads: status, health.
     http: reqwest::Client,
+    /// Actions: rollback, deploy (a connection of their own each).
+    action: reqwest::Client,
     endpoints: Endpoints,
     timeout: Duration,
 }
@@ -265,22 +268,19 @@ fn excerpt(body: &str) -> String {
 
 impl PlaybookClient {
     /// A client with a per-request timeout.
+    /// Every call, connecting included, is bounded by `timeout`. A redirect
+    /// never moves a read or an action to another place.
     pub fn new(endpoints: Endpoints, timeout: Duration) -> Self {
-        let http =
-            // A redirect never moves a read or an action to another place.
-            reqwest::Client::builder()
-                .connect_timeout(timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new());
-        PlaybookClient { http, endpoints, timeout }
+        let http = crate::net::shared_client(crate::net::Use::Read);
+        Self::with_http(endpoints, timeout, http)
     }
 
-    /// A client on `http`'s connection pool, which must not follow redirects
-    /// (the engine's pollers share one: a client of its own per poller cost
-    /// each environment a pool and a TLS configuration).
+    /// A client reading through `http`'s connection pool, which must not
+    /// follow redirects (the engine's pollers share one: a client of its own
+    /// per poller cost each environment a pool and a TLS configuration).
     pub fn with_http(endpoints: Endpoints, timeout: Duration, http: reqwest::Client) -> Self {
-        PlaybookClient { http, endpoints, timeout }
+        let action = crate::net::shared_client(crate::net::Use::Action);
+        PlaybookClient { http, action, endpoints, timeout }
     }
 
     /// The endpoints this client calls.
@@ -306,14 +306,14 @@ impl PlaybookClient {
 
     /// `POST /deployment/rollback`.
     pub async fn rollback(&self, body: &RollbackRequestBody) -> Result<SwitchAnswer, CallError> {
-        let req = self.http.post(self.endpoints.url(&self.endpoints.rollback)).json(body);
+        let req = self.action.post(self.endpoints.url(&self.endpoints.rollback)).json(body);
         self.call(req).await
     }
 
     /// `POST /deployment/deploy`.
     pub async fn deploy(&self, version: &str) -> Result<SwitchAnswer, CallError> {
         let body = RollbackRequestBody { version: Some(version.to_string()), reason: None, expected_version: None };
-        let req = self.http.post(self.endpoints.url(&self.endpoints.deploy)).json(&body);
+        let req = self.action.post(self.endpoints.url(&self.endpoints.deploy)).json(&body);
         self.call(req).await
     }
 

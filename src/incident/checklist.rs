@@ -329,10 +329,7 @@ impl Facts {
             return judged;
         }
         // The engine is not sampling this signal: read it live, one value.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = crate::net::shared_client(crate::net::Use::Read);
         let mut poller = crate::engine::SignalPoller::new(env, &signal, http);
         let sample = rt.block_on(async {
             // Rates need two scrapes; the second one, a second later, gives the sample.
