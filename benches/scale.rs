@@ -15,6 +15,11 @@
 //!    `BENCH_PROMETHEUS=0` leaves Prometheus out.
 //! 2. `BENCH_MEMORY=1` instead: resident memory of `backout watch` at 100 and
 //!    1,000 services of the same shape, and the slope per environment.
+//! 3. `BENCH_SOAK_SECS=N` instead: a long run of `BENCH_SERVICES` services
+//!    (here default 250: 1,000 signals) polled every `BENCH_INTERVAL_MS`
+//!    (default 1000; 100, the shortest a config allows, compresses time ten
+//!    times), resident memory printed each minute, and the growth between the
+//!    first polled hour and the last.
 //!
 //! `BENCH_BIN` runs another backout binary (an older build, for an A/B).
 #![allow(clippy::unwrap_used)]
@@ -30,6 +35,8 @@ fn main() {
     }
     if env_flag("BENCH_MEMORY") {
         memory_per_environment();
+    } else if env_num("BENCH_SOAK_SECS", 0) > 0 {
+        soak();
     } else {
         polling_at_scale();
     }
@@ -116,7 +123,8 @@ fn pages(i: usize) -> [(String, &'static str); 2] {
 /// The watcher's config: per service health, two metrics pages, a rule that
 /// never fires; the status poller comes with every environment.
 fn watch_config(addr_of: &[String]) -> String {
-    let mut c = String::from("poll_interval = \"1s\"\n[notifications]\ndesktop = false\n");
+    let every = env_num("BENCH_INTERVAL_MS", 1000);
+    let mut c = format!("poll_interval = \"{every}ms\"\n[notifications]\ndesktop = false\n");
     for (i, addr) in addr_of.iter().enumerate() {
         c.push_str(&format!(
             "\n[[environment]]\nname = \"svc{i}\"\nkind = \"standard\"\nbase_url = \"http://{addr}/svc/svc{i}\"\n\
@@ -202,7 +210,7 @@ fn start_prometheus(dir: &Path, addr_of: &[String], interval: Duration) -> Optio
     Some((Proc(child), listen))
 }
 
-/// One value of a Prometheus instant query, through curl-free plain HTTP.
+/// One value of a Prometheus instant query.
 fn prom_query(listen: &str, query: &str) -> Option<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -308,17 +316,21 @@ fn polling_at_scale() {
     if let Some((_, listen)) = &prom {
         let p = usage.last().unwrap();
         let targets = services * 2;
-        let up = prom_query(listen, "count(up == 1)").unwrap_or(0.0);
-        let p50 = prom_query(listen, "max(prometheus_target_interval_length_seconds{quantile=\"0.5\"})");
-        let p99 = prom_query(listen, "max(prometheus_target_interval_length_seconds{quantile=\"0.99\"})");
+        let shown = |v: Option<f64>| v.map_or_else(|| "(query failed)".to_string(), |v| format!("{v:.0}"));
+        let up = prom_query(listen, "sum(up)");
+        // Scrapes in the last minute against one a second per target: the
+        // share missed, as the watcher's late share.
+        let scrapes = prom_query(listen, "sum(count_over_time(up[1m]))");
+        let missed = scrapes.map(|n| (1.0 - n / (targets as f64 * 60.0)).max(0.0) * 100.0);
         let us = p.cpu / 100.0 / targets as f64 * 1e6;
         let kb = p.rss_mb * 1024.0 / targets as f64;
         println!(
-            "  prometheus: CPU {:.1}% of one core, RSS {:.1} MB, {up} of {targets} targets up, scrape interval p50 {:.3}s p99 {:.3}s",
+            "  prometheus: CPU {:.1}% of one core, RSS {:.1} MB, {} of {targets} targets up, {} scrapes in the last minute ({} missed)",
             p.cpu,
             p.rss_mb,
-            p50.unwrap_or(f64::NAN),
-            p99.unwrap_or(f64::NAN)
+            shown(up),
+            shown(scrapes),
+            missed.map_or_else(|| "?".to_string(), |m| format!("{m:.2}%"))
         );
         println!("  prometheus per scraped target: {us:.1} us CPU a scrape, {kb:.1} KB resident");
         println!(
@@ -350,4 +362,51 @@ fn memory_per_environment() {
         "memory: {per_env:.1} KB per environment ({rings_kb:.1} KB of it signal rings, {:.1} KB beyond them)",
         per_env - rings_kb
     );
+}
+
+fn soak() {
+    let secs = env_num("BENCH_SOAK_SECS", 0);
+    let services = env_num("BENCH_SERVICES", 250) as usize;
+    let every_ms = env_num("BENCH_INTERVAL_MS", 1000);
+    // Polled hours per wall second: each signal is polled 1000/every_ms times a second.
+    let compression = 1000.0 / every_ms as f64;
+    let dir = tempfile::tempdir().unwrap();
+    let (_fleet, addr_of) = start_fleet(services, 1);
+    let watch = start_watch(dir.path(), &watch_config(&addr_of));
+    let pid = watch.0.id();
+    println!(
+        "soak: {} signals every {every_ms} ms for {secs}s ({:.1} polled hours at one poll a second)",
+        services * 4,
+        secs as f64 * compression / 3600.0
+    );
+    let start = Instant::now();
+    let mut first_hour = None;
+    let mut last = 0;
+    let mut last_cpu = (proc_stat(pid).0, Instant::now());
+    while start.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_secs(60).min(Duration::from_secs(secs)));
+        let (cpu, rss) = proc_stat(pid);
+        let hours = start.elapsed().as_secs_f64() * compression / 3600.0;
+        let share = (cpu - last_cpu.0) as f64 / 100.0 / last_cpu.1.elapsed().as_secs_f64() * 100.0;
+        last_cpu = (cpu, Instant::now());
+        let db = std::fs::metadata(dir.path().join("scale.db")).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "  {:>6}s ({hours:>5.2} polled h): RSS {:.1} MB, CPU {share:.1}%, database {:.0} MB",
+            start.elapsed().as_secs(),
+            rss as f64 / 1024.0,
+            db as f64 / 1e6
+        );
+        if hours >= 1.0 && first_hour.is_none() {
+            first_hour = Some(rss);
+        }
+        last = rss;
+    }
+    if let Some(at_1) = first_hour {
+        println!(
+            "soak: RSS at polled hour 1 {:.1} MB, at the end {:.1} MB ({:+.1}%)",
+            at_1 as f64 / 1024.0,
+            last as f64 / 1024.0,
+            (last as f64 - at_1 as f64) / at_1 as f64 * 100.0
+        );
+    }
 }
