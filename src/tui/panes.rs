@@ -55,9 +55,74 @@ pub fn render_pane(app: &App, f: &mut Frame, area: Rect, pane: Pane) {
         }
         _ => extra,
     };
-    let p = Paragraph::new(lines).block(pane_block(app, pane, &extra)).scroll((scroll as u16, 0));
-    let p = if pane == Pane::Timeline { p.wrap(WRAP) } else { p };
-    f.render_widget(p, area);
+    let inner = if area.width < 2 || area.height < 2 {
+        let block = pane_block(app, pane, &extra);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        inner
+    } else {
+        let (border, title) = super::ui::pane_frame(app, pane, &extra);
+        draw_box(f.buffer_mut(), area, border, title);
+        Rect::new(area.x + 1, area.y + 1, area.width - 2, area.height - 2)
+    };
+    if pane == Pane::Timeline {
+        f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)).wrap(WRAP), inner);
+    } else {
+        draw_lines(f.buffer_mut(), inner, &lines, scroll);
+    }
+}
+
+/// A pane's frame as `pane_block` draws it (plain borders, the title from the
+/// second cell of the top row), without `Block`'s pass over every cell of the
+/// area to set a style it does not have. `area` is at least 2x2.
+fn draw_box(buf: &mut ratatui::buffer::Buffer, area: Rect, border: ratatui::style::Style, title: Span<'_>) {
+    let area = area.intersection(buf.area);
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    let (left, right, top, bottom) = (area.left(), area.right() - 1, area.top(), area.bottom() - 1);
+    for x in left + 1..right {
+        buf[(x, top)].set_symbol("─").set_style(border);
+        buf[(x, bottom)].set_symbol("─").set_style(border);
+    }
+    for y in top + 1..bottom {
+        buf[(left, y)].set_symbol("│").set_style(border);
+        buf[(right, y)].set_symbol("│").set_style(border);
+    }
+    for (x, y, corner) in [(left, top, "┌"), (right, top, "┐"), (left, bottom, "└"), (right, bottom, "┘")] {
+        buf[(x, y)].set_symbol(corner).set_style(border);
+    }
+    draw_lines(buf, Rect::new(left + 1, top, area.width - 2, 1), &[Line::from(title)], 0);
+}
+
+/// Draws `lines` into `area` from line `scroll` on, each cut at the right
+/// edge: what a `Paragraph` without wrapping draws, without its walk over
+/// every grapheme for plain ASCII text (most of what a pane holds), which was
+/// most of a frame's drawing time. Other text goes through ratatui's own
+/// grapheme-aware path; control characters are never drawn.
+pub fn draw_lines(buf: &mut ratatui::buffer::Buffer, area: Rect, lines: &[Line<'_>], scroll: usize) {
+    let area = area.intersection(buf.area);
+    for (line, y) in lines.iter().skip(scroll).zip(area.top()..area.bottom()) {
+        let mut x = area.left();
+        for span in &line.spans {
+            if x >= area.right() {
+                break;
+            }
+            let style = line.style.patch(span.style);
+            let text = span.content.as_ref();
+            if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                for b in text.bytes() {
+                    if x >= area.right() {
+                        break;
+                    }
+                    buf[(x, y)].set_char(char::from(b)).set_style(style);
+                    x += 1;
+                }
+            } else {
+                x = buf.set_stringn(x, y, text, usize::from(area.right() - x), style).0;
+            }
+        }
+    }
 }
 
 /// Lines a pane of `inner` rows is scrolled by: enough to show the selected
@@ -597,6 +662,47 @@ fn timeline_rows(app: &App, e: &EnvView) -> Vec<Vec<Line<'static>>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The panes' own drawing (frame and lines) leaves every cell, symbol and
+    /// style, as ratatui's `Block` and `Paragraph` would: ASCII and not,
+    /// wide characters, a cut at the edge, line and span styles, scrolling.
+    #[test]
+    fn fast_drawing_matches_ratatui_cell_for_cell() {
+        use ratatui::buffer::Buffer;
+        use ratatui::style::{Color, Modifier, Style};
+        use ratatui::widgets::{Block, Borders, Widget};
+        let lines = vec![
+            Line::from(vec![
+                Span::styled("plain ascii text that runs past the edge of the box", Style::default().fg(Color::Red)),
+                Span::raw("x"),
+            ]),
+            Line::from(vec![
+                Span::raw("\u{2581}\u{2582}\u{2583} \u{2716} \u{b7} \u{2026}"),
+                Span::styled("\u{65e5}\u{672c}\u{8a9e} wide", Style::default().add_modifier(Modifier::BOLD)),
+            ])
+            .style(Style::default().bg(Color::Blue)),
+            Line::from("12345678901234567\u{65e5}\u{65e5} a wide one across the edge"),
+            Line::from("1234567890123456\u{65e5}\u{65e5} one that ends on it"),
+            Line::from(""),
+            Line::from(vec![Span::raw("e\u{301}t\u{e9}"), Span::styled(" last", Style::default().fg(Color::Green))]),
+        ];
+        let area = Rect::new(1, 1, 20, 7);
+        for scroll in 0..5 {
+            for focused in [false, true] {
+                let border = Style::default().fg(if focused { Color::Yellow } else { Color::Gray });
+                let title = Span::styled(" Title long enough to be cut here ", Style::default().fg(Color::Cyan));
+                let mut expected = Buffer::empty(Rect::new(0, 0, 24, 9));
+                Paragraph::new(lines.clone())
+                    .block(Block::default().borders(Borders::ALL).border_style(border).title(title.clone()))
+                    .scroll((scroll as u16, 0))
+                    .render(area, &mut expected);
+                let mut got = Buffer::empty(Rect::new(0, 0, 24, 9));
+                draw_box(&mut got, area, border, title);
+                draw_lines(&mut got, Rect::new(2, 2, 18, 5), &lines, scroll);
+                assert_eq!(got, expected, "scroll {scroll}, focused {focused}");
+            }
+        }
+    }
     use super::*;
 
     #[test]

@@ -241,12 +241,15 @@ pub fn cut_at_word(text: &str, room: usize) -> String {
 
 /// A bordered block for a pane, its border telling whether it has focus.
 pub fn pane_block<'a>(app: &App, pane: Pane, extra: &str) -> Block<'a> {
+    let (border, title) = pane_frame(app, pane, extra);
+    Block::default().borders(Borders::ALL).border_style(border).title(title)
+}
+
+/// A pane's border style and title.
+pub fn pane_frame<'a>(app: &App, pane: Pane, extra: &str) -> (Style, Span<'a>) {
     let focused = app.focus == pane;
     let title = format!(" {}{} ", pane.title(), extra);
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(app.theme.border(focused))
-        .title(Span::styled(title, if focused { app.theme.get("title") } else { app.theme.text() }))
+    (app.theme.border(focused), Span::styled(title, if focused { app.theme.get("title") } else { app.theme.text() }))
 }
 
 /// A style for selected rows in the focused pane.
